@@ -1,0 +1,32 @@
+//! Generates the Tauri context and one `allow-<command>` permission per app command, so that every
+//! app command must be granted by a capability (`capabilities/main.json`) before the webview can
+//! call it. The same list appears in `generate_handler!` (src/lib.rs) and in the capability;
+//! `tests/commands_agree.rs` fails when the three disagree.
+
+const COMMANDS: &[&str] = &[
+    "workspace_info",
+    "update_settings",
+    "open_sample_workspace",
+    "list_tickets",
+    "count_tickets",
+    "ticket_facets",
+    "get_ticket",
+    "ticket_history",
+    "create_ticket",
+    "update_ticket",
+    "add_comment",
+    "render_markdown",
+    "list_views",
+    "save_view",
+    "delete_view",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(error) = tauri_build::try_build(attributes) {
+        // Build scripts report errors by panicking; print the whole chain first.
+        eprintln!("tauri-build failed: {error:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,1 @@
+//! Nothing here: the scenarios live in `tests/`, the helpers in `tests/support/`.
