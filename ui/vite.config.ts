@@ -27,6 +27,7 @@ export default defineConfig({
     globals: true,
     setupFiles: ["./src/test-setup.ts"],
     include: ["src/**/*.test.ts"],
+    clearMocks: true,
     restoreMocks: true,
   },
 });

@@ -17,8 +17,6 @@ export function describeHistory(e: HistoryEntry): string {
   switch (e.kind) {
     case "created":
       return `${e.actor} created the ticket`;
-    case "imported":
-      return `${e.actor} imported the ticket`;
     case "commented":
       return e.visibility === "internal"
         ? `${e.actor} added an internal note`
