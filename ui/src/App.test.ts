@@ -89,6 +89,24 @@ describe("app shell", () => {
     expect(selected?.dataset.key).toBe("CB-3");
   });
 
+  it("/ on a ticket goes to the queue filter; coming back later does not steal focus", async () => {
+    serveQueue(5);
+    const app = new AppState();
+    render(App, { props: { app } });
+    await screen.findAllByTestId("queue-row");
+    app.openTicket(1);
+    await screen.findByTestId("ticket-key");
+    await fireEvent.keyDown(window, { key: "/" });
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId("filter-text")));
+
+    (document.activeElement as HTMLElement).blur();
+    app.openTicket(2);
+    await screen.findByTestId("ticket-key");
+    await fireEvent.keyDown(window, { key: "Escape" });
+    await screen.findAllByTestId("queue-row");
+    expect(document.activeElement).toBe(screen.getByTestId("queue"));
+  });
+
   it("refetches the queue, counts and the open ticket on a change event", async () => {
     let emit: (b: ChangeBatch) => void = () => undefined;
     vi.mocked(ipc.onChanges).mockImplementation(async (h) => {

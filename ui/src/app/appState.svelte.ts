@@ -15,8 +15,8 @@ export class AppState {
   paletteOpen = $state(false);
   newTicketOpen = $state(false);
   theme = $state<Theme>(loadTheme());
-  /** Bumped to ask the queue's filter box to take focus. */
-  focusFilterSignal = $state(0);
+  /** Set to ask the queue's filter box to take focus; the filter box clears it. */
+  filterFocusRequested = $state(false);
   /** The ticket on screen, if any. */
   ticket = $state.raw<TicketModel | null>(null);
 
@@ -52,7 +52,7 @@ export class AppState {
 
   focusFilter(): void {
     if (this.route.name !== "queue") this.showQueue();
-    this.focusFilterSignal++;
+    this.filterFocusRequested = true;
   }
 
   setTheme(theme: Theme): void {

@@ -121,4 +121,13 @@ describe("queue", () => {
     await waitFor(() => expect(screen.getByTestId("queue-total").textContent).toBe("4"));
     expect(screen.getAllByTestId("queue-row")[0]!.textContent).toContain("Fresh 0");
   });
+
+  it("renders ticket text as text: a title with markup stays a string", async () => {
+    const evil = `<img src=x onerror="window.__pwned=1">`;
+    serveQueue(1, (i) => summary(i, { title: evil, assignee: evil, tags: ["<b>x</b>"] }));
+    setup();
+    const [row] = await screen.findAllByTestId("queue-row");
+    expect(row!.querySelector("img, b")).toBeNull();
+    expect(row!.textContent).toContain(evil);
+  });
 });

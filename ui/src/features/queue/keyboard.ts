@@ -4,7 +4,8 @@ export type QueueAction =
   | { kind: "move"; delta: number }
   | { kind: "jump"; to: "first" | "last" }
   | { kind: "open" }
-  | { kind: "focusFilter" };
+  | { kind: "focusFilter" }
+  | { kind: "clearText" };
 
 /**
  * What a key press means on the queue screen, or `null` when it is not the queue's to handle
@@ -33,6 +34,8 @@ export function queueKeyAction(e: KeyboardEvent, page: number): QueueAction | nu
       return { kind: "open" };
     case "/":
       return { kind: "focusFilter" };
+    case "Escape":
+      return { kind: "clearText" };
     default:
       return null;
   }
