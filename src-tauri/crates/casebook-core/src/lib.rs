@@ -1,0 +1,11 @@
+//! Casebook's core: the ticket model, the SQLite store with its event log and outbox, importers
+//! and Markdown rendering. No UI, no network, no async: everything here is plain, testable Rust.
+
+pub mod clock;
+pub mod import;
+pub mod markdown;
+pub mod model;
+pub mod store;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use store::{OpenMode, Store, StoreError};

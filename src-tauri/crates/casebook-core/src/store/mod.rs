@@ -1,0 +1,311 @@
+//! The SQLite store: the single source of truth of a workspace.
+//!
+//! One writer connection (behind a mutex, `BEGIN IMMEDIATE` for every write) and a small pool of
+//! read-only connections. WAL lets readers run while the writer commits. The writer uses
+//! `synchronous=FULL`, so a commit that returned is on disk: an edit is durable before anyone is
+//! told it succeeded.
+
+mod error;
+mod events;
+mod import;
+mod query;
+mod tickets;
+mod views;
+
+pub use error::StoreError;
+pub use events::{Event, EventKind, Origin, OutboxOp, OutboxStatus};
+pub use import::{ImportBatchReport, ImportedComment, ImportedTicket, ImportedUpdate};
+pub use query::{Facets, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
+pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
+pub use views::SavedView;
+
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::{M, Migrations};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// Schema migrations, in order. Never edit one that has shipped: add a new one.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// The schema version this build understands (SQLite `user_version`).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_IDLE_READERS: usize = 4;
+
+/// Whether [`Store::open`] may create a new database file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the file if there is none (a new workspace).
+    CreateIfMissing,
+    /// The file must exist already.
+    MustExist,
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (and migrates) the database at `path`.
+    ///
+    /// Never recreates or overwrites an existing file: a database from a newer Casebook, a file
+    /// that is not a database, or one locked by another program is reported as such.
+    pub fn open(path: &Path, mode: OpenMode) -> Result<Store> {
+        let exists = path.exists();
+        if !exists && mode == OpenMode::MustExist {
+            return Err(StoreError::Missing { path: path.to_owned() });
+        }
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        if !exists {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let mut writer = Connection::open_with_flags(path, flags)
+            .map_err(|e| StoreError::from_open(path, e))?;
+        configure_writer(&writer).map_err(|e| StoreError::from_open(path, e))?;
+        migrate(path, &mut writer)?;
+        let store =
+            Store { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::default() };
+        // Open one reader now so a read-side problem shows at open, not at the first query.
+        let reader = store.new_reader()?;
+        store.lock_readers().push(reader);
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`), committed when `f` returns `Ok`.
+    pub fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::from_sql(&self.path, e))?;
+        let value = f(&tx)?;
+        tx.commit().map_err(|e| StoreError::from_sql(&self.path, e))?;
+        Ok(value)
+    }
+
+    /// Runs `f` on a pooled read-only connection inside one read transaction (a consistent
+    /// snapshot across the statements `f` runs).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = match self.lock_readers().pop() {
+            Some(c) => c,
+            None => self.new_reader()?,
+        };
+        conn.execute_batch("BEGIN DEFERRED").map_err(|e| StoreError::from_sql(&self.path, e))?;
+        let out = f(&conn);
+        let end = conn.execute_batch("COMMIT");
+        if end.is_ok() {
+            let mut pool = self.lock_readers();
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
+        }
+        out
+    }
+
+    /// A value that changes whenever another connection (another process, such as the CLI while
+    /// the app runs) commits to the database. Our own writes do not change it.
+    pub fn external_change_token(&self) -> Result<i64> {
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| StoreError::from_sql(&self.path, e))
+    }
+
+    /// Writes a compact, consistent copy of the database to `target` (a backup).
+    pub fn vacuum_into(&self, target: &Path) -> Result<()> {
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])
+            .map_err(|e| StoreError::from_sql(&self.path, e))?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check` (`"ok"` when the file is sound).
+    pub fn integrity_check(&self) -> Result<String> {
+        self.read(|c| {
+            c.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+                .map_err(|e| StoreError::from_sql(&self.path, e))
+        })
+    }
+
+    fn lock_readers(&self) -> MutexGuard<'_, Vec<Connection>> {
+        self.readers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn new_reader(&self) -> Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&self.path, flags)
+            .map_err(|e| StoreError::from_open(&self.path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| StoreError::from_open(&self.path, e))?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(|e| StoreError::from_open(&self.path, e))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+}
+
+fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Reading the header first turns "not a database" into an error here, before any pragma
+    // could write to the file.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "could not switch the database to WAL");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn migrate(path: &Path, conn: &mut Connection) -> Result<()> {
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| StoreError::from_open(path, e))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_owned(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found > 0 || has_user_tables(conn).map_err(|e| StoreError::from_open(path, e))? {
+        // An existing database: it must be ours. A foreign SQLite file is never migrated.
+        let ours = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'tickets'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| StoreError::from_open(path, e))?;
+        if ours == 0 {
+            return Err(StoreError::NotAWorkspace { path: path.to_owned() });
+        }
+    }
+    let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+    migrations
+        .to_latest(conn)
+        .map_err(|e| StoreError::Migration { path: path.to_owned(), reason: e.to_string() })
+}
+
+fn has_user_tables(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    pub fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("casebook.db"), OpenMode::CreateIfMissing).unwrap();
+        (dir, store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::temp_store;
+    use super::*;
+
+    #[test]
+    fn a_new_store_is_migrated_and_sound() {
+        let (_dir, store) = temp_store();
+        let version: i64 =
+            store.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap())).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+        let mode: String = store
+            .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap()))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn must_exist_does_not_create_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope.db");
+        let err = Store::open(&path, OpenMode::MustExist).unwrap_err();
+        assert!(matches!(err, StoreError::Missing { .. }), "{err:?}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_left_untouched() {
+        let (dir, store) = temp_store();
+        let path = store.path().to_owned();
+        store.write(|tx| Ok(tx.execute_batch("PRAGMA user_version = 99").unwrap())).unwrap();
+        drop(store);
+        let before = std::fs::read(&path).unwrap();
+        let err = Store::open(&path, OpenMode::MustExist).unwrap_err();
+        assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("newer version of Casebook") && msg.contains("casebook.db"), "{msg}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        drop(dir);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_reported_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("casebook.db");
+        let garbage = b"this is certainly not an sqlite file, it is some text...".repeat(100);
+        std::fs::write(&path, &garbage).unwrap();
+        let err = Store::open(&path, OpenMode::CreateIfMissing).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("casebook.db"));
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    }
+
+    #[test]
+    fn a_foreign_sqlite_database_is_not_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        {
+            #[allow(clippy::disallowed_methods)] // creating a foreign file on purpose
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE songs (id INTEGER PRIMARY KEY)").unwrap();
+        }
+        let err = Store::open(&path, OpenMode::MustExist).unwrap_err();
+        assert!(matches!(err, StoreError::NotAWorkspace { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_database_locked_by_another_program_is_reported_as_locked() {
+        let (_dir, store) = temp_store();
+        let path = store.path().to_owned();
+        drop(store);
+        #[allow(clippy::disallowed_methods)] // plays "another program" holding the lock
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;").unwrap();
+        let started = std::time::Instant::now();
+        let err = Store::open(&path, OpenMode::MustExist).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+        assert!(started.elapsed() >= Duration::from_secs(4), "waited for the busy timeout");
+        assert!(err.to_string().contains("locked"));
+        other.execute_batch("COMMIT").unwrap();
+    }
+}
