@@ -1,4 +1,5 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import App from "./App.svelte";
 import { AppState } from "./app/appState.svelte";
@@ -130,6 +131,47 @@ describe("app shell", () => {
     await fireEvent.keyDown(window, { key: "Escape" });
     await waitFor(() => expect(screen.getByTestId("queue-total").textContent).toBe("4"));
     expect(vi.mocked(ipc.listTickets).mock.calls.length).toBeGreaterThan(before.list);
+  });
+
+  it("saves the current filter as a view and deletes a saved view", async () => {
+    const user = userEvent.setup();
+    const saved = {
+      id: 9,
+      name: "Urgent unassigned",
+      filter: {
+        states: [],
+        priorities: [],
+        assignees: [],
+        unassigned: true,
+        groups: [],
+        tags: [],
+        sources: [],
+        text: null,
+      },
+      sort: "updated" as const,
+    };
+    vi.mocked(ipc.saveView).mockResolvedValue(saved);
+    render(App);
+    await screen.findAllByTestId("queue-row");
+    await user.click(screen.getByTestId("view-unassigned"));
+    vi.mocked(ipc.listViews).mockResolvedValue([saved]);
+
+    await user.click(screen.getByTestId("save-view"));
+    await user.type(screen.getByTestId("save-view-name"), "Urgent unassigned{Enter}");
+    await waitFor(() => expect(ipc.saveView).toHaveBeenCalledOnce());
+    expect(vi.mocked(ipc.saveView).mock.calls[0]![0]).toEqual({
+      name: "Urgent unassigned",
+      filter: saved.filter,
+      sort: "updated",
+    });
+    const view = await screen.findByTestId("view-saved-9");
+    expect(view.getAttribute("aria-current")).toBe("true");
+
+    vi.mocked(ipc.deleteView).mockResolvedValue(null);
+    await user.click(screen.getByRole("button", { name: "Delete view Urgent unassigned" }));
+    await user.click(screen.getByRole("button", { name: "Delete" }));
+    await waitFor(() => expect(ipc.deleteView).toHaveBeenCalledWith(9));
+    await waitFor(() => expect(screen.queryByTestId("view-saved-9")).toBeNull());
   });
 
   it("explains a locked workspace", async () => {
