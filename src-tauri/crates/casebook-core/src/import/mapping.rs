@@ -94,11 +94,15 @@ impl Preset {
             Preset::UciServicenow => Mapping {
                 fields: FieldMapping {
                     key: s("INC{number}"),
-                    title: s("Category {category} · subcategory {category_2} · symptom {u_symptom|or:unknown}"),
+                    title: s(
+                        "Category {category|or:unknown} · subcategory {category_2|or:unknown} · symptom {u_symptom|or:unknown}",
+                    ),
                     description: s(
-                        "Reported by Caller {caller_id} via {contact_type}, location {location|or:unknown}.\n\n\
-                         Impact {impact}, urgency {urgency}. Configuration item: {cmdb_ci|or:none}. \
-                         Reassigned {reassignment_count} times, reopened {reopen_count} times.",
+                        "Reported by Caller {caller_id|or:unknown} via {contact_type|or:unknown channel}, \
+                         location {location|or:unknown}.\n\n\
+                         Impact {impact|or:unknown}, urgency {urgency|or:unknown}. \
+                         Configuration item: {cmdb_ci|or:none}. \
+                         Reassigned {reassignment_count|or:0} times, reopened {reopen_count|or:0} times.",
                     ),
                     state: s("{ident_state}"),
                     priority: s("{priority}"),
@@ -135,7 +139,8 @@ impl Preset {
             Preset::EndavaHelpdesk => Mapping {
                 fields: FieldMapping {
                     key: s("HD-{_row}"),
-                    title: s("{Document|words:10}"),
+                    // A few real tickets have no text at all: keep them, titled as such.
+                    title: s("{Document|words:10|or:(no text)}"),
                     description: s("{Document}"),
                     ..FieldMapping::default()
                 },

@@ -1,0 +1,20 @@
+//! Integration tests: the façade driven end to end, as the shell and the CLI drive it, with
+//! workspaces in temporary folders (never the user's data directory).
+
+mod facade;
+mod kill;
+
+use casebook_api::{Casebook, OpenOptions};
+use casebook_core::FixedClock;
+use casebook_core::store::Origin;
+use std::path::Path;
+use std::sync::Arc;
+
+/// 2024-03-01 09:00 UTC.
+pub const T0: i64 = 1_709_283_600_000;
+
+pub async fn open_at(home: &Path, origin: Origin, clock: Arc<FixedClock>) -> Casebook {
+    let mut opts = OpenOptions::new(home, origin);
+    opts.clock = clock;
+    Casebook::open(opts).await.expect("workspace opens")
+}
