@@ -84,4 +84,25 @@ describe("compose box", () => {
     );
     expect(ipc.renderMarkdown).toHaveBeenCalledWith("*hi*");
   });
+
+  it("r and i start a public reply or an internal note from anywhere on the ticket", async () => {
+    await openTicket();
+    await fireEvent.keyDown(window, { key: "i" });
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId("comment-body")));
+    expect(screen.getByTestId("comment-visibility-internal").getAttribute("aria-checked")).toBe(
+      "true",
+    );
+    // Typing "r" in the box is text, not a shortcut.
+    await fireEvent.keyDown(screen.getByTestId("comment-body"), { key: "r" });
+    expect(screen.getByTestId("comment-visibility-internal").getAttribute("aria-checked")).toBe(
+      "true",
+    );
+    (document.activeElement as HTMLElement).blur();
+    await fireEvent.keyDown(window, { key: "r" });
+    await waitFor(() =>
+      expect(screen.getByTestId("comment-visibility-public").getAttribute("aria-checked")).toBe(
+        "true",
+      ),
+    );
+  });
 });
