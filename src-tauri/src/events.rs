@@ -24,7 +24,11 @@ pub fn start(app: AppHandle, api: Casebook) {
                 // Batches were dropped: tell the UI that anything may have changed.
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "change events lagged; asking the UI to refresh all");
-                    ChangeBatch { kind: ChangeKind::Workspace, ids: Vec::new(), origin: ChangeOrigin::Local }
+                    ChangeBatch {
+                        kind: ChangeKind::Workspace,
+                        ids: Vec::new(),
+                        origin: ChangeOrigin::Local,
+                    }
                 }
                 Err(RecvError::Closed) => break,
             };

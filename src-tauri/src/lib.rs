@@ -8,6 +8,7 @@ mod state;
 use casebook_api::{ApiError, Casebook, OpenOptions};
 use casebook_core::store::Origin;
 use state::AppState;
+use std::io::IsTerminal;
 use tauri::Manager;
 
 /// Runs the app until its last window closes.
@@ -63,5 +64,9 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CASEBOOK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Fails only when a subscriber is already set (an embedding test): keep that one.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }

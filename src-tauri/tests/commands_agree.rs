@@ -5,6 +5,9 @@
 //! run time) and fails when the lists disagree. It also checks that every `#[tauri::command]` in
 //! src/commands is `async` and registered.
 
+// Test code: a failed expectation is a test failure (clippy.toml allows this only inside #[test]).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -15,13 +18,21 @@ fn crate_file(relative: &str) -> String {
 
 /// The text between `start` and the first `end` after it.
 fn between<'a>(text: &'a str, start: &str, end: &str, file: &str) -> &'a str {
-    let from = text.find(start).unwrap_or_else(|| panic!("{file}: `{start}` not found")) + start.len();
-    let len = text[from..].find(end).unwrap_or_else(|| panic!("{file}: `{end}` not found"));
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{file}: `{start}` not found"))
+        + start.len();
+    let len = text[from..]
+        .find(end)
+        .unwrap_or_else(|| panic!("{file}: `{end}` not found"));
     &text[from..from + len]
 }
 
 fn without_line_comments(text: &str) -> String {
-    text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Names in `tauri::generate_handler![a::b::name, ...]`.
@@ -86,20 +97,41 @@ fn handler_manifest_and_capability_list_the_same_commands() {
     let handler = handler_commands();
     let manifest = manifest_commands();
     let capability = capability_commands();
-    assert!(!handler.is_empty(), "no commands found in generate_handler!");
-    assert_eq!(handler, manifest, "generate_handler! (left) and build.rs COMMANDS (right) differ");
-    assert_eq!(handler, capability, "generate_handler! (left) and main.json allow-* (right) differ");
+    assert!(
+        !handler.is_empty(),
+        "no commands found in generate_handler!"
+    );
+    assert_eq!(
+        handler, manifest,
+        "generate_handler! (left) and build.rs COMMANDS (right) differ"
+    );
+    assert_eq!(
+        handler, capability,
+        "generate_handler! (left) and main.json allow-* (right) differ"
+    );
 }
 
 #[test]
 fn every_command_is_async_and_registered() {
     let handler = handler_commands();
     let defined = defined_commands();
-    assert!(!defined.is_empty(), "no #[tauri::command] found under src/commands");
+    assert!(
+        !defined.is_empty(),
+        "no #[tauri::command] found under src/commands"
+    );
     for (name, is_async) in &defined {
-        assert!(is_async, "command `{name}` is synchronous: it would run on the main thread");
-        assert!(handler.contains(name), "command `{name}` is defined but not in generate_handler!");
+        assert!(
+            is_async,
+            "command `{name}` is synchronous: it would run on the main thread"
+        );
+        assert!(
+            handler.contains(name),
+            "command `{name}` is defined but not in generate_handler!"
+        );
     }
     let names: BTreeSet<_> = defined.into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names, handler, "commands defined (left) and registered (right) differ");
+    assert_eq!(
+        names, handler,
+        "commands defined (left) and registered (right) differ"
+    );
 }

@@ -221,7 +221,12 @@ impl Drop for Driver {
             let _ = self.child.wait();
         }
         // Whatever it started (WebKitWebDriver, the app, WebKit helpers) must not outlive it:
-        // an orphaned WebKitWebDriver keeps its port and confuses later sessions.
+        // an orphaned WebKitWebDriver keeps its port and confuses later sessions. They get a
+        // moment to exit on their own (WebKitWebDriver follows tauri-driver shortly after).
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while started.iter().any(|p| procs::alive(*p)) && Instant::now() < deadline {
+            procs::pause(Duration::from_millis(50));
+        }
         for leftover in started.into_iter().filter(|p| procs::alive(*p)) {
             eprintln!(
                 "killing leftover process {leftover} ({})",
@@ -271,9 +276,14 @@ impl Session {
 
     /// The page's visible text, for failure messages.
     pub async fn page_text(&self) -> String {
-        match self.client.find(css("body")).await {
-            Ok(body) => body.text().await.unwrap_or_default(),
-            Err(e) => format!("<no body: {e}>"),
+        match self
+            .client
+            .execute("return document.body.innerText;", Vec::new())
+            .await
+        {
+            Ok(serde_json::Value::String(text)) => text,
+            Ok(other) => format!("<no text: {other}>"),
+            Err(e) => format!("<no text: {e}>"),
         }
     }
 
@@ -298,6 +308,7 @@ impl Session {
                 return v;
             }
             if Instant::now() > deadline {
+                screenshot(&artifacts_dir().join("failure.png"));
                 let text = self.page_text().await;
                 panic!(
                     "timed out after {timeout:?} waiting for {what}\n--- page text:\n{}\n{}",
@@ -344,6 +355,21 @@ impl Session {
     pub async fn queue_total(&self) -> u64 {
         self.until("a number in queue-total", || self.queue_total_now())
             .await
+    }
+
+    /// Elements whose `style` attribute the CSP refused (`style-src` without 'unsafe-inline'
+    /// blocks style attributes parsed from markup; styles set through the CSSOM still apply): the
+    /// attribute is there, the style is not.
+    pub async fn csp_blocked_styles(&self) -> Vec<String> {
+        let script = "return [...document.querySelectorAll('[style]')]
+            .filter((e) => e.getAttribute('style').trim() !== '' && e.style.length === 0)
+            .map((e) => e.outerHTML.slice(0, 160));";
+        let found = self
+            .client
+            .execute(script, Vec::new())
+            .await
+            .expect("run a script in the page");
+        serde_json::from_value(found).expect("a list of strings")
     }
 
     /// `data-key` of every rendered queue row.

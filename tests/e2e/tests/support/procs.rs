@@ -71,10 +71,15 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> bool {
         match child.try_wait() {
             Ok(Some(_)) | Err(_) => return true,
             Ok(None) if Instant::now() > deadline => return false,
-            #[allow(clippy::disallowed_methods)] // Drop cannot await; this runs during cleanup
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => pause(Duration::from_millis(50)),
         }
     }
+}
+
+/// A blocking sleep, for cleanup in `Drop` (which cannot await).
+#[allow(clippy::disallowed_methods)]
+pub fn pause(d: Duration) {
+    std::thread::sleep(d);
 }
 
 /// Waits up to `timeout` for a process that is not our child to be gone.
