@@ -39,6 +39,14 @@ async fn edits_survive_a_crash_and_restart() {
         keys.len()
     );
     screenshot(&artifacts.join("queue.png"));
+    let posture = s.security_posture().await;
+    let expected = serde_json::json!({
+        "evalBlocked": true, "prototypeFrozen": true, "globalTauri": false, "isolationFrame": true
+    });
+    assert_eq!(
+        posture, expected,
+        "CSP, freezePrototype, withGlobalTauri or isolation not in effect"
+    );
     let blocked = s.csp_blocked_styles().await;
     assert!(
         blocked.is_empty(),

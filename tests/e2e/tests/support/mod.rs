@@ -372,6 +372,23 @@ impl Session {
         serde_json::from_value(found).expect("a list of strings")
     }
 
+    /// The security settings of tauri.conf.json as the page experiences them.
+    pub async fn security_posture(&self) -> serde_json::Value {
+        let script = "
+            let evalBlocked = false;
+            try { new Function('return 1')(); } catch (e) { evalBlocked = true; }
+            return {
+              evalBlocked,
+              prototypeFrozen: Object.isFrozen(Object.prototype),
+              globalTauri: typeof window.__TAURI__ !== 'undefined',
+              isolationFrame: document.getElementById('__tauri_isolation__') !== null,
+            };";
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .expect("run a script in the page")
+    }
+
     /// `data-key` of every rendered queue row.
     pub async fn row_keys(&self) -> Vec<String> {
         let mut keys = Vec::new();
