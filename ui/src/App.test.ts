@@ -108,6 +108,30 @@ describe("app shell", () => {
     expect(document.activeElement).toBe(screen.getByTestId("queue"));
   });
 
+  it("shows the ticket beside the list; j/k there open the next ticket", async () => {
+    serveQueue(5);
+    vi.mocked(ipc.getTicket).mockImplementation(async (id) => ticketView({ id, key: `CB-${id}` }));
+    render(App);
+    const [first] = await screen.findAllByTestId("queue-row");
+    await fireEvent.click(first!);
+    expect((await screen.findByTestId("ticket-key")).textContent).toBe("CB-1");
+    // The queue stays usable: filter box, total and rows are still on screen.
+    expect(screen.getByTestId("filter-text")).toBeInTheDocument();
+    expect(screen.getByTestId("queue-total").textContent).toBe("5");
+    expect(screen.getAllByTestId("queue-row").length).toBe(5);
+
+    await fireEvent.keyDown(screen.getByTestId("ticket-view"), { key: "j" });
+    await waitFor(() => expect(screen.getByTestId("ticket-key").textContent).toBe("CB-2"));
+    // Arrows inside the ticket pane scroll the pane; they do not move the queue.
+    await fireEvent.keyDown(screen.getByTestId("ticket-view"), { key: "ArrowDown" });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(screen.getByTestId("ticket-key").textContent).toBe("CB-2");
+
+    await fireEvent.keyDown(screen.getByTestId("ticket-view"), { key: "Escape" });
+    await waitFor(() => expect(screen.queryByTestId("ticket-view")).toBeNull());
+    expect(document.activeElement).toBe(screen.getByTestId("queue"));
+  });
+
   it("refetches the queue, counts and the open ticket on a change event", async () => {
     let emit: (b: ChangeBatch) => void = () => undefined;
     vi.mocked(ipc.onChanges).mockImplementation(async (h) => {

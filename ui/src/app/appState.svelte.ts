@@ -51,7 +51,8 @@ export class AppState {
   }
 
   focusFilter(): void {
-    if (this.route.name !== "queue") this.showQueue();
+    // The filter bar is on screen beside an open ticket too; only settings hide it.
+    if (this.route.name === "settings") this.showQueue();
     this.filterFocusRequested = true;
   }
 
