@@ -5,8 +5,6 @@ mod commands;
 mod events;
 mod state;
 
-use casebook_api::{ApiError, Casebook, OpenOptions};
-use casebook_core::store::Origin;
 use state::AppState;
 use std::io::IsTerminal;
 use tauri::Manager;
@@ -14,11 +12,7 @@ use tauri::Manager;
 /// Runs the app until its last window closes.
 pub fn run() {
     init_logging();
-    // Opened before the window exists, so that no command can run before the state is managed.
-    // On failure (locked, newer, damaged) the app still starts and every command returns the error.
-    let workspace = tauri::async_runtime::block_on(open_workspace());
     let result = tauri::Builder::default()
-        .manage(AppState::new(workspace))
         .invoke_handler(tauri::generate_handler![
             commands::workspace::workspace_info,
             commands::workspace::update_settings,
@@ -37,9 +31,14 @@ pub fn run() {
             commands::views::delete_view,
         ])
         .setup(|app| {
-            if let Ok(api) = app.state::<AppState>().api() {
-                events::start(app.handle().clone(), api.clone());
-            }
+            // Managed before the event loop runs, so before any command can arrive.
+            app.manage(AppState::new(app.handle().clone()));
+            // Open the workspace while the webview loads; commands that arrive first wait for it.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                // A failure is logged and returned to the UI by the commands themselves.
+                let _ = handle.state::<AppState>().api().await;
+            });
             Ok(())
         })
         .run(tauri::generate_context!());
@@ -47,16 +46,6 @@ pub fn run() {
         tracing::error!(%error, "casebook stopped with an error");
         std::process::exit(1);
     }
-}
-
-async fn open_workspace() -> Result<Casebook, ApiError> {
-    let home = casebook_api::default_home()?;
-    tracing::info!(home = %home.display(), "opening the workspace");
-    let opened = Casebook::open(OpenOptions::new(home, Origin::App)).await;
-    if let Err(error) = &opened {
-        tracing::error!(code = ?error.code, %error, "cannot open the workspace");
-    }
-    opened
 }
 
 /// Logs to stderr; `CASEBOOK_LOG` takes a `tracing` filter (default `info`).

@@ -1,21 +1,45 @@
 //! What every command reaches through `State<'_, AppState>`.
 
-use casebook_api::{ApiError, Casebook};
+use casebook_api::{ApiError, Casebook, OpenOptions};
+use casebook_core::store::Origin;
+use tauri::AppHandle;
+use tokio::sync::OnceCell;
 
-/// The open workspace, or why it could not be opened (locked by another program, written by a
-/// newer Casebook, damaged). The app starts either way so that the UI can show the error: every
-/// command then returns it.
+/// The workspace, opened once. The app starts even when it cannot be opened (locked by another
+/// program, written by a newer Casebook, damaged): every command then returns that error, which
+/// the UI shows, and the next command (the UI's "try again") tries to open it again.
 pub struct AppState {
-    workspace: Result<Casebook, ApiError>,
+    app: AppHandle,
+    workspace: OnceCell<Casebook>,
 }
 
 impl AppState {
-    pub fn new(workspace: Result<Casebook, ApiError>) -> AppState {
-        AppState { workspace }
+    pub fn new(app: AppHandle) -> AppState {
+        AppState {
+            app,
+            workspace: OnceCell::new(),
+        }
     }
 
-    /// The façade handle, or the error that kept the workspace closed.
-    pub fn api(&self) -> Result<&Casebook, ApiError> {
-        self.workspace.as_ref().map_err(Clone::clone)
+    /// The façade handle, opening the workspace first if it is not open yet. Concurrent callers
+    /// wait for the same attempt; a failed attempt is not cached.
+    pub async fn api(&self) -> Result<&Casebook, ApiError> {
+        self.workspace
+            .get_or_try_init(|| async {
+                let api = open_workspace().await?;
+                crate::events::start(self.app.clone(), api.clone());
+                Ok(api)
+            })
+            .await
     }
+}
+
+async fn open_workspace() -> Result<Casebook, ApiError> {
+    let home = casebook_api::default_home()?;
+    tracing::info!(home = %home.display(), "opening the workspace");
+    let opened = Casebook::open(OpenOptions::new(home, Origin::App)).await;
+    if let Err(error) = &opened {
+        tracing::error!(code = ?error.code, %error, "cannot open the workspace");
+    }
+    opened
 }

@@ -11,7 +11,7 @@ pub async fn list_tickets(
     query: TicketQuery,
     state: State<'_, AppState>,
 ) -> Result<TicketPage, ApiError> {
-    state.api()?.list_tickets(query).await
+    state.api().await?.list_tickets(query).await
 }
 
 /// One count per filter (the view counts in the sidebar), in the order given.
@@ -20,17 +20,17 @@ pub async fn count_tickets(
     filters: Vec<TicketFilter>,
     state: State<'_, AppState>,
 ) -> Result<Vec<u64>, ApiError> {
-    state.api()?.count_tickets(filters).await
+    state.api().await?.count_tickets(filters).await
 }
 
 #[tauri::command]
 pub async fn ticket_facets(state: State<'_, AppState>) -> Result<Facets, ApiError> {
-    state.api()?.facets().await
+    state.api().await?.facets().await
 }
 
 #[tauri::command]
 pub async fn get_ticket(id: i64, state: State<'_, AppState>) -> Result<TicketView, ApiError> {
-    state.api()?.get_ticket(id).await
+    state.api().await?.get_ticket(id).await
 }
 
 #[tauri::command]
@@ -38,7 +38,7 @@ pub async fn ticket_history(
     id: i64,
     state: State<'_, AppState>,
 ) -> Result<Vec<HistoryEntry>, ApiError> {
-    state.api()?.ticket_history(id).await
+    state.api().await?.ticket_history(id).await
 }
 
 #[tauri::command]
@@ -46,7 +46,7 @@ pub async fn create_ticket(
     input: NewTicketInput,
     state: State<'_, AppState>,
 ) -> Result<TicketView, ApiError> {
-    state.api()?.create_ticket(input).await
+    state.api().await?.create_ticket(input).await
 }
 
 #[tauri::command]
@@ -54,7 +54,7 @@ pub async fn update_ticket(
     input: UpdateTicketInput,
     state: State<'_, AppState>,
 ) -> Result<TicketView, ApiError> {
-    state.api()?.update_ticket(input).await
+    state.api().await?.update_ticket(input).await
 }
 
 #[tauri::command]
@@ -62,5 +62,5 @@ pub async fn add_comment(
     input: AddCommentInput,
     state: State<'_, AppState>,
 ) -> Result<TicketView, ApiError> {
-    state.api()?.add_comment(input).await
+    state.api().await?.add_comment(input).await
 }

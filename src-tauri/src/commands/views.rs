@@ -5,7 +5,7 @@ use tauri::State;
 
 #[tauri::command]
 pub async fn list_views(state: State<'_, AppState>) -> Result<Vec<SavedView>, ApiError> {
-    state.api()?.list_views().await
+    state.api().await?.list_views().await
 }
 
 #[tauri::command]
@@ -13,10 +13,10 @@ pub async fn save_view(
     input: SaveViewInput,
     state: State<'_, AppState>,
 ) -> Result<SavedView, ApiError> {
-    state.api()?.save_view(input).await
+    state.api().await?.save_view(input).await
 }
 
 #[tauri::command]
 pub async fn delete_view(id: i64, state: State<'_, AppState>) -> Result<(), ApiError> {
-    state.api()?.delete_view(id).await
+    state.api().await?.delete_view(id).await
 }
