@@ -31,7 +31,8 @@ pub fn run() {
             commands::views::delete_view,
         ])
         .setup(|app| {
-            // Managed before the event loop runs, so before any command can arrive.
+            // Setup runs before the webview's first IPC request is handled: no command can
+            // arrive before the state is managed.
             app.manage(AppState::new(app.handle().clone()));
             // Open the workspace while the webview loads; commands that arrive first wait for it.
             let handle = app.handle().clone();
