@@ -506,7 +506,8 @@ mod tests {
     /// always gets them (ts-rs exports a type's dependencies, but nothing here contains these).
     #[test]
     fn export_core_query_types() {
-        TicketQuery::export_all().unwrap();
-        TicketFilter::export_all().unwrap();
+        let cfg = ts_rs::Config::from_env();
+        TicketQuery::export_all(&cfg).unwrap();
+        TicketFilter::export_all(&cfg).unwrap();
     }
 }

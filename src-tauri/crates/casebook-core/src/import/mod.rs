@@ -26,6 +26,8 @@ use template::Row;
 
 /// Tickets written per transaction.
 pub const BATCH_SIZE: usize = 2_000;
+/// Imports of at least this many tickets refresh the query planner's statistics.
+pub const ANALYZE_AFTER: u64 = 1_000;
 /// Problems listed in full; the rest are counted.
 pub const MAX_LISTED_PROBLEMS: usize = 1_000;
 
@@ -189,6 +191,9 @@ pub fn import_reader(
         batch.push(g.finish());
     }
     flush(&mut batch, &mut summary)?;
+    if summary.tickets_imported >= ANALYZE_AFTER {
+        store.analyze()?;
+    }
     progress(ImportProgress {
         rows_read: summary.rows_read,
         bytes_read: records.bytes_read(),
