@@ -505,7 +505,7 @@ mod tests {
     /// The query types come from the core crate; export them with the façade's bindings so the UI
     /// always gets them (ts-rs exports a type's dependencies, but nothing here contains these).
     #[test]
-    fn export_core_query_types() {
+    fn export_bindings_core_query_types() {
         let cfg = ts_rs::Config::from_env();
         TicketQuery::export_all(&cfg).unwrap();
         TicketFilter::export_all(&cfg).unwrap();
