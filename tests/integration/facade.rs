@@ -25,17 +25,26 @@ async fn an_agent_works_a_ticket_and_everything_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(FixedClock::new(T0));
     let cb = open_at(dir.path(), Origin::App, clock.clone()).await;
-    cb.update_settings(SettingsInput { agent_name: Some("Ana".into()), onboarded: Some(true) })
-        .await
-        .unwrap();
+    cb.update_settings(SettingsInput {
+        agent_name: Some("Ana".into()),
+        onboarded: Some(true),
+    })
+    .await
+    .unwrap();
     let mut changes = cb.subscribe();
 
     let t = cb.create_ticket(new_ticket("VPN drops")).await.unwrap();
-    assert_eq!((t.key.as_str(), t.state, t.priority), ("CB-1", TicketState::New, Priority::High));
+    assert_eq!(
+        (t.key.as_str(), t.state, t.priority),
+        ("CB-1", TicketState::New, Priority::High)
+    );
     assert_eq!(t.tags, ["floor-3", "vpn"]);
     assert!(t.description_html.contains("<strong>10 minutes</strong>"));
     let batch = changes.recv().await.unwrap();
-    assert_eq!((batch.kind, batch.ids.clone()), (ChangeKind::Tickets, vec![t.id]));
+    assert_eq!(
+        (batch.kind, batch.ids.clone()),
+        (ChangeKind::Tickets, vec![t.id])
+    );
 
     clock.advance(60_000);
     let edited = cb
@@ -48,7 +57,10 @@ async fn an_agent_works_a_ticket_and_everything_survives_a_restart() {
         })
         .await
         .unwrap();
-    assert_eq!((edited.state, edited.assignee.as_deref()), (TicketState::Open, Some("Ana")));
+    assert_eq!(
+        (edited.state, edited.assignee.as_deref()),
+        (TicketState::Open, Some("Ana"))
+    );
 
     // A second edit made on the old revision (another window, the CLI) is refused, not applied.
     let stale = cb
@@ -72,30 +84,60 @@ async fn an_agent_works_a_ticket_and_everything_survives_a_restart() {
         .await
         .unwrap();
     let note = &with_note.comments[0];
-    assert_eq!((note.visibility, note.author.as_str()), (Visibility::Internal, "Ana"));
+    assert_eq!(
+        (note.visibility, note.author.as_str()),
+        (Visibility::Internal, "Ana")
+    );
     assert!(!note.body_html.contains("<script"), "{}", note.body_html);
-    assert_eq!(with_note.first_response_at, None, "an internal note is no first response");
+    assert_eq!(
+        with_note.first_response_at, None,
+        "an internal note is no first response"
+    );
 
     clock.advance(60_000);
     let replied = cb
-        .add_comment(AddCommentInput { ticket_id: t.id, body: "We are on it.".into(), visibility: Visibility::Public })
+        .add_comment(AddCommentInput {
+            ticket_id: t.id,
+            body: "We are on it.".into(),
+            visibility: Visibility::Public,
+        })
         .await
         .unwrap();
     assert_eq!(replied.first_response_at, Some(T0 + 180_000));
-    assert_eq!(replied.pending_ops, 4, "create, update and two comments wait in the outbox");
+    assert_eq!(
+        replied.pending_ops, 4,
+        "create, update and two comments wait in the outbox"
+    );
 
     let counts = cb
         .count_tickets(vec![
             TicketFilter::default(),
-            TicketFilter { states: vec![TicketState::Open], ..Default::default() },
-            TicketFilter { text: Some("concentrator".into()), ..Default::default() },
+            TicketFilter {
+                states: vec![TicketState::Open],
+                ..Default::default()
+            },
+            TicketFilter {
+                text: Some("concentrator".into()),
+                ..Default::default()
+            },
         ])
         .await
         .unwrap();
-    assert_eq!(counts, [1, 1, 0], "comments are not part of the queue's text filter");
+    assert_eq!(
+        counts,
+        [1, 1, 0],
+        "comments are not part of the queue's text filter"
+    );
 
     let info = cb.workspace_info().await.unwrap();
-    assert_eq!((info.ticket_count, info.pending_ops, info.agent_name.as_str()), (1, 4, "Ana"));
+    assert_eq!(
+        (
+            info.ticket_count,
+            info.pending_ops,
+            info.agent_name.as_str()
+        ),
+        (1, 4, "Ana")
+    );
     drop(cb);
 
     // Restart: a new handle on the same folder sees everything.
@@ -105,9 +147,20 @@ async fn an_agent_works_a_ticket_and_everything_survives_a_restart() {
     assert_eq!(t2.comments.len(), 2);
     let history = cb.ticket_history(t.id).await.unwrap();
     let kinds: Vec<EventKind> = history.iter().map(|h| h.kind).collect();
-    assert_eq!(kinds, [EventKind::Created, EventKind::Updated, EventKind::Commented, EventKind::Commented]);
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Created,
+            EventKind::Updated,
+            EventKind::Commented,
+            EventKind::Commented
+        ]
+    );
     let upd = &history[1];
-    assert_eq!((upd.actor.as_str(), upd.at, upd.origin), ("Ana", T0 + 60_000, Origin::App));
+    assert_eq!(
+        (upd.actor.as_str(), upd.at, upd.origin),
+        ("Ana", T0 + 60_000, Origin::App)
+    );
     let fields: Vec<&str> = upd.changes.iter().map(|c| c.field.as_str()).collect();
     assert_eq!(fields, ["assignee", "state"]);
     assert_eq!(history[2].visibility, Some(Visibility::Internal));
@@ -120,16 +173,31 @@ async fn errors_cross_the_boundary_as_codes() {
     let e = cb.get_ticket(42).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);
     let e = cb.create_ticket(new_ticket("   ")).await.unwrap_err();
-    assert_eq!((e.code, e.message.as_str()), (ErrorCode::InvalidInput, "a ticket needs a title"));
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (ErrorCode::InvalidInput, "a ticket needs a title")
+    );
     let e = cb
-        .list_tickets(TicketQuery { limit: 5_000, ..Default::default() })
+        .list_tickets(TicketQuery {
+            limit: 5_000,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput);
-    let e = cb.update_settings(SettingsInput { agent_name: Some(" ".into()), onboarded: None }).await.unwrap_err();
+    let e = cb
+        .update_settings(SettingsInput {
+            agent_name: Some(" ".into()),
+            onboarded: None,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput);
     let json = serde_json::to_value(&e).unwrap();
-    assert_eq!(json.as_object().unwrap().keys().collect::<Vec<_>>(), ["code", "message"]);
+    assert_eq!(
+        json.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["code", "message"]
+    );
 }
 
 #[tokio::test]
@@ -138,11 +206,24 @@ async fn the_sample_workspace_opens_through_the_importer() {
     let cb = open_at(dir.path(), Origin::App, Arc::new(FixedClock::new(T0))).await;
     let seen = Arc::new(Mutex::new(Vec::<Progress>::new()));
     let s2 = Arc::clone(&seen);
-    let report = cb.open_sample(move |p| s2.lock().unwrap().push(p)).await.unwrap();
-    assert_eq!(report.tickets_imported, 4_500, "{:?}", report.problems.first());
+    let report = cb
+        .open_sample(move |p| s2.lock().unwrap().push(p))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.tickets_imported,
+        4_500,
+        "{:?}",
+        report.problems.first()
+    );
     assert_eq!(report.rows_read, 17_667 + 2_000);
     let stages: Vec<String> = {
-        let mut s: Vec<String> = seen.lock().unwrap().iter().map(|p| p.stage.clone()).collect();
+        let mut s: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| p.stage.clone())
+            .collect();
         s.dedup();
         s
     };
@@ -157,7 +238,10 @@ async fn the_sample_workspace_opens_through_the_importer() {
 
     let page = cb
         .list_tickets(TicketQuery {
-            filter: TicketFilter { states: vec![TicketState::New, TicketState::Open], ..Default::default() },
+            filter: TicketFilter {
+                states: vec![TicketState::New, TicketState::Open],
+                ..Default::default()
+            },
             sort: SortKey::Priority,
             ..Default::default()
         })
@@ -165,9 +249,22 @@ async fn the_sample_workspace_opens_through_the_importer() {
         .unwrap();
     // The incident log is history (every incident ends closed); the help-desk tickets are new work.
     assert_eq!(page.total, 2_000);
-    let all = cb.list_tickets(TicketQuery { sort: SortKey::Priority, limit: 1_000, ..Default::default() }).await.unwrap();
-    assert!(all.rows.windows(2).all(|w| w[0].priority <= w[1].priority), "sorted by priority");
-    assert_eq!(all.rows[0].priority, casebook_core::model::Priority::Critical);
+    let all = cb
+        .list_tickets(TicketQuery {
+            sort: SortKey::Priority,
+            limit: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        all.rows.windows(2).all(|w| w[0].priority <= w[1].priority),
+        "sorted by priority"
+    );
+    assert_eq!(
+        all.rows[0].priority,
+        casebook_core::model::Priority::Critical
+    );
     let facets = cb.facets().await.unwrap();
     assert!(facets.groups.len() > 10);
     assert!(facets.tags.iter().any(|t| t.value == "hardware"));
@@ -189,7 +286,10 @@ async fn views_are_saved_and_counted() {
     let v = cb
         .save_view(SaveViewInput {
             name: "VPN".into(),
-            filter: TicketFilter { tags: vec!["vpn".into()], ..Default::default() },
+            filter: TicketFilter {
+                tags: vec!["vpn".into()],
+                ..Default::default()
+            },
             sort: SortKey::Priority,
         })
         .await
@@ -197,10 +297,16 @@ async fn views_are_saved_and_counted() {
     assert_eq!(changes.recv().await.unwrap().kind, ChangeKind::Views);
     let views = cb.list_views().await.unwrap();
     assert_eq!(views, vec![v.clone()]);
-    let counts = cb.count_tickets(views.iter().map(|v| v.filter.clone()).collect()).await.unwrap();
+    let counts = cb
+        .count_tickets(views.iter().map(|v| v.filter.clone()).collect())
+        .await
+        .unwrap();
     assert_eq!(counts, [1]);
     cb.delete_view(v.id).await.unwrap();
-    assert_eq!(cb.delete_view(v.id).await.unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(
+        cb.delete_view(v.id).await.unwrap_err().code,
+        ErrorCode::NotFound
+    );
 }
 
 #[tokio::test]
@@ -217,11 +323,20 @@ async fn writes_by_another_process_are_announced() {
     app.create_ticket(new_ticket("from the app")).await.unwrap();
     assert_eq!(changes.recv().await.unwrap().origin, ChangeOrigin::Local);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(changes.try_recv().is_err(), "our own write is not reported again as external");
+    assert!(
+        changes.try_recv().is_err(),
+        "our own write is not reported again as external"
+    );
 
     cli.create_ticket(new_ticket("from the cli")).await.unwrap();
-    let batch = tokio::time::timeout(Duration::from_secs(5), changes.recv()).await.unwrap().unwrap();
-    assert_eq!((batch.kind, batch.origin), (ChangeKind::Workspace, ChangeOrigin::External));
+    let batch = tokio::time::timeout(Duration::from_secs(5), changes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (batch.kind, batch.origin),
+        (ChangeKind::Workspace, ChangeOrigin::External)
+    );
     watcher.abort();
 }
 

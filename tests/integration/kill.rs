@@ -16,7 +16,14 @@ const WORKER_ENV: &str = "CASEBOOK_KILL_WORKER_HOME";
 
 fn spawn_worker(test: &str, home: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", test, "--nocapture", "--test-threads", "1"])
+        .args([
+            "--ignored",
+            "--exact",
+            test,
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env(WORKER_ENV, home)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -50,7 +57,11 @@ fn assert_consistent(db: &Path) -> Store {
         })
         .unwrap();
     store
-        .write(|tx| Ok(tx.execute_batch("INSERT INTO tickets_fts (tickets_fts) VALUES ('integrity-check')")?))
+        .write(|tx| {
+            Ok(tx.execute_batch(
+                "INSERT INTO tickets_fts (tickets_fts) VALUES ('integrity-check')",
+            )?)
+        })
         .expect("the text index matches the tickets");
     store
 }
@@ -59,7 +70,9 @@ fn assert_consistent(db: &Path) -> Store {
 #[ignore = "worker process for killed_during_edits_every_acknowledged_edit_survives"]
 async fn kill_worker_edits() {
     let Some(home) = worker_home() else { return };
-    let cb = Casebook::open(OpenOptions::new(&home, Origin::App)).await.unwrap();
+    let cb = Casebook::open(OpenOptions::new(&home, Origin::App))
+        .await
+        .unwrap();
     let t = cb.find_ticket("CB-1".into()).await.unwrap();
     let states = [TicketState::Open, TicketState::Pending, TicketState::OnHold];
     let mut out = std::io::stdout().lock();
@@ -67,9 +80,13 @@ async fn kill_worker_edits() {
     for i in 0.. {
         // Alternate comments and field edits; report each only after the façade returned.
         if i % 2 == 0 {
-            cb.add_comment(AddCommentInput { ticket_id: t.id, body: format!("note {i}"), visibility: Visibility::Internal })
-                .await
-                .unwrap();
+            cb.add_comment(AddCommentInput {
+                ticket_id: t.id,
+                body: format!("note {i}"),
+                visibility: Visibility::Internal,
+            })
+            .await
+            .unwrap();
         } else {
             cb.update_ticket(UpdateTicketInput {
                 id: t.id,
@@ -89,7 +106,9 @@ async fn kill_worker_edits() {
 async fn killed_during_edits_every_acknowledged_edit_survives() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let cb = Casebook::open(OpenOptions::new(dir.path(), Origin::App)).await.unwrap();
+        let cb = Casebook::open(OpenOptions::new(dir.path(), Origin::App))
+            .await
+            .unwrap();
         cb.create_ticket(NewTicketInput {
             title: "target".into(),
             description: String::new(),
@@ -119,7 +138,11 @@ async fn killed_during_edits_every_acknowledged_edit_survives() {
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        assert!(acked.len() >= target, "the worker acknowledged {} edits", acked.len());
+        assert!(
+            acked.len() >= target,
+            "the worker acknowledged {} edits",
+            acked.len()
+        );
 
         let store = assert_consistent(&dir.path().join(casebook_api::DATABASE_FILE));
         let id = store.resolve_key("CB-1").unwrap();
@@ -132,7 +155,9 @@ async fn killed_during_edits_every_acknowledged_edit_survives() {
         let last_edit = acked.iter().rev().find(|i| *i % 2 == 1).unwrap();
         let events = store.events_for(id).unwrap();
         assert!(
-            events.iter().any(|e| e.data["changes"]["tags"]["to"][0] == format!("edit-{last_edit}")),
+            events
+                .iter()
+                .any(|e| e.data["changes"]["tags"]["to"][0] == format!("edit-{last_edit}")),
             "round {round}: the last acknowledged field edit is in the history"
         );
     }
@@ -144,25 +169,40 @@ fn big_csv(path: &Path) {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(w, "id,subject,body,tags").unwrap();
     for i in 0..IMPORT_ROWS {
-        writeln!(w, "K{i},ticket number {i} about vpn and printers,\"body {i}, with a comma\",tag{}", i % 13).unwrap();
+        writeln!(
+            w,
+            "K{i},ticket number {i} about vpn and printers,\"body {i}, with a comma\",tag{}",
+            i % 13
+        )
+        .unwrap();
     }
 }
 
 fn big_mapping() -> Mapping {
-    Mapping::from_json(r#"{"fields": {"key": "id", "title": "subject", "description": "body"}, "tags": ["tags"]}"#).unwrap()
+    Mapping::from_json(
+        r#"{"fields": {"key": "id", "title": "subject", "description": "body"}, "tags": ["tags"]}"#,
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 #[ignore = "worker process for killed_during_import_only_whole_tickets_remain"]
 async fn kill_worker_import() {
     let Some(home) = worker_home() else { return };
-    let cb = Casebook::open(OpenOptions::new(&home, Origin::Cli)).await.unwrap();
-    let opts = ImportOptions { format: Format::Csv, mapping: big_mapping() };
+    let cb = Casebook::open(OpenOptions::new(&home, Origin::Cli))
+        .await
+        .unwrap();
+    let opts = ImportOptions {
+        format: Format::Csv,
+        mapping: big_mapping(),
+    };
     let mut out = std::io::stdout();
     // A newline first: libtest has printed "test … " without one.
     writeln!(out, "\nstarted").unwrap();
     out.flush().unwrap();
-    cb.import_file(home.join("big.csv"), opts, |_| {}).await.unwrap();
+    cb.import_file(home.join("big.csv"), opts, |_| {})
+        .await
+        .unwrap();
     writeln!(out, "finished").unwrap();
 }
 
@@ -170,13 +210,18 @@ async fn kill_worker_import() {
 async fn killed_during_import_only_whole_tickets_remain() {
     let dir = tempfile::tempdir().unwrap();
     big_csv(&dir.path().join("big.csv"));
-    Casebook::open(OpenOptions::new(dir.path(), Origin::Cli)).await.unwrap();
+    Casebook::open(OpenOptions::new(dir.path(), Origin::Cli))
+        .await
+        .unwrap();
     let db = dir.path().join(casebook_api::DATABASE_FILE);
 
     let mut child = spawn_worker("kill::kill_worker_import", dir.path());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // libtest prints its own header first.
-    assert!(lines.by_ref().map_while(Result::ok).any(|l| l == "started"), "the worker started");
+    assert!(
+        lines.by_ref().map_while(Result::ok).any(|l| l == "started"),
+        "the worker started"
+    );
     // Kill it once some, but not all, batches are in.
     let watcher = Store::open(&db, OpenMode::MustExist).unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -199,10 +244,21 @@ async fn killed_during_import_only_whole_tickets_remain() {
 
     // Running the same import again completes it without duplicates.
     drop(store);
-    let cb = Casebook::open(OpenOptions::new(dir.path(), Origin::Cli)).await.unwrap();
-    let opts = ImportOptions { format: Format::Csv, mapping: big_mapping() };
-    let r = cb.import_file(dir.path().join("big.csv"), opts, |_| {}).await.unwrap();
+    let cb = Casebook::open(OpenOptions::new(dir.path(), Origin::Cli))
+        .await
+        .unwrap();
+    let opts = ImportOptions {
+        format: Format::Csv,
+        mapping: big_mapping(),
+    };
+    let r = cb
+        .import_file(dir.path().join("big.csv"), opts, |_| {})
+        .await
+        .unwrap();
     assert_eq!(r.duplicates as usize, n);
     assert_eq!(r.tickets_imported as usize, IMPORT_ROWS - n);
-    assert_eq!(cb.workspace_info().await.unwrap().ticket_count as usize, IMPORT_ROWS);
+    assert_eq!(
+        cb.workspace_info().await.unwrap().ticket_count as usize,
+        IMPORT_ROWS
+    );
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the façade driven end to end, as the shell and the CLI drive it, with
 //! workspaces in temporary folders (never the user's data directory).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod facade;
 mod kill;

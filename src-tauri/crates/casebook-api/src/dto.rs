@@ -389,7 +389,11 @@ impl From<store::TicketRow> for TicketSummary {
 
 impl From<store::TicketPage> for TicketPage {
     fn from(p: store::TicketPage) -> Self {
-        TicketPage { total: p.total, offset: p.offset, rows: p.rows.into_iter().map(Into::into).collect() }
+        TicketPage {
+            total: p.total,
+            offset: p.offset,
+            rows: p.rows.into_iter().map(Into::into).collect(),
+        }
     }
 }
 
@@ -437,7 +441,12 @@ impl From<store::TicketDetail> for TicketView {
             links: d
                 .links
                 .into_iter()
-                .map(|l| LinkView { id: l.id, kind: l.kind, target: l.target, title: l.title })
+                .map(|l| LinkView {
+                    id: l.id,
+                    kind: l.kind,
+                    target: l.target,
+                    title: l.title,
+                })
                 .collect(),
             attachments: d
                 .attachments
@@ -474,20 +483,35 @@ impl From<store::Event> for HistoryEntry {
             .data
             .get("visibility")
             .and_then(|v| serde_json::from_value::<Visibility>(v.clone()).ok());
-        HistoryEntry { id: e.id, kind: e.kind, actor: e.actor, at: e.at, origin: e.origin, changes, visibility }
+        HistoryEntry {
+            id: e.id,
+            kind: e.kind,
+            actor: e.actor,
+            at: e.at,
+            origin: e.origin,
+            changes,
+            visibility,
+        }
     }
 }
 
 impl From<store::SavedView> for SavedView {
     fn from(v: store::SavedView) -> Self {
-        SavedView { id: v.id, name: v.name, filter: v.filter, sort: v.sort }
+        SavedView {
+            id: v.id,
+            name: v.name,
+            filter: v.filter,
+            sort: v.sort,
+        }
     }
 }
 
 impl From<store::Facets> for Facets {
     fn from(f: store::Facets) -> Self {
         let conv = |v: Vec<(String, u64)>| {
-            v.into_iter().map(|(value, count)| FacetValue { value, count }).collect()
+            v.into_iter()
+                .map(|(value, count)| FacetValue { value, count })
+                .collect()
         };
         Facets {
             assignees: conv(f.assignees),

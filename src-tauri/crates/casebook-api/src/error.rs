@@ -38,7 +38,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into() }
+        ApiError {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> ApiError {
@@ -47,7 +50,10 @@ impl ApiError {
 
     pub fn internal(context: &str, err: &dyn std::error::Error) -> ApiError {
         tracing::error!(error = %DisplayChain(err), "{context}");
-        ApiError::new(ErrorCode::Internal, format!("{context} failed; see the log for details"))
+        ApiError::new(
+            ErrorCode::Internal,
+            format!("{context} failed; see the log for details"),
+        )
     }
 }
 
@@ -70,9 +76,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         use ErrorCode::*;
         let code = match &e {
-            StoreError::Missing { .. } | StoreError::TicketNotFound(_) | StoreError::ViewNotFound(_) => {
-                NotFound
-            }
+            StoreError::Missing { .. }
+            | StoreError::TicketNotFound(_)
+            | StoreError::ViewNotFound(_) => NotFound,
             StoreError::Invalid(_) => InvalidInput,
             StoreError::StaleRevision { .. } => StaleRevision,
             StoreError::Locked { .. } => WorkspaceLocked,
@@ -104,7 +110,12 @@ mod tests {
 
     #[test]
     fn errors_serialize_as_code_and_message() {
-        let e: ApiError = StoreError::StaleRevision { key: "CB-1".into(), expected: 1, current: 2 }.into();
+        let e: ApiError = StoreError::StaleRevision {
+            key: "CB-1".into(),
+            expected: 1,
+            current: 2,
+        }
+        .into();
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["code"], "stale_revision");
         assert!(json["message"].as_str().unwrap().contains("CB-1"));
@@ -123,11 +134,20 @@ mod tests {
     fn workspace_problems_have_their_own_codes() {
         let p = PathBuf::from("/tmp/x/casebook.db");
         let locked: ApiError = StoreError::Locked { path: p.clone() }.into();
-        let newer: ApiError = StoreError::NewerSchema { path: p.clone(), found: 9, supported: 1 }.into();
+        let newer: ApiError = StoreError::NewerSchema {
+            path: p.clone(),
+            found: 9,
+            supported: 1,
+        }
+        .into();
         let bad: ApiError = StoreError::Corrupt { path: p }.into();
         assert_eq!(
             [locked.code, newer.code, bad.code],
-            [ErrorCode::WorkspaceLocked, ErrorCode::WorkspaceNewer, ErrorCode::WorkspaceUnreadable]
+            [
+                ErrorCode::WorkspaceLocked,
+                ErrorCode::WorkspaceNewer,
+                ErrorCode::WorkspaceUnreadable
+            ]
         );
     }
 

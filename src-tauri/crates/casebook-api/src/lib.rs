@@ -68,7 +68,12 @@ pub struct OpenOptions {
 
 impl OpenOptions {
     pub fn new(home: impl Into<PathBuf>, origin: Origin) -> OpenOptions {
-        OpenOptions { home: home.into(), origin, clock: Arc::new(SystemClock), create: true }
+        OpenOptions {
+            home: home.into(),
+            origin,
+            clock: Arc::new(SystemClock),
+            create: true,
+        }
     }
 }
 
@@ -88,7 +93,9 @@ pub struct Casebook {
 
 impl std::fmt::Debug for Casebook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Casebook").field("home", &self.inner.home).finish_non_exhaustive()
+        f.debug_struct("Casebook")
+            .field("home", &self.inner.home)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,14 +112,27 @@ impl Casebook {
         let db = opts.home.join(DATABASE_FILE);
         if opts.create {
             std::fs::create_dir_all(&opts.home).map_err(|e| {
-                ApiError::invalid(format!("cannot create the data directory {}: {e}", opts.home.display()))
+                ApiError::invalid(format!(
+                    "cannot create the data directory {}: {e}",
+                    opts.home.display()
+                ))
             })?;
         }
-        let mode = if opts.create { OpenMode::CreateIfMissing } else { OpenMode::MustExist };
+        let mode = if opts.create {
+            OpenMode::CreateIfMissing
+        } else {
+            OpenMode::MustExist
+        };
         let store = Store::open(&db, mode)?;
         let (changes, _) = broadcast::channel(256);
         Ok(Casebook {
-            inner: Arc::new(Inner { store, home: opts.home, origin: opts.origin, clock: opts.clock, changes }),
+            inner: Arc::new(Inner {
+                store,
+                home: opts.home,
+                origin: opts.origin,
+                clock: opts.clock,
+                changes,
+            }),
         })
     }
 
@@ -139,12 +159,18 @@ impl Casebook {
         F: FnOnce(&Inner) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner)).await.map_err(|e| ApiError::internal(what, &e))?
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| ApiError::internal(what, &e))?
     }
 
     fn publish(&self, kind: ChangeKind, ids: Vec<i64>) {
         // No subscriber is fine: the CLI does not listen.
-        let _ = self.inner.changes.send(ChangeBatch { kind, ids, origin: ChangeOrigin::Local });
+        let _ = self.inner.changes.send(ChangeBatch {
+            kind,
+            ids,
+            origin: ChangeOrigin::Local,
+        });
     }
 
     pub async fn workspace_info(&self) -> Result<WorkspaceInfo> {
@@ -168,12 +194,15 @@ impl Casebook {
             if let Some(name) = input.agent_name {
                 let name = name.trim();
                 if name.is_empty() || name.chars().count() > 100 {
-                    return Err(ApiError::invalid("the agent name must have 1 to 100 characters"));
+                    return Err(ApiError::invalid(
+                        "the agent name must have 1 to 100 characters",
+                    ));
                 }
                 i.store.set_setting(SETTING_AGENT, name)?;
             }
             if let Some(done) = input.onboarded {
-                i.store.set_setting(SETTING_ONBOARDED, if done { "true" } else { "false" })?;
+                i.store
+                    .set_setting(SETTING_ONBOARDED, if done { "true" } else { "false" })?;
             }
             Ok(())
         })
@@ -183,22 +212,32 @@ impl Casebook {
     }
 
     pub async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage> {
-        self.blocking("loading the queue", move |i| Ok(i.store.query_tickets(&query)?.into())).await
+        self.blocking("loading the queue", move |i| {
+            Ok(i.store.query_tickets(&query)?.into())
+        })
+        .await
     }
 
     pub async fn count_tickets(&self, filters: Vec<TicketFilter>) -> Result<Vec<u64>> {
         if filters.len() > 100 {
             return Err(ApiError::invalid("at most 100 counts at once"));
         }
-        self.blocking("counting tickets", move |i| Ok(i.store.count_tickets(&filters)?)).await
+        self.blocking("counting tickets", move |i| {
+            Ok(i.store.count_tickets(&filters)?)
+        })
+        .await
     }
 
     pub async fn facets(&self) -> Result<Facets> {
-        self.blocking("loading filter values", |i| Ok(i.store.facets()?.into())).await
+        self.blocking("loading filter values", |i| Ok(i.store.facets()?.into()))
+            .await
     }
 
     pub async fn get_ticket(&self, id: i64) -> Result<TicketView> {
-        self.blocking("loading the ticket", move |i| Ok(i.store.ticket(id)?.into())).await
+        self.blocking("loading the ticket", move |i| {
+            Ok(i.store.ticket(id)?.into())
+        })
+        .await
     }
 
     /// Finds a ticket by key (`CB-3`, `INC0010001`) or numeric id.
@@ -213,7 +252,11 @@ impl Casebook {
     pub async fn ticket_history(&self, id: i64) -> Result<Vec<HistoryEntry>> {
         self.blocking("loading the history", move |i| {
             i.store.ticket(id)?; // not-found before an empty history
-            Ok(i.store.events_for(id)?.into_iter().map(Into::into).collect())
+            Ok(i.store
+                .events_for(id)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
         })
         .await
     }
@@ -247,14 +290,21 @@ impl Casebook {
                     description: input.description,
                     state: input.state,
                     priority: input.priority,
-                    assignee: input.assignee.map(|a| Some(a).filter(|a| !a.trim().is_empty())),
+                    assignee: input
+                        .assignee
+                        .map(|a| Some(a).filter(|a| !a.trim().is_empty())),
                     assignment_group: input
                         .assignment_group
                         .map(|g| Some(g).filter(|g| !g.trim().is_empty())),
                     tags: input.tags,
                 };
                 let name = agent_name(&i.store)?;
-                i.store.update_ticket(input.id, input.expected_revision, &patch, &i.actor(&name))?;
+                i.store.update_ticket(
+                    input.id,
+                    input.expected_revision,
+                    &patch,
+                    &i.actor(&name),
+                )?;
                 Ok(TicketView::from(i.store.ticket(input.id)?))
             })
             .await?;
@@ -268,7 +318,12 @@ impl Casebook {
         let view = self
             .blocking("saving the comment", move |i| {
                 let name = agent_name(&i.store)?;
-                i.store.add_comment(input.ticket_id, input.visibility, &input.body, &i.actor(&name))?;
+                i.store.add_comment(
+                    input.ticket_id,
+                    input.visibility,
+                    &input.body,
+                    &i.actor(&name),
+                )?;
                 Ok(TicketView::from(i.store.ticket(input.ticket_id)?))
             })
             .await?;
@@ -281,19 +336,26 @@ impl Casebook {
         if text.len() > casebook_core::store::MAX_BODY_BYTES {
             return Err(ApiError::invalid("text is too large to preview"));
         }
-        self.blocking("rendering the preview", move |_| Ok(casebook_core::markdown::render(&text))).await
+        self.blocking("rendering the preview", move |_| {
+            Ok(casebook_core::markdown::render(&text))
+        })
+        .await
     }
 
     pub async fn list_views(&self) -> Result<Vec<SavedView>> {
-        self.blocking("loading views", |i| Ok(i.store.views()?.into_iter().map(Into::into).collect()))
-            .await
+        self.blocking("loading views", |i| {
+            Ok(i.store.views()?.into_iter().map(Into::into).collect())
+        })
+        .await
     }
 
     pub async fn save_view(&self, input: SaveViewInput) -> Result<SavedView> {
         let v = self
             .blocking("saving the view", move |i| {
                 let now = i.clock.now();
-                Ok(i.store.save_view(&input.name, &input.filter, input.sort, now)?.into())
+                Ok(i.store
+                    .save_view(&input.name, &input.filter, input.sort, now)?
+                    .into())
             })
             .await?;
         self.publish(ChangeKind::Views, Vec::new());
@@ -301,7 +363,8 @@ impl Casebook {
     }
 
     pub async fn delete_view(&self, id: i64) -> Result<()> {
-        self.blocking("deleting the view", move |i| Ok(i.store.delete_view(id)?)).await?;
+        self.blocking("deleting the view", move |i| Ok(i.store.delete_view(id)?))
+            .await?;
         self.publish(ChangeKind::Views, Vec::new());
         Ok(())
     }
@@ -350,10 +413,16 @@ impl Casebook {
                 for part in sample::PARTS {
                     let stage = part.label;
                     let bytes = part.bytes;
-                    let r = run_import(i, bytes, Some(bytes.len() as u64), &part.options(), |mut p| {
-                        p.stage = stage.to_owned();
-                        progress(p)
-                    })?;
+                    let r = run_import(
+                        i,
+                        bytes,
+                        Some(bytes.len() as u64),
+                        &part.options(),
+                        |mut p| {
+                            p.stage = stage.to_owned();
+                            progress(p)
+                        },
+                    )?;
                     total.rows_read += r.rows_read;
                     total.tickets_imported += r.tickets_imported;
                     total.duplicates += r.duplicates;
@@ -378,7 +447,8 @@ impl Casebook {
             let mut last = None;
             loop {
                 let inner = Arc::clone(&me.inner);
-                let now = tokio::task::spawn_blocking(move || inner.store.external_change_token()).await;
+                let now =
+                    tokio::task::spawn_blocking(move || inner.store.external_change_token()).await;
                 match now {
                     Ok(Ok(token)) => {
                         if last.is_some_and(|l| l != token) {
@@ -401,7 +471,11 @@ impl Casebook {
 
 impl Inner {
     fn actor<'a>(&self, name: &'a str) -> Actor<'a> {
-        Actor { name, origin: self.origin, now: self.clock.now() }
+        Actor {
+            name,
+            origin: self.origin,
+            now: self.clock.now(),
+        }
     }
 }
 
@@ -425,9 +499,20 @@ fn run_import(
 ) -> Result<ImportReport> {
     let started = std::time::Instant::now();
     let name = agent_name(&i.store)?;
-    let summary = import::import_reader(&i.store, input, options, &name, i.clock.as_ref(), &mut |p| {
-        progress(Progress { stage: "importing".into(), done: p.bytes_read, total: total_bytes })
-    })?;
+    let summary = import::import_reader(
+        &i.store,
+        input,
+        options,
+        &name,
+        i.clock.as_ref(),
+        &mut |p| {
+            progress(Progress {
+                stage: "importing".into(),
+                done: p.bytes_read,
+                total: total_bytes,
+            })
+        },
+    )?;
     Ok(ImportReport {
         rows_read: summary.rows_read,
         tickets_imported: summary.tickets_imported,
@@ -436,7 +521,10 @@ fn run_import(
         problems: summary
             .problems
             .into_iter()
-            .map(|p| RowProblem { line: p.line, reason: p.reason })
+            .map(|p| RowProblem {
+                line: p.line,
+                reason: p.reason,
+            })
             .collect(),
         elapsed_ms: started.elapsed().as_millis() as u64,
     })

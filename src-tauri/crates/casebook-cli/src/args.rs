@@ -7,9 +7,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "casebook", version, about = "Casebook from the command line: tickets, import, views, benchmarks")]
-#[command(after_help = "Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 not found, 4 invalid input, \
-5 conflict (ticket changed since the given revision), 6 workspace unavailable, 7 import with rejected rows")]
+#[command(
+    name = "casebook",
+    version,
+    about = "Casebook from the command line: tickets, import, views, benchmarks"
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 unexpected failure, 2 usage, 3 not found, 4 invalid input, \
+5 conflict (ticket changed since the given revision), 6 workspace unavailable, 7 import with rejected rows"
+)]
 pub struct Cli {
     /// Data directory of the workspace (default: $CASEBOOK_HOME, else the platform data directory).
     #[arg(long, global = true, env = "CASEBOOK_HOME", value_name = "DIR")]

@@ -39,7 +39,7 @@ struct Report {
     open_first_page_p50_ms: f64,
     open_first_page_max_ms: f64,
     db_size_mib: f64,
-    slowest_queries: Vec<(f64, String)>,
+    slowest_queries: Vec<SlowQuery>,
 }
 
 /// A small deterministic generator (xorshift64*), so every run asks the same queries.
@@ -58,7 +58,10 @@ impl Rng {
 }
 
 fn err(context: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(casebook_api::ErrorCode::Internal, format!("bench: {context}: {e}"))
+    ApiError::new(
+        casebook_api::ErrorCode::Internal,
+        format!("bench: {context}: {e}"),
+    )
 }
 
 /// Source rows for the synthetic store: structured fields from the ServiceNow log, text from the
@@ -83,23 +86,32 @@ struct Incident {
 fn load_corpus(dir: Option<&Path>) -> Result<Corpus, ApiError> {
     let candidates: Vec<PathBuf> = match dir {
         Some(d) => vec![d.to_owned()],
-        None => vec![PathBuf::from("../shared/corpora"), PathBuf::from("../../shared/corpora")],
+        None => vec![
+            PathBuf::from("../shared/corpora"),
+            PathBuf::from("../../shared/corpora"),
+        ],
     };
     let found = candidates.into_iter().find(|d| {
-        d.join("incidents-uci-servicenow/incident_event_log.csv").exists()
-            && d.join("tickets-endava-helpdesk/all_tickets_processed_improved_v3.csv").exists()
+        d.join("incidents-uci-servicenow/incident_event_log.csv")
+            .exists()
+            && d.join("tickets-endava-helpdesk/all_tickets_processed_improved_v3.csv")
+                .exists()
     });
     let (name, uci, endava): (String, Vec<u8>, Vec<u8>) = match found {
         Some(d) => (
             format!("{} (full UCI incident log + Endava tickets)", d.display()),
-            std::fs::read(d.join("incidents-uci-servicenow/incident_event_log.csv")).map_err(|e| err("reading the UCI log", e))?,
-            std::fs::read(d.join("tickets-endava-helpdesk/all_tickets_processed_improved_v3.csv")).map_err(|e| err("reading the Endava tickets", e))?,
+            std::fs::read(d.join("incidents-uci-servicenow/incident_event_log.csv"))
+                .map_err(|e| err("reading the UCI log", e))?,
+            std::fs::read(d.join("tickets-endava-helpdesk/all_tickets_processed_improved_v3.csv"))
+                .map_err(|e| err("reading the Endava tickets", e))?,
         ),
         None => {
             if let Some(d) = dir {
                 return Err(ApiError::invalid(format!("no corpora in {}", d.display())));
             }
-            eprintln!("note: ../shared/corpora not found; using the bundled sample (smaller, repeated)");
+            eprintln!(
+                "note: ../shared/corpora not found; using the bundled sample (smaller, repeated)"
+            );
             (
                 "bundled sample (sample/)".into(),
                 casebook_api::sample::UCI_CSV.to_vec(),
@@ -129,24 +141,48 @@ fn load_corpus(dir: Option<&Path>) -> Result<Corpus, ApiError> {
     let mut r = csv::Reader::from_reader(endava.as_slice());
     for rec in r.records() {
         let rec = rec.map_err(|e| err("parsing the Endava tickets", e))?;
-        texts.push((rec.get(0).unwrap_or("").to_owned(), rec.get(1).unwrap_or("").to_owned()));
+        texts.push((
+            rec.get(0).unwrap_or("").to_owned(),
+            rec.get(1).unwrap_or("").to_owned(),
+        ));
     }
     incidents.retain(|i| i.state != "-100");
     if incidents.is_empty() || texts.is_empty() {
         return Err(err("corpus", "no rows"));
     }
-    Ok(Corpus { name, incidents, texts })
+    Ok(Corpus {
+        name,
+        incidents,
+        texts,
+    })
 }
 
 fn write_csv(corpus: &Corpus, n: usize, path: &Path) -> Result<(), ApiError> {
     let file = std::fs::File::create(path).map_err(|e| err("writing the bench CSV", e))?;
     let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
     let io = |e: csv::Error| err("writing the bench CSV", e);
-    w.write_record(["key", "title", "description", "state", "priority", "assignee", "group", "requester", "tags", "created", "updated"]).map_err(io)?;
+    w.write_record([
+        "key",
+        "title",
+        "description",
+        "state",
+        "priority",
+        "assignee",
+        "group",
+        "requester",
+        "tags",
+        "created",
+        "updated",
+    ])
+    .map_err(io)?;
     for i in 0..n {
         let inc = &corpus.incidents[(i * 104_729) % corpus.incidents.len()];
         let (text, topic) = &corpus.texts[(i * 7919) % corpus.texts.len()];
-        let title: String = text.split_whitespace().take(10).collect::<Vec<_>>().join(" ");
+        let title: String = text
+            .split_whitespace()
+            .take(10)
+            .collect::<Vec<_>>()
+            .join(" ");
         w.write_record([
             format!("BENCH-{i}").as_str(),
             if title.is_empty() { "untitled" } else { &title },
@@ -206,13 +242,26 @@ fn queries(store: &Store, corpus: &Corpus, n: usize) -> Result<Vec<TicketQuery>,
         for _ in 0..kinds {
             match rng.below(7) {
                 0 => {}
-                1 => f.states = vec![TicketState::ALL[rng.below(TicketState::ALL.len())], TicketState::Open],
+                1 => {
+                    f.states = vec![
+                        TicketState::ALL[rng.below(TicketState::ALL.len())],
+                        TicketState::Open,
+                    ]
+                }
                 2 => f.priorities = vec![Priority::ALL[rng.below(Priority::ALL.len())]],
                 3 if !facets.assignees.is_empty() => {
-                    f.assignees = vec![facets.assignees[rng.below(facets.assignees.len().min(200))].0.clone()]
+                    f.assignees = vec![
+                        facets.assignees[rng.below(facets.assignees.len().min(200))]
+                            .0
+                            .clone(),
+                    ]
                 }
                 4 if !facets.groups.is_empty() => {
-                    f.groups = vec![facets.groups[rng.below(facets.groups.len().min(50))].0.clone()]
+                    f.groups = vec![
+                        facets.groups[rng.below(facets.groups.len().min(50))]
+                            .0
+                            .clone(),
+                    ]
                 }
                 5 if !facets.tags.is_empty() => {
                     f.tags = vec![facets.tags[rng.below(facets.tags.len())].0.clone()]
@@ -221,29 +270,50 @@ fn queries(store: &Store, corpus: &Corpus, n: usize) -> Result<Vec<TicketQuery>,
                     // Typing: a whole word, or a word and the start of the next.
                     let a = words[rng.below(words.len())];
                     let b = words[rng.below(words.len())];
-                    f.text = Some(if rng.below(2) == 0 { a.to_owned() } else { format!("{a} {}", &b[..3]) });
+                    f.text = Some(if rng.below(2) == 0 {
+                        a.to_owned()
+                    } else {
+                        format!("{a} {}", &b[..3])
+                    });
                 }
                 _ => {}
             }
         }
         let sort = [SortKey::Priority, SortKey::Updated, SortKey::Created][rng.below(3)];
-        out.push(TicketQuery { filter: f, sort, reverse: rng.below(5) == 0, offset: 0, limit: 50 });
+        out.push(TicketQuery {
+            filter: f,
+            sort,
+            reverse: rng.below(5) == 0,
+            offset: 0,
+            limit: 50,
+        });
     }
     Ok(out)
 }
 
+/// A query and how long it took (ms), for the report's slowest list.
+type SlowQuery = (f64, String);
+
 /// Times each query; returns the sorted times and the slowest queries with their times.
-fn time_queries(store: &Store, qs: &[TicketQuery]) -> Result<(Vec<f64>, Vec<(f64, String)>), ApiError> {
+fn time_queries(store: &Store, qs: &[TicketQuery]) -> Result<(Vec<f64>, Vec<SlowQuery>), ApiError> {
     // Warm-up: the first queries load pages into the cache; measure the steady state an agent sees.
     for q in qs.iter().take(50) {
         store.query_tickets(q).map_err(|e| err("query", e))?;
     }
-    let mut timed: Vec<(f64, String)> = Vec::with_capacity(qs.len());
+    let mut timed: Vec<SlowQuery> = Vec::with_capacity(qs.len());
     for q in qs {
         let t = Instant::now();
         let page = store.query_tickets(q).map_err(|e| err("query", e))?;
         let elapsed = ms(t.elapsed());
-        timed.push((elapsed, format!("{} matches · {:?} · {}", page.total, q.sort, serde_json::to_string(&q.filter).unwrap_or_default())));
+        timed.push((
+            elapsed,
+            format!(
+                "{} matches · {:?} · {}",
+                page.total,
+                q.sort,
+                serde_json::to_string(&q.filter).unwrap_or_default()
+            ),
+        ));
         std::hint::black_box(page);
     }
     let mut times: Vec<f64> = timed.iter().map(|(t, _)| *t).collect();
@@ -256,19 +326,32 @@ fn time_queries(store: &Store, qs: &[TicketQuery]) -> Result<(Vec<f64>, Vec<(f64
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
-        .map_or(String::new(), |kb| format!(", {:.0} GiB RAM", kb / 1024.0 / 1024.0));
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or(String::new(), |kb| {
+            format!(", {:.0} GiB RAM", kb / 1024.0 / 1024.0)
+        });
     format!("{cpu}, {cores} cores{mem}, {}", std::env::consts::OS)
 }
 
 pub fn run(args: BenchArgs, out: &Out) -> Result<(), ApiError> {
     if args.tickets < 1_000 || args.queries < 100 {
-        return Err(ApiError::invalid("bench needs at least 1000 tickets and 100 queries"));
+        return Err(ApiError::invalid(
+            "bench needs at least 1000 tickets and 100 queries",
+        ));
     }
     let corpus = load_corpus(args.corpora.as_deref())?;
     let tmp;
@@ -298,13 +381,31 @@ pub fn run(args: BenchArgs, out: &Out) -> Result<(), ApiError> {
         let _ = std::fs::remove_file(format!("{}{ext}", db.display()));
     }
     let store = Store::open(&db, OpenMode::CreateIfMissing)?;
-    let opts = ImportOptions { format: Format::Csv, mapping: bench_mapping() };
+    let opts = ImportOptions {
+        format: Format::Csv,
+        mapping: bench_mapping(),
+    };
     let input = std::fs::File::open(&csv_path).map_err(|e| err("opening the bench CSV", e))?;
     let t = Instant::now();
-    let summary = import_reader(&store, std::io::BufReader::new(input), &opts, "bench", &SystemClock, &mut |_| {})?;
+    let summary = import_reader(
+        &store,
+        std::io::BufReader::new(input),
+        &opts,
+        "bench",
+        &SystemClock,
+        &mut |_| {},
+    )?;
     let import_s = t.elapsed().as_secs_f64();
     if summary.tickets_imported as usize != args.tickets {
-        return Err(err("import", format!("imported {} of {} ({:?})", summary.tickets_imported, args.tickets, summary.problems.first())));
+        return Err(err(
+            "import",
+            format!(
+                "imported {} of {} ({:?})",
+                summary.tickets_imported,
+                args.tickets,
+                summary.problems.first()
+            ),
+        ));
     }
     let import_rate = args.tickets as f64 / import_s;
 
@@ -318,12 +419,27 @@ pub fn run(args: BenchArgs, out: &Out) -> Result<(), ApiError> {
     let t = Instant::now();
     for i in 0..n_base {
         let (text, topic) = &corpus.texts[i % corpus.texts.len()];
-        let title: String = text.split_whitespace().take(10).collect::<Vec<_>>().join(" ");
-        let mut nt = NewTicket::local(if title.is_empty() { "untitled".to_owned() } else { title });
+        let title: String = text
+            .split_whitespace()
+            .take(10)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut nt = NewTicket::local(if title.is_empty() {
+            "untitled".to_owned()
+        } else {
+            title
+        });
         nt.key = Some(format!("BASE-{i}"));
         nt.description = text.clone();
         nt.tags = vec![topic.clone()];
-        base_store.create_ticket(nt, &Actor { name: "bench", origin: Origin::Import, now: 0 })?;
+        base_store.create_ticket(
+            nt,
+            &Actor {
+                name: "bench",
+                origin: Origin::Import,
+                now: 0,
+            },
+        )?;
     }
     let baseline_rate = n_base as f64 / t.elapsed().as_secs_f64();
     drop(base_store);
@@ -398,7 +514,11 @@ fn print_report(r: &Report, out: &Out) {
         return;
     }
     let mut o = std::io::stdout().lock();
-    let _ = writeln!(o, "Casebook store benchmark: {} tickets ({:.0} MiB database)", r.tickets, r.db_size_mib);
+    let _ = writeln!(
+        o,
+        "Casebook store benchmark: {} tickets ({:.0} MiB database)",
+        r.tickets, r.db_size_mib
+    );
     let _ = writeln!(o, "machine: {}", r.machine);
     let _ = writeln!(o, "corpus:  {}", r.corpus);
     let _ = writeln!(o);

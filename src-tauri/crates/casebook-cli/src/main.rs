@@ -29,7 +29,9 @@ fn exit_code(code: ErrorCode) -> u8 {
         ErrorCode::NotFound => 3,
         ErrorCode::InvalidInput => 4,
         ErrorCode::StaleRevision => 5,
-        ErrorCode::WorkspaceLocked | ErrorCode::WorkspaceNewer | ErrorCode::WorkspaceUnreadable => 6,
+        ErrorCode::WorkspaceLocked | ErrorCode::WorkspaceNewer | ErrorCode::WorkspaceUnreadable => {
+            6
+        }
         ErrorCode::Internal => 1,
     }
 }
@@ -44,7 +46,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let out = Out { json: cli.json };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -113,19 +119,32 @@ async fn run(cli: Cli, out: &Out) -> Result<u8, ApiError> {
                     let text = std::fs::read_to_string(m).map_err(|e| {
                         ApiError::invalid(format!("cannot read the mapping {}: {e}", m.display()))
                     })?;
-                    Mapping::from_json(&text).map_err(|e| ApiError::invalid(format!("{}: {e}", m.display())))?
+                    Mapping::from_json(&text)
+                        .map_err(|e| ApiError::invalid(format!("{}: {e}", m.display())))?
                 }
-                _ => return Err(ApiError::invalid("pass exactly one of --preset or --mapping")),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "pass exactly one of --preset or --mapping",
+                    ));
+                }
             };
             let cb = open(cli.home, true).await?;
             let bar = progress_bar(out, "import");
             let b = bar.clone();
             let report = cb
-                .import_file(a.file, ImportOptions { format, mapping }, move |p| update_bar(&b, &p))
+                .import_file(a.file, ImportOptions { format, mapping }, move |p| {
+                    update_bar(&b, &p)
+                })
                 .await?;
             bar.finish_and_clear();
             out.import_report(&report);
-            Ok(if report.problems.is_empty() && report.problems_not_listed == 0 { 0 } else { EXIT_PARTIAL_IMPORT })
+            Ok(
+                if report.problems.is_empty() && report.problems_not_listed == 0 {
+                    0
+                } else {
+                    EXIT_PARTIAL_IMPORT
+                },
+            )
         }
         Command::Tickets(cmd) => tickets(cmd, cli.home, out).await,
         Command::Views(cmd) => views(cmd, cli.home, out).await,
@@ -142,7 +161,11 @@ async fn tickets(cmd: TicketsCmd, home: Option<PathBuf>, out: &Out) -> Result<u8
         TicketsCmd::Show { key, history } => {
             let cb = open(home, false).await?;
             let t = cb.find_ticket(key).await?;
-            let h = if history { Some(cb.ticket_history(t.id).await?) } else { None };
+            let h = if history {
+                Some(cb.ticket_history(t.id).await?)
+            } else {
+                None
+            };
             out.ticket(&t, h.as_deref());
         }
         TicketsCmd::New(a) => {
@@ -152,7 +175,9 @@ async fn tickets(cmd: TicketsCmd, home: Option<PathBuf>, out: &Out) -> Result<u8
                 (None, Some(f)) => read_text(&f)?,
                 (None, None) => String::new(),
                 (Some(_), Some(_)) => {
-                    return Err(ApiError::invalid("pass --description or --description-file, not both"));
+                    return Err(ApiError::invalid(
+                        "pass --description or --description-file, not both",
+                    ));
                 }
             };
             let t = cb
@@ -175,8 +200,7 @@ async fn tickets(cmd: TicketsCmd, home: Option<PathBuf>, out: &Out) -> Result<u8
             let tags = if a.tags.is_some() || !a.add_tags.is_empty() || !a.remove_tags.is_empty() {
                 let mut tags = a.tags.unwrap_or_else(|| current.tags.clone());
                 tags.extend(a.add_tags);
-                let remove: Vec<String> =
-                    casebook_core::model::normalize_tags(&a.remove_tags);
+                let remove: Vec<String> = casebook_core::model::normalize_tags(&a.remove_tags);
                 let mut tags = casebook_core::model::normalize_tags(tags);
                 tags.retain(|t| !remove.contains(t));
                 Some(tags)
@@ -190,25 +214,40 @@ async fn tickets(cmd: TicketsCmd, home: Option<PathBuf>, out: &Out) -> Result<u8
                 description: a.description,
                 state: a.state.map(Into::into),
                 priority: a.priority.map(Into::into),
-                assignee: if a.unassign { Some(String::new()) } else { a.assignee },
-                assignment_group: if a.no_group { Some(String::new()) } else { a.group },
+                assignee: if a.unassign {
+                    Some(String::new())
+                } else {
+                    a.assignee
+                },
+                assignment_group: if a.no_group {
+                    Some(String::new())
+                } else {
+                    a.group
+                },
                 tags,
             };
             let t = cb.update_ticket(input).await?;
             out.ticket_saved("saved", &t);
         }
-        TicketsCmd::Comment { key, internal, body, file } => {
+        TicketsCmd::Comment {
+            key,
+            internal,
+            body,
+            file,
+        } => {
             let text = match (body.as_deref(), file) {
                 (Some("-"), None) | (None, None) => {
                     let mut s = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut s)
-                        .map_err(|e| ApiError::invalid(format!("cannot read the comment from stdin: {e}")))?;
+                    std::io::stdin().read_to_string(&mut s).map_err(|e| {
+                        ApiError::invalid(format!("cannot read the comment from stdin: {e}"))
+                    })?;
                     s
                 }
                 (Some(b), None) => b.to_owned(),
                 (None, Some(f)) => read_text(&f)?,
-                (Some(_), Some(_)) => return Err(ApiError::invalid("pass the text or --file, not both")),
+                (Some(_), Some(_)) => {
+                    return Err(ApiError::invalid("pass the text or --file, not both"));
+                }
             };
             let cb = open(home, false).await?;
             let t = cb.find_ticket(key).await?;
@@ -217,8 +256,21 @@ async fn tickets(cmd: TicketsCmd, home: Option<PathBuf>, out: &Out) -> Result<u8
             } else {
                 casebook_core::model::Visibility::Public
             };
-            let t = cb.add_comment(AddCommentInput { ticket_id: t.id, body: text, visibility }).await?;
-            out.ticket_saved(if internal { "internal note added to" } else { "public reply added to" }, &t);
+            let t = cb
+                .add_comment(AddCommentInput {
+                    ticket_id: t.id,
+                    body: text,
+                    visibility,
+                })
+                .await?;
+            out.ticket_saved(
+                if internal {
+                    "internal note added to"
+                } else {
+                    "public reply added to"
+                },
+                &t,
+            );
         }
     }
     Ok(0)
@@ -229,20 +281,30 @@ async fn views(cmd: ViewsCmd, home: Option<PathBuf>, out: &Out) -> Result<u8, Ap
     match cmd {
         ViewsCmd::List => {
             let views = cb.list_views().await?;
-            let counts = cb.count_tickets(views.iter().map(|v| v.filter.clone()).collect()).await?;
+            let counts = cb
+                .count_tickets(views.iter().map(|v| v.filter.clone()).collect())
+                .await?;
             out.views(&views, &counts);
         }
         ViewsCmd::Save { name, filter } => {
             let q = filter.query()?;
-            let v = cb.save_view(SaveViewInput { name, filter: q.filter, sort: q.sort }).await?;
-            out.views(std::slice::from_ref(&v), &cb.count_tickets(vec![v.filter.clone()]).await?);
+            let v = cb
+                .save_view(SaveViewInput {
+                    name,
+                    filter: q.filter,
+                    sort: q.sort,
+                })
+                .await?;
+            out.views(
+                std::slice::from_ref(&v),
+                &cb.count_tickets(vec![v.filter.clone()]).await?,
+            );
         }
         ViewsCmd::Delete { name } => {
             let views = cb.list_views().await?;
-            let v = views
-                .iter()
-                .find(|v| v.name == name)
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("saved view {name} not found")))?;
+            let v = views.iter().find(|v| v.name == name).ok_or_else(|| {
+                ApiError::new(ErrorCode::NotFound, format!("saved view {name} not found"))
+            })?;
             cb.delete_view(v.id).await?;
             out.message(&format!("deleted view {name}"));
         }
@@ -253,16 +315,27 @@ async fn views(cmd: ViewsCmd, home: Option<PathBuf>, out: &Out) -> Result<u8, Ap
 fn read_text(path: &std::path::Path) -> Result<String, ApiError> {
     let bytes = std::fs::read(path)
         .map_err(|e| ApiError::invalid(format!("cannot read {}: {e}", path.display())))?;
-    String::from_utf8(bytes)
-        .map_err(|e| ApiError::invalid(format!("{} is not valid UTF-8 (at byte {})", path.display(), e.utf8_error().valid_up_to())))
+    String::from_utf8(bytes).map_err(|e| {
+        ApiError::invalid(format!(
+            "{} is not valid UTF-8 (at byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 fn progress_bar(out: &Out, what: &str) -> ProgressBar {
-    let bar = if out.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    let bar = if out.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
     bar.set_style(
-        ProgressStyle::with_template("{msg:>12} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>12} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar.set_message(what.to_owned());
     bar

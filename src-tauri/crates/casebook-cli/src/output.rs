@@ -58,9 +58,15 @@ impl Out {
             return self.print_json(w);
         }
         println!("workspace   {}", w.home);
-        println!("database    {} (schema {})", w.database_path, w.schema_version);
+        println!(
+            "database    {} (schema {})",
+            w.database_path, w.schema_version
+        );
         println!("tickets     {}", w.ticket_count);
-        println!("pending     {} local change(s) not yet pushed upstream", w.pending_ops);
+        println!(
+            "pending     {} local change(s) not yet pushed upstream",
+            w.pending_ops
+        );
         println!("agent       {}", w.agent_name);
     }
 
@@ -72,7 +78,10 @@ impl Out {
             println!("no tickets match ({} in total)", p.total);
             return;
         }
-        println!("{:<12} {:<9} {:<8} {:<14} {:<16} TITLE", "KEY", "STATE", "PRIORITY", "ASSIGNEE", "UPDATED");
+        println!(
+            "{:<12} {:<9} {:<8} {:<14} {:<16} TITLE",
+            "KEY", "STATE", "PRIORITY", "ASSIGNEE", "UPDATED"
+        );
         for r in &p.rows {
             println!(
                 "{:<12} {:<9} {:<8} {:<14} {:<16} {}{}",
@@ -82,7 +91,11 @@ impl Out {
                 clip(r.assignee.as_deref().unwrap_or("-"), 14),
                 when(r.updated_at).get(..16).unwrap_or(""),
                 clip(&r.title, 70),
-                if r.pending_ops > 0 { "  [pending sync]" } else { "" },
+                if r.pending_ops > 0 {
+                    "  [pending sync]"
+                } else {
+                    ""
+                },
             );
         }
         let last = u64::from(p.offset) + p.rows.len() as u64;
@@ -104,9 +117,15 @@ impl Out {
         println!(
             "state {}{} · priority {}{} · revision {}",
             t.state.as_str(),
-            t.state_raw.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+            t.state_raw
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
             t.priority.as_str(),
-            t.priority_raw.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+            t.priority_raw
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
             t.revision
         );
         println!(
@@ -118,7 +137,11 @@ impl Out {
         if !t.tags.is_empty() {
             println!("tags {}", t.tags.join(", "));
         }
-        println!("created {} · updated {}", when(t.created_at), when(t.updated_at));
+        println!(
+            "created {} · updated {}",
+            when(t.created_at),
+            when(t.updated_at)
+        );
         if t.pending_ops > 0 {
             println!("{} local change(s) waiting to sync", t.pending_ops);
         }
@@ -130,7 +153,12 @@ impl Out {
                 casebook_core::model::Visibility::Public => "public reply",
                 casebook_core::model::Visibility::Internal => "INTERNAL NOTE",
             };
-            println!("\n--- {label} · {} · {}\n{}", c.author, when(c.created_at), c.body);
+            println!(
+                "\n--- {label} · {} · {}\n{}",
+                c.author,
+                when(c.created_at),
+                c.body
+            );
         }
         if let Some(h) = history {
             println!("\nhistory:");
@@ -138,7 +166,9 @@ impl Out {
                 let what = match e.kind {
                     casebook_core::store::EventKind::Created => "created".to_owned(),
                     casebook_core::store::EventKind::Commented => match e.visibility {
-                        Some(casebook_core::model::Visibility::Internal) => "added an internal note".into(),
+                        Some(casebook_core::model::Visibility::Internal) => {
+                            "added an internal note".into()
+                        }
                         _ => "replied publicly".into(),
                     },
                     casebook_core::store::EventKind::Updated => e
@@ -168,8 +198,14 @@ impl Out {
                 view: &'a SavedView,
                 count: u64,
             }
-            let rows: Vec<Row<'_>> =
-                views.iter().zip(counts).map(|(view, count)| Row { view, count: *count }).collect();
+            let rows: Vec<Row<'_>> = views
+                .iter()
+                .zip(counts)
+                .map(|(view, count)| Row {
+                    view,
+                    count: *count,
+                })
+                .collect();
             return self.print_json(&rows);
         }
         if views.is_empty() {

@@ -1,4 +1,5 @@
 //! The `casebook` binary, run as a user runs it: exit codes, JSON output, import, edits.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use serde_json::Value;
 use std::io::Write;
@@ -8,11 +9,19 @@ use std::process::{Command, Output, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_casebook");
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../casebook-core/src/import/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../casebook-core/src/import/fixtures")
+        .join(name)
 }
 
 fn run(home: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).arg("--home").arg(home).args(args).env_remove("CASEBOOK_HOME").output().unwrap()
+    Command::new(BIN)
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("CASEBOOK_HOME")
+        .output()
+        .unwrap()
 }
 
 fn run_stdin(home: &Path, args: &[&str], input: &str) -> Output {
@@ -25,13 +34,23 @@ fn run_stdin(home: &Path, args: &[&str], input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
 fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
 }
 
 fn code(o: &Output) -> i32 {
@@ -42,23 +61,68 @@ fn code(o: &Output) -> i32 {
 fn both_corpora_import_through_their_presets() {
     let home = tempfile::tempdir().unwrap();
     let uci = fixture("uci-excerpt.csv");
-    let o = run(home.path(), &["--json", "import", uci.to_str().unwrap(), "--preset", "uci-servicenow"]);
+    let o = run(
+        home.path(),
+        &[
+            "--json",
+            "import",
+            uci.to_str().unwrap(),
+            "--preset",
+            "uci-servicenow",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(json(&o)["ticketsImported"], 2, "incidents 45 and 47, 11 rows of history");
+    assert_eq!(
+        json(&o)["ticketsImported"],
+        2,
+        "incidents 45 and 47, 11 rows of history"
+    );
     let endava = fixture("endava-excerpt.csv");
-    let o = run(home.path(), &["--json", "import", endava.to_str().unwrap(), "--preset", "endava-helpdesk"]);
-    assert_eq!((code(&o), json(&o)["ticketsImported"].clone()), (0, Value::from(5)));
+    let o = run(
+        home.path(),
+        &[
+            "--json",
+            "import",
+            endava.to_str().unwrap(),
+            "--preset",
+            "endava-helpdesk",
+        ],
+    );
+    assert_eq!(
+        (code(&o), json(&o)["ticketsImported"].clone()),
+        (0, Value::from(5))
+    );
 
-    let o = run(home.path(), &["--json", "tickets", "list", "--state", "closed", "--state", "pending"]);
+    let o = run(
+        home.path(),
+        &[
+            "--json", "tickets", "list", "--state", "closed", "--state", "pending",
+        ],
+    );
     let page = json(&o);
     assert_eq!(page["total"], 2);
-    let o = run(home.path(), &["--json", "tickets", "list", "--state", "pending"]);
-    assert_eq!(json(&o)["rows"][0]["key"], "INC0000047", "Awaiting User Info is pending");
+    let o = run(
+        home.path(),
+        &["--json", "tickets", "list", "--state", "pending"],
+    );
+    assert_eq!(
+        json(&o)["rows"][0]["key"],
+        "INC0000047",
+        "Awaiting User Info is pending"
+    );
 
-    let o = run(home.path(), &["--json", "tickets", "list", "--tag", "hardware", "--text", "connec"]);
+    let o = run(
+        home.path(),
+        &[
+            "--json", "tickets", "list", "--tag", "hardware", "--text", "connec",
+        ],
+    );
     assert_eq!(json(&o)["rows"][0]["key"], "HD-1");
 
-    let o = run(home.path(), &["--json", "tickets", "show", "INC0000045", "--history"]);
+    let o = run(
+        home.path(),
+        &["--json", "tickets", "show", "INC0000045", "--history"],
+    );
     let t = json(&o);
     assert_eq!(t["stateRaw"], "Closed");
     assert!(t["history"].as_array().unwrap().len() >= 3);
@@ -74,53 +138,146 @@ fn bad_rows_exit_7_with_line_numbers_and_a_bad_mapping_exits_4() {
     let home = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("t.csv");
-    std::fs::write(&csv, b"id,subject\nA1,fine\nA2\nA3,bad \xff utf8\nA4,also fine\n").unwrap();
+    std::fs::write(
+        &csv,
+        b"id,subject\nA1,fine\nA2\nA3,bad \xff utf8\nA4,also fine\n",
+    )
+    .unwrap();
     let mapping = dir.path().join("m.json");
     std::fs::write(&mapping, r#"{"fields": {"key": "id", "title": "subject"}}"#).unwrap();
-    let o = run(home.path(), &["--json", "import", csv.to_str().unwrap(), "--mapping", mapping.to_str().unwrap()]);
+    let o = run(
+        home.path(),
+        &[
+            "--json",
+            "import",
+            csv.to_str().unwrap(),
+            "--mapping",
+            mapping.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code(&o), 7);
     let r = json(&o);
     assert_eq!(r["ticketsImported"], 2);
-    let lines: Vec<i64> = r["problems"].as_array().unwrap().iter().map(|p| p["line"].as_i64().unwrap()).collect();
+    let lines: Vec<i64> = r["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["line"].as_i64().unwrap())
+        .collect();
     assert_eq!(lines, [3, 4]);
 
     std::fs::write(&mapping, r#"{"fields": {"key": "id", "title": "summary"}}"#).unwrap();
-    let o = run(home.path(), &["import", csv.to_str().unwrap(), "--mapping", mapping.to_str().unwrap()]);
+    let o = run(
+        home.path(),
+        &[
+            "import",
+            csv.to_str().unwrap(),
+            "--mapping",
+            mapping.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code(&o), 4);
     assert!(String::from_utf8_lossy(&o.stderr).contains("column summary not in the file"));
 
-    let o = run(home.path(), &["import", "/nonexistent/x.csv", "--preset", "endava-helpdesk"]);
+    let o = run(
+        home.path(),
+        &[
+            "import",
+            "/nonexistent/x.csv",
+            "--preset",
+            "endava-helpdesk",
+        ],
+    );
     assert_eq!(code(&o), 3);
 }
 
 #[test]
 fn create_edit_comment_and_the_exit_codes_that_mean_something() {
     let home = tempfile::tempdir().unwrap();
-    let o = run(home.path(), &["--json", "tickets", "new", "--title", "Disk full on db-3", "--priority", "high", "--tag", "Storage"]);
+    let o = run(
+        home.path(),
+        &[
+            "--json",
+            "tickets",
+            "new",
+            "--title",
+            "Disk full on db-3",
+            "--priority",
+            "high",
+            "--tag",
+            "Storage",
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     let t = json(&o);
-    assert_eq!((t["key"].as_str(), t["revision"].as_i64()), (Some("CB-1"), Some(1)));
+    assert_eq!(
+        (t["key"].as_str(), t["revision"].as_i64()),
+        (Some("CB-1"), Some(1))
+    );
 
-    let o = run(home.path(), &["--json", "tickets", "edit", "CB-1", "--state", "pending", "--assignee", "ana", "--add-tag", "db"]);
+    let o = run(
+        home.path(),
+        &[
+            "--json",
+            "tickets",
+            "edit",
+            "CB-1",
+            "--state",
+            "pending",
+            "--assignee",
+            "ana",
+            "--add-tag",
+            "db",
+        ],
+    );
     assert_eq!(code(&o), 0);
     let t = json(&o);
-    assert_eq!((t["state"].as_str(), t["tags"].clone()), (Some("pending"), serde_json::json!(["db", "storage"])));
+    assert_eq!(
+        (t["state"].as_str(), t["tags"].clone()),
+        (Some("pending"), serde_json::json!(["db", "storage"]))
+    );
 
     // Internal note from stdin.
-    let o = run_stdin(home.path(), &["--json", "tickets", "comment", "CB-1", "--internal"], "Checked **iostat**\n");
+    let o = run_stdin(
+        home.path(),
+        &["--json", "tickets", "comment", "CB-1", "--internal"],
+        "Checked **iostat**\n",
+    );
     assert_eq!(code(&o), 0);
     let c = &json(&o)["comments"][0];
     assert_eq!(c["visibility"], "internal");
-    assert!(c["bodyHtml"].as_str().unwrap().contains("<strong>iostat</strong>"));
+    assert!(
+        c["bodyHtml"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>iostat</strong>")
+    );
 
     // A stale revision is a conflict (5); nothing changes.
-    let o = run(home.path(), &["tickets", "edit", "CB-1", "--expect-revision", "1", "--state", "closed"]);
+    let o = run(
+        home.path(),
+        &[
+            "tickets",
+            "edit",
+            "CB-1",
+            "--expect-revision",
+            "1",
+            "--state",
+            "closed",
+        ],
+    );
     assert_eq!(code(&o), 5, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("changed since"));
 
     assert_eq!(code(&run(home.path(), &["tickets", "show", "CB-99"])), 3);
-    assert_eq!(code(&run(home.path(), &["tickets", "new", "--title", "  "])), 4);
-    assert_eq!(code(&run(home.path(), &["tickets", "list", "--limit", "0"])), 4);
+    assert_eq!(
+        code(&run(home.path(), &["tickets", "new", "--title", "  "])),
+        4
+    );
+    assert_eq!(
+        code(&run(home.path(), &["tickets", "list", "--limit", "0"])),
+        4
+    );
     assert_eq!(code(&run(home.path(), &["tickets", "frobnicate"])), 2);
 
     // Errors are JSON on stderr with --json.
@@ -130,19 +287,42 @@ fn create_edit_comment_and_the_exit_codes_that_mean_something() {
 
     let o = run(home.path(), &["--json", "workspace"]);
     let w = json(&o);
-    assert_eq!((w["ticketCount"].as_i64(), w["pendingOps"].as_i64()), (Some(1), Some(3)));
+    assert_eq!(
+        (w["ticketCount"].as_i64(), w["pendingOps"].as_i64()),
+        (Some(1), Some(3))
+    );
 }
 
 #[test]
 fn views_are_saved_listed_and_deleted() {
     let home = tempfile::tempdir().unwrap();
-    run(home.path(), &["tickets", "new", "--title", "a", "--priority", "critical"]);
-    run(home.path(), &["tickets", "new", "--title", "b", "--priority", "low"]);
-    let o = run(home.path(), &["views", "save", "Urgent", "--priority", "critical", "--priority", "high"]);
+    run(
+        home.path(),
+        &["tickets", "new", "--title", "a", "--priority", "critical"],
+    );
+    run(
+        home.path(),
+        &["tickets", "new", "--title", "b", "--priority", "low"],
+    );
+    let o = run(
+        home.path(),
+        &[
+            "views",
+            "save",
+            "Urgent",
+            "--priority",
+            "critical",
+            "--priority",
+            "high",
+        ],
+    );
     assert_eq!(code(&o), 0);
     let o = run(home.path(), &["--json", "views", "list"]);
     let v = json(&o);
-    assert_eq!((v[0]["name"].as_str(), v[0]["count"].as_i64()), (Some("Urgent"), Some(1)));
+    assert_eq!(
+        (v[0]["name"].as_str(), v[0]["count"].as_i64()),
+        (Some("Urgent"), Some(1))
+    );
     assert_eq!(code(&run(home.path(), &["views", "delete", "Urgent"])), 0);
     assert_eq!(code(&run(home.path(), &["views", "delete", "Urgent"])), 3);
 }
@@ -164,6 +344,9 @@ fn a_database_that_is_not_one_is_reported_and_kept() {
     let o = run(home.path(), &["tickets", "list"]);
     assert_eq!(code(&o), 6);
     let msg = String::from_utf8_lossy(&o.stderr);
-    assert!(msg.contains("casebook.db") && msg.contains("not a readable Casebook database"), "{msg}");
+    assert!(
+        msg.contains("casebook.db") && msg.contains("not a readable Casebook database"),
+        "{msg}"
+    );
     assert_eq!(std::fs::read(&db).unwrap(), vec![0x42u8; 8192]);
 }

@@ -49,11 +49,25 @@ mod tests {
 
 [md link](javascript:alert(5)) and <a href="JaVaScRiPt:alert(6)">mixed case</a>"#;
         let html = render(hostile);
-        for bad in ["<script", "onerror", "href=\"javascript:", "<svg", "onload", "<iframe", "<style"] {
-            assert!(!html.to_lowercase().contains(bad), "{bad} survived in {html}");
+        for bad in [
+            "<script",
+            "onerror",
+            "href=\"javascript:",
+            "<svg",
+            "onload",
+            "<iframe",
+            "<style",
+        ] {
+            assert!(
+                !html.to_lowercase().contains(bad),
+                "{bad} survived in {html}"
+            );
         }
         assert!(html.contains(r#"href="https://ok.example""#), "{html}");
         assert!(html.contains("noopener"), "{html}");
-        assert!(html.contains("md link"), "the link text stays, without its href: {html}");
+        assert!(
+            html.contains("md link"),
+            "the link text stays, without its href: {html}"
+        );
     }
 }

@@ -82,7 +82,10 @@ impl TicketState {
             "open" | "active" | "in progress" | "work in progress" | "2" | "assigned" => {
                 TicketState::Open
             }
-            "pending" | "awaiting user info" | "awaiting evidence" | "waiting for customer"
+            "pending"
+            | "awaiting user info"
+            | "awaiting evidence"
+            | "waiting for customer"
             | "awaiting customer" => TicketState::Pending,
             "on hold" | "on_hold" | "hold" | "3" | "awaiting vendor" | "awaiting problem"
             | "awaiting change" | "escalated" => TicketState::OnHold,
@@ -296,7 +299,6 @@ impl TicketPatch {
 /// Normalizes a tag: trimmed, lower-case, inner whitespace turned into `-`. Empty tags are dropped.
 pub fn normalize_tag(tag: &str) -> Option<String> {
     let t: String = tag
-        .trim()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join("-")
@@ -310,7 +312,10 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
-    let mut out: Vec<String> = tags.into_iter().filter_map(|t| normalize_tag(t.as_ref())).collect();
+    let mut out: Vec<String> = tags
+        .into_iter()
+        .filter_map(|t| normalize_tag(t.as_ref()))
+        .collect();
     out.sort();
     out.dedup();
     out
@@ -335,16 +340,40 @@ mod tests {
 
     #[test]
     fn upstream_labels_map_to_normalized_values() {
-        assert_eq!(TicketState::from_upstream_label("Awaiting User Info"), Some(TicketState::Pending));
-        assert_eq!(TicketState::from_upstream_label("Active"), Some(TicketState::Open));
-        assert_eq!(TicketState::from_upstream_label("Awaiting Vendor"), Some(TicketState::OnHold));
-        assert_eq!(TicketState::from_upstream_label("solved"), Some(TicketState::Resolved));
+        assert_eq!(
+            TicketState::from_upstream_label("Awaiting User Info"),
+            Some(TicketState::Pending)
+        );
+        assert_eq!(
+            TicketState::from_upstream_label("Active"),
+            Some(TicketState::Open)
+        );
+        assert_eq!(
+            TicketState::from_upstream_label("Awaiting Vendor"),
+            Some(TicketState::OnHold)
+        );
+        assert_eq!(
+            TicketState::from_upstream_label("solved"),
+            Some(TicketState::Resolved)
+        );
         assert_eq!(TicketState::from_upstream_label("-100"), None);
-        assert_eq!(Priority::from_upstream_label("1 - Critical"), Some(Priority::Critical));
+        assert_eq!(
+            Priority::from_upstream_label("1 - Critical"),
+            Some(Priority::Critical)
+        );
         assert_eq!(Priority::from_upstream_label("3"), Some(Priority::Medium));
-        assert_eq!(Priority::from_upstream_label("5 - Planning"), Some(Priority::Low));
-        assert_eq!(Priority::from_upstream_label("Highest"), Some(Priority::Critical));
-        assert_eq!(Priority::from_upstream_label("urgent"), Some(Priority::Critical));
+        assert_eq!(
+            Priority::from_upstream_label("5 - Planning"),
+            Some(Priority::Low)
+        );
+        assert_eq!(
+            Priority::from_upstream_label("Highest"),
+            Some(Priority::Critical)
+        );
+        assert_eq!(
+            Priority::from_upstream_label("urgent"),
+            Some(Priority::Critical)
+        );
         assert_eq!(Priority::from_upstream_label("whenever"), None);
     }
 

@@ -121,10 +121,28 @@ impl Preset {
                     actor: s("Agent {sys_updated_by}"),
                 }),
                 extra_columns: [
-                    "active", "reassignment_count", "reopen_count", "sys_mod_count", "made_sla",
-                    "contact_type", "location", "category", "category_2", "u_symptom", "cmdb_ci",
-                    "impact", "urgency", "knowledge", "u_priority_confirmation", "notify",
-                    "problem_id", "rfc", "vendor", "caused_by", "closed_code", "resolved_by",
+                    "active",
+                    "reassignment_count",
+                    "reopen_count",
+                    "sys_mod_count",
+                    "made_sla",
+                    "contact_type",
+                    "location",
+                    "category",
+                    "category_2",
+                    "u_symptom",
+                    "cmdb_ci",
+                    "impact",
+                    "urgency",
+                    "knowledge",
+                    "u_priority_confirmation",
+                    "notify",
+                    "problem_id",
+                    "rfc",
+                    "vendor",
+                    "caused_by",
+                    "closed_code",
+                    "resolved_by",
                     "closed_at",
                 ]
                 .map(String::from)
@@ -165,7 +183,10 @@ impl DateParser {
             Some(z) => TimeZone::get(z)
                 .map_err(|e| ImportError::Mapping(format!("unknown time zone '{z}': {e}")))?,
         };
-        Ok(DateParser { formats: formats.to_vec(), tz })
+        Ok(DateParser {
+            formats: formats.to_vec(),
+            tz,
+        })
     }
 
     /// RFC 3339 (with offset), Unix seconds (10 digits) or milliseconds (13 digits), then each
@@ -177,18 +198,22 @@ impl DateParser {
         }
         if s.bytes().all(|b| b.is_ascii_digit()) {
             return match s.len() {
-                10 => s.parse::<i64>().map(|v| v * 1000).map_err(|e| e.to_string()),
+                10 => s
+                    .parse::<i64>()
+                    .map(|v| v * 1000)
+                    .map_err(|e| e.to_string()),
                 13 => s.parse::<i64>().map_err(|e| e.to_string()),
-                _ => Err(format!("'{s}' is a number but not Unix seconds or milliseconds")),
+                _ => Err(format!(
+                    "'{s}' is a number but not Unix seconds or milliseconds"
+                )),
             };
         }
         for f in &self.formats {
-            if let Ok(tm) = jiff::fmt::strtime::parse(f, s) {
-                if let Ok(dt) = tm.to_datetime() {
-                    if let Ok(z) = dt.to_zoned(self.tz.clone()) {
-                        return Ok(z.timestamp().as_millisecond());
-                    }
-                }
+            let parsed = jiff::fmt::strtime::parse(f, s)
+                .and_then(|tm| tm.to_datetime())
+                .and_then(|dt| dt.to_zoned(self.tz.clone()));
+            if let Ok(z) = parsed {
+                return Ok(z.timestamp().as_millisecond());
             }
         }
         let expected = if self.formats.is_empty() {
@@ -196,7 +221,10 @@ impl DateParser {
         } else {
             format!("RFC 3339, Unix time or {}", self.formats.join(", "))
         };
-        Err(format!("'{}' is not a date ({expected})", super::truncate(s, 40)))
+        Err(format!(
+            "'{}' is not a date ({expected})",
+            super::truncate(s, 40)
+        ))
     }
 }
 
@@ -207,14 +235,19 @@ mod tests {
     #[test]
     fn dates_parse_in_every_accepted_form_and_never_guess() {
         let p = DateParser::new(&["%d/%m/%Y %H:%M".into()], None).unwrap();
-        let want = jiff::Timestamp::from_second(1_456_708_560).unwrap().as_millisecond(); // 2016-02-29 01:16Z
+        let want = jiff::Timestamp::from_second(1_456_708_560)
+            .unwrap()
+            .as_millisecond(); // 2016-02-29 01:16Z
         assert_eq!(p.parse("29/2/2016 01:16").unwrap(), want);
         assert_eq!(p.parse("29/02/2016 01:16").unwrap(), want);
         assert_eq!(p.parse("2016-02-29T01:16:00Z").unwrap(), want);
         assert_eq!(p.parse("2016-02-29T02:16:00+01:00").unwrap(), want);
         assert_eq!(p.parse("1456708560").unwrap(), want);
         assert_eq!(p.parse("1456708560000").unwrap(), want);
-        assert!(p.parse("2/29/2016 01:16").is_err(), "month 29 is not guessed into a US date");
+        assert!(
+            p.parse("2/29/2016 01:16").is_err(),
+            "month 29 is not guessed into a US date"
+        );
         assert!(p.parse("yesterday").unwrap_err().contains("not a date"));
         assert!(p.parse("12345").is_err());
     }

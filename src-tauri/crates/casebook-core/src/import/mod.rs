@@ -51,7 +51,10 @@ pub struct ImportOptions {
 
 impl ImportOptions {
     pub fn preset(p: Preset) -> ImportOptions {
-        ImportOptions { format: Format::Csv, mapping: p.mapping() }
+        ImportOptions {
+            format: Format::Csv,
+            mapping: p.mapping(),
+        }
     }
 }
 
@@ -75,7 +78,10 @@ pub struct ImportSummary {
 impl ImportSummary {
     fn problem(&mut self, line: u64, reason: impl Into<String>) {
         if self.problems.len() < MAX_LISTED_PROBLEMS {
-            self.problems.push(RowProblem { line, reason: reason.into() });
+            self.problems.push(RowProblem {
+                line,
+                reason: reason.into(),
+            });
         } else {
             self.problems_not_listed += 1;
         }
@@ -107,16 +113,17 @@ pub fn import_reader(
     let mut closed_keys: HashSet<String> = HashSet::new();
     let mut group: Option<Group> = None;
 
-    let flush = |batch: &mut Vec<ImportedTicket>, summary: &mut ImportSummary| -> Result<(), ImportError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let r = store.import_batch(batch, importer, now)?;
-        summary.tickets_imported += r.inserted;
-        summary.duplicates += r.duplicates.len() as u64;
-        batch.clear();
-        Ok(())
-    };
+    let flush =
+        |batch: &mut Vec<ImportedTicket>, summary: &mut ImportSummary| -> Result<(), ImportError> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let r = store.import_batch(batch, importer, now)?;
+            summary.tickets_imported += r.inserted;
+            summary.duplicates += r.duplicates.len() as u64;
+            batch.clear();
+            Ok(())
+        };
 
     loop {
         let next = records.next_record();
@@ -222,7 +229,10 @@ struct Group {
 
 impl Group {
     fn new(first: Snapshot) -> Group {
-        Group { key: first.key.clone(), rows: vec![first] }
+        Group {
+            key: first.key.clone(),
+            rows: vec![first],
+        }
     }
 
     fn push(&mut self, s: Snapshot) {
@@ -232,7 +242,8 @@ impl Group {
     /// The last row is the ticket's current state; every difference between consecutive rows in
     /// the tracked fields becomes a history event at that row's time, by that row's actor.
     fn finish(mut self) -> ImportedTicket {
-        self.rows.sort_by_key(|r| (r.at.unwrap_or(Millis::MIN), r.line));
+        self.rows
+            .sort_by_key(|r| (r.at.unwrap_or(Millis::MIN), r.line));
         let mut history = Vec::new();
         for pair in self.rows.windows(2) {
             let (a, b) = (&pair[0].ticket, &pair[1].ticket);
@@ -245,7 +256,11 @@ impl Group {
             diff("state", json!(a.state), json!(b.state));
             diff("priority", json!(a.priority), json!(b.priority));
             diff("assignee", json!(a.assignee), json!(b.assignee));
-            diff("assignment_group", json!(a.assignment_group), json!(b.assignment_group));
+            diff(
+                "assignment_group",
+                json!(a.assignment_group),
+                json!(b.assignment_group),
+            );
             diff("title", json!(a.title), json!(b.title));
             diff("tags", json!(a.tags), json!(b.tags));
             if !changes.is_empty() {
@@ -270,7 +285,12 @@ impl Group {
             // known bound, and reports need one.
             ticket.resolved_at = ticket.updated_at.or(ticket.created_at);
         }
-        ImportedTicket { ticket, created_by, history, comments: Vec::new() }
+        ImportedTicket {
+            ticket,
+            created_by,
+            history,
+            comments: Vec::new(),
+        }
     }
 }
 
@@ -302,20 +322,30 @@ struct Plan {
 
 impl Mapping {
     fn compile(&self) -> Result<Plan, ImportError> {
-        let t = |name: &str, spec: &Option<String>| -> Result<Option<template::Template>, ImportError> {
+        let t = |name: &str,
+                 spec: &Option<String>|
+         -> Result<Option<template::Template>, ImportError> {
             spec.as_deref()
-                .map(|s| template::Template::parse(s).map_err(|e| ImportError::Mapping(format!("{name}: {e}"))))
+                .map(|s| {
+                    template::Template::parse(s)
+                        .map_err(|e| ImportError::Mapping(format!("{name}: {e}")))
+                })
                 .transpose()
         };
         let f = &self.fields;
-        let key = t("key", &f.key)?
-            .ok_or_else(|| ImportError::Mapping("fields.key is required (a column or template such as \"HD-{_row}\")".into()))?;
+        let key = t("key", &f.key)?.ok_or_else(|| {
+            ImportError::Mapping(
+                "fields.key is required (a column or template such as \"HD-{_row}\")".into(),
+            )
+        })?;
         let title = t("title", &f.title)?
             .ok_or_else(|| ImportError::Mapping("fields.title is required".into()))?;
         let tags = self
             .tags
             .iter()
-            .map(|s| template::Template::parse(s).map_err(|e| ImportError::Mapping(format!("tags: {e}"))))
+            .map(|s| {
+                template::Template::parse(s).map_err(|e| ImportError::Mapping(format!("tags: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let history = self.history.as_ref();
         Ok(Plan {
@@ -347,7 +377,10 @@ impl Mapping {
 
 impl Plan {
     fn map_row(&self, rec: &Record, now: Millis) -> Result<Snapshot, String> {
-        let row = Row { record: rec, null_values: &self.null_values };
+        let row = Row {
+            record: rec,
+            null_values: &self.null_values,
+        };
         let opt = |t: &Option<template::Template>| -> Result<Option<String>, String> {
             match t {
                 Some(t) => t.render(&row),
@@ -390,7 +423,11 @@ impl Plan {
         let date = |t: &Option<template::Template>, what: &str| -> Result<Option<Millis>, String> {
             match opt(t)? {
                 None => Ok(None),
-                Some(s) => self.dates.parse(&s).map(Some).map_err(|e| format!("{what}: {e}")),
+                Some(s) => self
+                    .dates
+                    .parse(&s)
+                    .map(Some)
+                    .map_err(|e| format!("{what}: {e}")),
             }
         };
         let created_at = date(&self.created_at, "created_at")?;

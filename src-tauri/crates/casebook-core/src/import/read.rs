@@ -71,7 +71,12 @@ impl Record {
     #[cfg(test)]
     pub(crate) fn from_pairs(line: u64, row: u64, pairs: Vec<(String, Option<String>)>) -> Record {
         let (names, values): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
-        Record { line, row, columns: Rc::new(Columns::new(names)), values }
+        Record {
+            line,
+            row,
+            columns: Rc::new(Columns::new(names)),
+            values,
+        }
     }
 }
 
@@ -111,7 +116,9 @@ impl<R: Read> CsvRecords<R> {
     fn new(input: R, mapping: &Mapping) -> Result<Self, ImportError> {
         let delimiter = mapping.delimiter.unwrap_or(',');
         if !delimiter.is_ascii() {
-            return Err(ImportError::Mapping(format!("the delimiter '{delimiter}' is not ASCII")));
+            return Err(ImportError::Mapping(format!(
+                "the delimiter '{delimiter}' is not ASCII"
+            )));
         }
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter as u8)
@@ -123,7 +130,9 @@ impl<R: Read> CsvRecords<R> {
             .map_err(|e| ImportError::Input(format!("cannot read the CSV header: {e}")))?
             .clone();
         if header.is_empty() {
-            return Err(ImportError::Input("the file is empty (no CSV header)".into()));
+            return Err(ImportError::Input(
+                "the file is empty (no CSV header)".into(),
+            ));
         }
         let names = header
             .iter()
@@ -136,7 +145,12 @@ impl<R: Read> CsvRecords<R> {
             .collect::<Result<Vec<_>, _>>()?;
         let columns = Columns::new(names);
         check_columns(&columns, mapping)?;
-        Ok(CsvRecords { reader, columns: Rc::new(columns), record: csv::ByteRecord::new(), row: 0 })
+        Ok(CsvRecords {
+            reader,
+            columns: Rc::new(columns),
+            record: csv::ByteRecord::new(),
+            row: 0,
+        })
     }
 }
 
@@ -146,8 +160,19 @@ fn check_columns(columns: &Columns, mapping: &Mapping) -> Result<(), ImportError
     let mut specs: Vec<&str> = Vec::new();
     let f = &mapping.fields;
     for s in [
-        &f.key, &f.title, &f.description, &f.state, &f.priority, &f.assignee, &f.assignment_group,
-        &f.requester, &f.organization, &f.created_at, &f.updated_at, &f.resolved_at, &f.created_by,
+        &f.key,
+        &f.title,
+        &f.description,
+        &f.state,
+        &f.priority,
+        &f.assignee,
+        &f.assignment_group,
+        &f.requester,
+        &f.organization,
+        &f.created_at,
+        &f.updated_at,
+        &f.resolved_at,
+        &f.created_by,
     ]
     .into_iter()
     .flatten()
@@ -164,9 +189,19 @@ fn check_columns(columns: &Columns, mapping: &Mapping) -> Result<(), ImportError
     let mut missing: Vec<String> = Vec::new();
     for spec in specs {
         let t = super::template::Template::parse(spec).map_err(ImportError::Mapping)?;
-        missing.extend(t.columns().filter(|c| !columns.index.contains_key(*c)).map(str::to_owned));
+        missing.extend(
+            t.columns()
+                .filter(|c| !columns.index.contains_key(*c))
+                .map(str::to_owned),
+        );
     }
-    missing.extend(mapping.extra_columns.iter().filter(|c| !columns.index.contains_key(*c)).cloned());
+    missing.extend(
+        mapping
+            .extra_columns
+            .iter()
+            .filter(|c| !columns.index.contains_key(*c))
+            .cloned(),
+    );
     missing.sort();
     missing.dedup();
     if missing.is_empty() {
@@ -192,8 +227,13 @@ impl<R: Read> Records for CsvRecords<R> {
                 let line = e.position().map_or(self.line(), |p| p.line());
                 self.row += 1;
                 match e.kind() {
-                    csv::ErrorKind::Io(_) => Some(Err(RecordError::Fatal(format!("read error: {e}")))),
-                    _ => Some(Err(RecordError::Row { line, reason: format!("malformed CSV: {e}") })),
+                    csv::ErrorKind::Io(_) => {
+                        Some(Err(RecordError::Fatal(format!("read error: {e}"))))
+                    }
+                    _ => Some(Err(RecordError::Row {
+                        line,
+                        reason: format!("malformed CSV: {e}"),
+                    })),
                 }
             }
             Ok(true) => {
@@ -225,7 +265,12 @@ impl<R: Read> Records for CsvRecords<R> {
                         }
                     }
                 }
-                Some(Ok(Record { line, row: self.row, columns: Rc::clone(&self.columns), values }))
+                Some(Ok(Record {
+                    line,
+                    row: self.row,
+                    columns: Rc::clone(&self.columns),
+                    values,
+                }))
             }
         }
     }
@@ -242,15 +287,28 @@ impl<R: Read> Records for CsvRecords<R> {
 /// JSON Lines (streamed line by line) or a JSON array (read element by element; an array cut off
 /// half-way still yields the elements before the break).
 enum JsonRecords<R: Read> {
-    Lines { reader: BufReader<R>, line: u64, row: u64, bytes: u64, buf: Vec<u8> },
-    Array { data: Vec<u8>, pos: usize, row: u64, done: bool },
+    Lines {
+        reader: BufReader<R>,
+        line: u64,
+        row: u64,
+        bytes: u64,
+        buf: Vec<u8>,
+    },
+    Array {
+        data: Vec<u8>,
+        pos: usize,
+        row: u64,
+        done: bool,
+    },
 }
 
 impl<R: Read> JsonRecords<R> {
     fn new(input: R) -> Result<Self, ImportError> {
         let mut reader = BufReader::new(input);
         let first = loop {
-            let buf = reader.fill_buf().map_err(|e| ImportError::Input(e.to_string()))?;
+            let buf = reader
+                .fill_buf()
+                .map_err(|e| ImportError::Input(e.to_string()))?;
             if buf.is_empty() {
                 return Err(ImportError::Input("the file is empty".into()));
             }
@@ -264,11 +322,24 @@ impl<R: Read> JsonRecords<R> {
         };
         if first == b'[' {
             let mut data = Vec::new();
-            reader.read_to_end(&mut data).map_err(|e| ImportError::Input(e.to_string()))?;
+            reader
+                .read_to_end(&mut data)
+                .map_err(|e| ImportError::Input(e.to_string()))?;
             let start = data.iter().position(|b| *b == b'[').map_or(0, |i| i + 1);
-            Ok(JsonRecords::Array { data, pos: start, row: 0, done: false })
+            Ok(JsonRecords::Array {
+                data,
+                pos: start,
+                row: 0,
+                done: false,
+            })
         } else if first == b'{' {
-            Ok(JsonRecords::Lines { reader, line: 0, row: 0, bytes: 0, buf: Vec::new() })
+            Ok(JsonRecords::Lines {
+                reader,
+                line: 0,
+                row: 0,
+                bytes: 0,
+                buf: Vec::new(),
+            })
         } else {
             Err(ImportError::Input(
                 "not JSON: expected an array of objects or one object per line".into(),
@@ -279,7 +350,10 @@ impl<R: Read> JsonRecords<R> {
 
 fn object_record(value: serde_json::Value, line: u64, row: u64) -> Result<Record, RecordError> {
     let serde_json::Value::Object(map) = value else {
-        return Err(RecordError::Row { line, reason: "the record is not a JSON object".into() });
+        return Err(RecordError::Row {
+            line,
+            reason: "the record is not a JSON object".into(),
+        });
     };
     let mut names = Vec::with_capacity(map.len());
     let mut values = Vec::with_capacity(map.len());
@@ -289,18 +363,33 @@ fn object_record(value: serde_json::Value, line: u64, row: u64) -> Result<Record
             serde_json::Value::Null => None,
             serde_json::Value::String(s) => Some(s),
             serde_json::Value::Array(items) if items.iter().all(|i| i.is_string()) => Some(
-                items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(","),
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
             ),
             other => Some(other.to_string()),
         });
     }
-    Ok(Record { line, row, columns: Rc::new(Columns::new(names)), values })
+    Ok(Record {
+        line,
+        row,
+        columns: Rc::new(Columns::new(names)),
+        values,
+    })
 }
 
 impl<R: Read> Records for JsonRecords<R> {
     fn next_record(&mut self) -> Option<Result<Record, RecordError>> {
         match self {
-            JsonRecords::Lines { reader, line, row, bytes, buf } => loop {
+            JsonRecords::Lines {
+                reader,
+                line,
+                row,
+                bytes,
+                buf,
+            } => loop {
                 buf.clear();
                 match reader.read_until(b'\n', buf) {
                     Ok(0) => return None,
@@ -322,17 +411,26 @@ impl<R: Read> Records for JsonRecords<R> {
                         };
                         return Some(match value {
                             Ok(v) => object_record(v, *line, *row),
-                            Err(e) => Err(RecordError::Row { line: *line, reason: format!("invalid JSON: {e}") }),
+                            Err(e) => Err(RecordError::Row {
+                                line: *line,
+                                reason: format!("invalid JSON: {e}"),
+                            }),
                         });
                     }
                     Err(e) => return Some(Err(RecordError::Fatal(format!("read error: {e}")))),
                 }
             },
-            JsonRecords::Array { data, pos, row, done } => {
+            JsonRecords::Array {
+                data,
+                pos,
+                row,
+                done,
+            } => {
                 if *done {
                     return None;
                 }
-                while *pos < data.len() && (data[*pos].is_ascii_whitespace() || data[*pos] == b',') {
+                while *pos < data.len() && (data[*pos].is_ascii_whitespace() || data[*pos] == b',')
+                {
                     *pos += 1;
                 }
                 if *pos >= data.len() {
@@ -347,8 +445,8 @@ impl<R: Read> Records for JsonRecords<R> {
                     return None;
                 }
                 *row += 1;
-                let mut stream =
-                    serde_json::Deserializer::from_slice(&data[*pos..]).into_iter::<serde_json::Value>();
+                let mut stream = serde_json::Deserializer::from_slice(&data[*pos..])
+                    .into_iter::<serde_json::Value>();
                 match stream.next() {
                     Some(Ok(v)) => {
                         *pos += stream.byte_offset();

@@ -47,7 +47,10 @@ impl Template {
                 return Err(format!("unbalanced '}}' in '{spec}'"));
             }
             return Ok(Template {
-                parts: vec![Part::Column { name: spec.trim().to_owned(), filters: Vec::new() }],
+                parts: vec![Part::Column {
+                    name: spec.trim().to_owned(),
+                    filters: Vec::new(),
+                }],
             });
         }
         let mut parts = Vec::new();
@@ -57,7 +60,9 @@ impl Template {
                 parts.push(Part::Text(rest[..open].to_owned()));
             }
             let after = &rest[open + 1..];
-            let close = after.find('}').ok_or_else(|| format!("unclosed '{{' in '{spec}'"))?;
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("unclosed '{{' in '{spec}'"))?;
             let inner = &after[..close];
             let mut pieces = inner.split('|');
             let name = pieces.next().unwrap_or("").trim();
@@ -65,7 +70,10 @@ impl Template {
                 return Err(format!("empty placeholder in '{spec}'"));
             }
             let filters = pieces.map(parse_filter).collect::<Result<Vec<_>, _>>()?;
-            parts.push(Part::Column { name: name.to_owned(), filters });
+            parts.push(Part::Column {
+                name: name.to_owned(),
+                filters,
+            });
             rest = &after[close + 1..];
         }
         if rest.contains('}') {
@@ -111,19 +119,27 @@ impl Template {
 
 fn parse_filter(f: &str) -> Result<Filter, String> {
     let (name, arg) = f.split_once(':').unwrap_or((f, ""));
-    let num = || arg.trim().parse::<usize>().map_err(|_| format!("filter '{f}' needs a number"));
+    let num = || {
+        arg.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("filter '{f}' needs a number"))
+    };
     match name.trim() {
         "words" => Ok(Filter::Words(num()?)),
         "chars" => Ok(Filter::Chars(num()?)),
         "or" => Ok(Filter::Or(arg.to_owned())),
-        other => Err(format!("unknown filter '{other}' (known: words, chars, or)")),
+        other => Err(format!(
+            "unknown filter '{other}' (known: words, chars, or)"
+        )),
     }
 }
 
 fn apply(f: &Filter, v: Option<String>) -> Option<String> {
     match (f, v) {
         (Filter::Or(d), None) => Some(d.clone()),
-        (Filter::Words(n), Some(v)) => Some(v.split_whitespace().take(*n).collect::<Vec<_>>().join(" ")),
+        (Filter::Words(n), Some(v)) => {
+            Some(v.split_whitespace().take(*n).collect::<Vec<_>>().join(" "))
+        }
         (Filter::Chars(n), Some(v)) => Some(v.chars().take(*n).collect()),
         (_, v) => v,
     }
@@ -135,22 +151,44 @@ mod tests {
     use crate::import::read::Record;
 
     fn rec(pairs: &[(&str, &str)]) -> Record {
-        Record::from_pairs(7, 3, pairs.iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect())
+        Record::from_pairs(
+            7,
+            3,
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+                .collect(),
+        )
     }
 
     fn render(spec: &str, r: &Record) -> Option<String> {
         let nulls = vec!["?".to_owned()];
-        Template::parse(spec).unwrap().render(&Row { record: r, null_values: &nulls }).unwrap()
+        Template::parse(spec)
+            .unwrap()
+            .render(&Row {
+                record: r,
+                null_values: &nulls,
+            })
+            .unwrap()
     }
 
     #[test]
     fn templates_fill_columns_filters_and_row_numbers() {
-        let r = rec(&[("number", "0000045"), ("doc", "one two three four"), ("sym", "?"), ("x", " ")]);
+        let r = rec(&[
+            ("number", "0000045"),
+            ("doc", "one two three four"),
+            ("sym", "?"),
+            ("x", " "),
+        ]);
         assert_eq!(render("number", &r).as_deref(), Some("0000045"));
         assert_eq!(render("INC{number}", &r).as_deref(), Some("INC0000045"));
         assert_eq!(render("{doc|words:2}", &r).as_deref(), Some("one two"));
         assert_eq!(render("{doc|chars:5}", &r).as_deref(), Some("one t"));
-        assert_eq!(render("s={sym}", &r), None, "a null placeholder empties the field");
+        assert_eq!(
+            render("s={sym}", &r),
+            None,
+            "a null placeholder empties the field"
+        );
         assert_eq!(render("s={sym|or:n/a}", &r).as_deref(), Some("s=n/a"));
         assert_eq!(render("{x}", &r), None);
         assert_eq!(render("HD-{_row}", &r).as_deref(), Some("HD-3"));

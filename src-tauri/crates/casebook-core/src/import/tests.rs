@@ -18,7 +18,10 @@ fn run(store: &Store, input: &[u8], opts: &ImportOptions) -> Result<ImportSummar
 }
 
 fn csv_opts(mapping: Mapping) -> ImportOptions {
-    ImportOptions { format: Format::Csv, mapping }
+    ImportOptions {
+        format: Format::Csv,
+        mapping,
+    }
 }
 
 fn simple_mapping() -> Mapping {
@@ -32,12 +35,21 @@ fn simple_mapping() -> Mapping {
 #[test]
 fn the_uci_servicenow_log_imports_with_its_history() {
     let (_d, s) = temp_store();
-    let r = run(&s, UCI.as_bytes(), &ImportOptions::preset(Preset::UciServicenow)).unwrap();
+    let r = run(
+        &s,
+        UCI.as_bytes(),
+        &ImportOptions::preset(Preset::UciServicenow),
+    )
+    .unwrap();
     assert_eq!(r.rows_read, 11);
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     // The excerpt holds the rows of incidents 45 and 47: one ticket each.
     let keys: Vec<String> = s
-        .query_tickets(&TicketQuery { sort: crate::store::SortKey::Created, reverse: true, ..Default::default() })
+        .query_tickets(&TicketQuery {
+            sort: crate::store::SortKey::Created,
+            reverse: true,
+            ..Default::default()
+        })
         .unwrap()
         .rows
         .into_iter()
@@ -57,35 +69,72 @@ fn the_uci_servicenow_log_imports_with_its_history() {
     assert_eq!(d.ticket.created_at, 1_456_708_560_000);
     assert_eq!(d.ticket.tags, ["phone"]);
     assert_eq!(d.ticket.extra["made_sla"], "true");
-    assert_eq!(d.ticket.extra["category_2"], "170", "the repeated header is renamed");
-    assert!(d.ticket.title.starts_with("Category 55 · subcategory 170"), "{}", d.ticket.title);
+    assert_eq!(
+        d.ticket.extra["category_2"], "170",
+        "the repeated header is renamed"
+    );
+    assert!(
+        d.ticket.title.starts_with("Category 55 · subcategory 170"),
+        "{}",
+        d.ticket.title
+    );
 
     let ev = s.events_for(d.ticket.id).unwrap();
     assert_eq!(ev[0].kind, EventKind::Created);
     assert_eq!(ev[0].actor, "Agent 8");
     let states: Vec<_> = ev
         .iter()
-        .filter_map(|e| e.data["changes"].get("state").map(|c| c["to"].as_str().unwrap().to_owned()))
+        .filter_map(|e| {
+            e.data["changes"]
+                .get("state")
+                .map(|c| c["to"].as_str().unwrap().to_owned())
+        })
         .collect();
-    assert_eq!(states, ["resolved", "closed"], "New → Resolved → Resolved → Closed");
-    let closing = ev.iter().find(|e| e.data["changes"]["state"]["to"] == "closed").unwrap();
+    assert_eq!(
+        states,
+        ["resolved", "closed"],
+        "New → Resolved → Resolved → Closed"
+    );
+    let closing = ev
+        .iter()
+        .find(|e| e.data["changes"]["state"]["to"] == "closed")
+        .unwrap();
     assert_eq!(closing.actor, "Agent 908");
-    assert_eq!(closing.at, 1_457_179_200_000, "5/3/2016 12:00 UTC: the action time, not the import time");
+    assert_eq!(
+        closing.at, 1_457_179_200_000,
+        "5/3/2016 12:00 UTC: the action time, not the import time"
+    );
     assert_eq!(closing.recorded_at, NOW);
 }
 
 #[test]
 fn the_endava_tickets_import_with_titles_and_tags() {
     let (_d, s) = temp_store();
-    let r = run(&s, ENDAVA.as_bytes(), &ImportOptions::preset(Preset::EndavaHelpdesk)).unwrap();
+    let r = run(
+        &s,
+        ENDAVA.as_bytes(),
+        &ImportOptions::preset(Preset::EndavaHelpdesk),
+    )
+    .unwrap();
     assert_eq!((r.rows_read, r.tickets_imported), (5, 5));
     let d = s.ticket(s.resolve_key("HD-1").unwrap()).unwrap();
-    assert_eq!(d.ticket.title, "connection with icon icon dear please setup icon per icon");
+    assert_eq!(
+        d.ticket.title,
+        "connection with icon icon dear please setup icon per icon"
+    );
     assert!(d.ticket.description.ends_with("thanks lead"));
     assert_eq!(d.ticket.tags, ["hardware"]);
     assert_eq!(d.ticket.state, crate::model::TicketState::New);
-    assert_eq!(d.ticket.created_at, NOW, "no timestamp in the data: the import time");
-    let hw = s.count_tickets(&[TicketFilter { tags: vec!["hardware".into()], ..Default::default() }]).unwrap();
+    assert_eq!(
+        d.ticket.created_at, NOW,
+        "no timestamp in the data: the import time"
+    );
+    let hw = s
+        .count_tickets(&[TicketFilter {
+            tags: vec!["hardware".into()],
+            ..Default::default()
+        }])
+        .unwrap();
     assert!(hw[0] >= 2);
 }
 
@@ -116,10 +165,20 @@ fn bad_rows_are_reported_by_line_and_good_rows_imported() {
     data.extend_from_slice(b"T8,Fine again,x,closed,critical,1714557600,\n"); // line 11
 
     let r = run(&s, &data, &csv_opts(simple_mapping())).unwrap();
-    let lines: Vec<(u64, &str)> = r.problems.iter().map(|p| (p.line, p.reason.as_str())).collect();
+    let lines: Vec<(u64, &str)> = r
+        .problems
+        .iter()
+        .map(|p| (p.line, p.reason.as_str()))
+        .collect();
     assert_eq!(r.rows_read, 9);
     assert_eq!(r.tickets_imported, 3, "{lines:?}");
-    let at = |l: u64| lines.iter().find(|(n, _)| *n == l).map(|(_, r)| *r).unwrap_or_else(|| panic!("no problem at line {l}: {lines:?}"));
+    let at = |l: u64| {
+        lines
+            .iter()
+            .find(|(n, _)| *n == l)
+            .map(|(_, r)| *r)
+            .unwrap_or_else(|| panic!("no problem at line {l}: {lines:?}"))
+    };
     assert!(at(3).contains("2 fields, the header has 7"));
     assert!(at(4).contains("unknown state 'exploded'"));
     assert!(at(5).contains("created_at") && at(5).contains("not a date"));
@@ -131,7 +190,10 @@ fn bad_rows_are_reported_by_line_and_good_rows_imported() {
     assert_eq!(t6.title, "multi\nline title");
     assert_eq!(t6.tags, ["a", "b"]);
     let t8 = s.ticket(s.resolve_key("T8").unwrap()).unwrap().ticket;
-    assert_eq!((t8.created_at, t8.resolved_at.is_some()), (1_714_557_600_000, true));
+    assert_eq!(
+        (t8.created_at, t8.resolved_at.is_some()),
+        (1_714_557_600_000, true)
+    );
     assert_eq!(s.integrity_check().unwrap(), "ok");
 }
 
@@ -140,8 +202,16 @@ fn a_mapping_naming_a_missing_column_fails_before_importing_anything() {
     let (_d, s) = temp_store();
     let mut m = simple_mapping();
     m.fields.assignee = Some("Owner {owner}".into());
-    let err = run(&s, b"id,subject,body,status,prio,created,labels\nT1,a,b,open,low,,\n", &csv_opts(m)).unwrap_err();
-    assert!(err.to_string().contains("column owner not in the file"), "{err}");
+    let err = run(
+        &s,
+        b"id,subject,body,status,prio,created,labels\nT1,a,b,open,low,,\n",
+        &csv_opts(m),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("column owner not in the file"),
+        "{err}"
+    );
     assert_eq!(s.ticket_count().unwrap(), 0);
 }
 
@@ -165,8 +235,14 @@ fn history_rows_must_be_adjacent() {
 
 #[test]
 fn json_lines_and_arrays_import_and_a_cut_off_array_keeps_what_came_before() {
-    let m = Mapping::from_json(r#"{"fields": {"key": "id", "title": "title", "priority": "priority"}, "tags": ["tags"]}"#).unwrap();
-    let opts = ImportOptions { format: Format::Json, mapping: m };
+    let m = Mapping::from_json(
+        r#"{"fields": {"key": "id", "title": "title", "priority": "priority"}, "tags": ["tags"]}"#,
+    )
+    .unwrap();
+    let opts = ImportOptions {
+        format: Format::Json,
+        mapping: m,
+    };
 
     let (_d, s) = temp_store();
     let lines = "{\"id\": \"J1\", \"title\": \"VPN\", \"tags\": [\"vpn\", \"net\"], \"priority\": 2}\n\nnot json\n[1]\n{\"id\": \"J2\", \"title\": \"Mail\"}\n";
@@ -175,14 +251,21 @@ fn json_lines_and_arrays_import_and_a_cut_off_array_keeps_what_came_before() {
     let probs: Vec<_> = r.problems.iter().map(|p| p.line).collect();
     assert_eq!(probs, [3, 4]);
     let j1 = s.ticket(s.resolve_key("J1").unwrap()).unwrap().ticket;
-    assert_eq!((j1.priority, j1.tags.clone()), (Priority::High, vec!["net".to_owned(), "vpn".to_owned()]));
+    assert_eq!(
+        (j1.priority, j1.tags.clone()),
+        (Priority::High, vec!["net".to_owned(), "vpn".to_owned()])
+    );
 
     let (_d2, s2) = temp_store();
     let arr = r#"[{"id": "A1", "title": "one"}, {"id": "A2", "title": "two"}, {"id": "A3", "ti"#;
     let r = run(&s2, arr.as_bytes(), &opts).unwrap();
     assert_eq!(r.tickets_imported, 2);
     assert_eq!(r.problems.len(), 1);
-    assert!(r.problems[0].reason.contains("record 3"), "{:?}", r.problems);
+    assert!(
+        r.problems[0].reason.contains("record 3"),
+        "{:?}",
+        r.problems
+    );
 
     let (_d3, s3) = temp_store();
     let err = run(&s3, b"   hello", &opts).unwrap_err();
@@ -211,9 +294,14 @@ fn imports_larger_than_a_batch_commit_in_batches() {
     }
     let clock = FixedClock::new(NOW);
     let mut seen = Vec::new();
-    let r = import_reader(&s, data.as_bytes(), &csv_opts(simple_mapping()), "t", &clock, &mut |p| {
-        seen.push(p.tickets_imported)
-    })
+    let r = import_reader(
+        &s,
+        data.as_bytes(),
+        &csv_opts(simple_mapping()),
+        "t",
+        &clock,
+        &mut |p| seen.push(p.tickets_imported),
+    )
     .unwrap();
     assert_eq!(r.tickets_imported as usize, n);
     assert_eq!(seen, [BATCH_SIZE as u64, 2 * BATCH_SIZE as u64, n as u64]);

@@ -11,7 +11,11 @@ pub enum StoreError {
         "{path} was written by a newer version of Casebook (schema {found}, this build knows {supported}); \
          update Casebook to open it — the file was not changed"
     )]
-    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
 
     #[error(
         "{path} is locked by another program (another Casebook or an sqlite3 shell); close it and try again"
@@ -42,7 +46,11 @@ pub enum StoreError {
     #[error(
         "ticket {key} changed since you loaded it (revision {current}, you edited {expected}); reload and reapply"
     )]
-    StaleRevision { key: String, expected: i64, current: i64 },
+    StaleRevision {
+        key: String,
+        expected: i64,
+        current: i64,
+    },
 
     #[error("{0}")]
     Invalid(String),
@@ -57,14 +65,17 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn from_open(path: &Path, e: rusqlite::Error) -> StoreError {
         match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                StoreError::Locked { path: path.to_owned() }
-            }
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                StoreError::Corrupt { path: path.to_owned() }
-            }
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
+                path: path.to_owned(),
+            },
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+                path: path.to_owned(),
+            },
             Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly) => {
-                StoreError::Io { path: path.to_owned(), reason: e.to_string() }
+                StoreError::Io {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                }
             }
             _ => StoreError::Sql(e),
         }
@@ -72,12 +83,12 @@ impl StoreError {
 
     pub(crate) fn from_sql(path: &Path, e: rusqlite::Error) -> StoreError {
         match e.sqlite_error_code() {
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-                StoreError::Locked { path: path.to_owned() }
-            }
-            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-                StoreError::Corrupt { path: path.to_owned() }
-            }
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
+                path: path.to_owned(),
+            },
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+                path: path.to_owned(),
+            },
             _ => StoreError::Sql(e),
         }
     }

@@ -259,10 +259,11 @@ impl Store {
     /// Number of outbox operations not yet done.
     pub fn outbox_pending_count(&self) -> Result<u64> {
         self.read(|c| {
-            let n: i64 =
-                c.query_row("SELECT count(*) FROM outbox WHERE status != 'done'", [], |r| {
-                    r.get(0)
-                })?;
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM outbox WHERE status != 'done'",
+                [],
+                |r| r.get(0),
+            )?;
             Ok(n as u64)
         })
     }

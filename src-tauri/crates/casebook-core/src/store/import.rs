@@ -46,7 +46,12 @@ impl Store {
     /// Inserts a batch of imported tickets in one transaction. Tickets whose key is already present
     /// are skipped and reported; imported history becomes events with origin `import` and creates
     /// no outbox operation.
-    pub fn import_batch(&self, batch: &[ImportedTicket], importer: &str, now: Millis) -> Result<ImportBatchReport> {
+    pub fn import_batch(
+        &self,
+        batch: &[ImportedTicket],
+        importer: &str,
+        now: Millis,
+    ) -> Result<ImportBatchReport> {
         for t in batch {
             validate_ticket_text(&t.ticket.title, &t.ticket.description)?;
         }
@@ -130,7 +135,10 @@ mod tests {
             history: vec![ImportedUpdate {
                 at: 200,
                 actor: "agent-3".into(),
-                changes: json!({"state": {"from": "new", "to": "open"}}).as_object().unwrap().clone(),
+                changes: json!({"state": {"from": "new", "to": "open"}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
             }],
             comments: vec![],
         }
@@ -139,18 +147,35 @@ mod tests {
     #[test]
     fn batches_insert_history_and_skip_duplicates() {
         let (_d, s) = temp_store();
-        let r = s.import_batch(&[item("INC1"), item("INC2")], "importer", 1_000).unwrap();
+        let r = s
+            .import_batch(&[item("INC1"), item("INC2")], "importer", 1_000)
+            .unwrap();
         assert_eq!(r.inserted, 2);
-        let r2 = s.import_batch(&[item("INC2"), item("INC3")], "importer", 2_000).unwrap();
-        assert_eq!((r2.inserted, r2.duplicates.clone()), (1, vec!["INC2".to_owned()]));
+        let r2 = s
+            .import_batch(&[item("INC2"), item("INC3")], "importer", 2_000)
+            .unwrap();
+        assert_eq!(
+            (r2.inserted, r2.duplicates.clone()),
+            (1, vec!["INC2".to_owned()])
+        );
         let id = s.resolve_key("inc1").unwrap();
         let ev = s.events_for(id).unwrap();
-        let kinds: Vec<_> = ev.iter().map(|e| (e.kind, e.actor.as_str(), e.at)).collect();
+        let kinds: Vec<_> = ev
+            .iter()
+            .map(|e| (e.kind, e.actor.as_str(), e.at))
+            .collect();
         assert_eq!(
             kinds,
-            [(EventKind::Created, "caller-7", 100), (EventKind::Updated, "agent-3", 200)]
+            [
+                (EventKind::Created, "caller-7", 100),
+                (EventKind::Updated, "agent-3", 200)
+            ]
         );
-        assert_eq!(s.outbox_pending_count().unwrap(), 0, "imports are not local edits");
+        assert_eq!(
+            s.outbox_pending_count().unwrap(),
+            0,
+            "imports are not local edits"
+        );
     }
 
     #[test]

@@ -53,7 +53,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,7 +67,9 @@ impl Store {
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store> {
         let exists = path.exists();
         if !exists && mode == OpenMode::MustExist {
-            return Err(StoreError::Missing { path: path.to_owned() });
+            return Err(StoreError::Missing {
+                path: path.to_owned(),
+            });
         }
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -73,12 +77,15 @@ impl Store {
         if !exists {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         }
-        let mut writer = Connection::open_with_flags(path, flags)
-            .map_err(|e| StoreError::from_open(path, e))?;
+        let mut writer =
+            Connection::open_with_flags(path, flags).map_err(|e| StoreError::from_open(path, e))?;
         configure_writer(&writer).map_err(|e| StoreError::from_open(path, e))?;
         migrate(path, &mut writer)?;
-        let store =
-            Store { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::default() };
+        let store = Store {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::default(),
+        };
         // Open one reader now so a read-side problem shows at open, not at the first query.
         let reader = store.new_reader()?;
         store.lock_readers().push(reader);
@@ -96,7 +103,8 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| StoreError::from_sql(&self.path, e))?;
         let value = f(&tx)?;
-        tx.commit().map_err(|e| StoreError::from_sql(&self.path, e))?;
+        tx.commit()
+            .map_err(|e| StoreError::from_sql(&self.path, e))?;
         Ok(value)
     }
 
@@ -107,7 +115,8 @@ impl Store {
             Some(c) => c,
             None => self.new_reader()?,
         };
-        conn.execute_batch("BEGIN DEFERRED").map_err(|e| StoreError::from_sql(&self.path, e))?;
+        conn.execute_batch("BEGIN DEFERRED")
+            .map_err(|e| StoreError::from_sql(&self.path, e))?;
         let out = f(&conn);
         let end = conn.execute_batch("COMMIT");
         if end.is_ok() {
@@ -139,7 +148,8 @@ impl Store {
     /// tell a filter that matches 5 tickets from one that matches 50,000).
     pub fn analyze(&self) -> Result<()> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        conn.execute_batch("ANALYZE").map_err(|e| StoreError::from_sql(&self.path, e))?;
+        conn.execute_batch("ANALYZE")
+            .map_err(|e| StoreError::from_sql(&self.path, e))?;
         // Open connections keep the statistics they loaded: let new readers load the fresh ones.
         self.lock_readers().clear();
         Ok(())
@@ -163,11 +173,14 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&self.path, flags)
             .map_err(|e| StoreError::from_open(&self.path, e))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| StoreError::from_open(&self.path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| StoreError::from_open(&self.path, e))?;
         // Readers map the file: queue pages over 100k tickets touch many pages, and a memory map
         // avoids a copy per page read.
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768;")
-            .map_err(|e| StoreError::from_open(&self.path, e))?;
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768;",
+        )
+        .map_err(|e| StoreError::from_open(&self.path, e))?;
         conn.set_prepared_statement_cache_capacity(64);
         query::register_functions(&conn).map_err(|e| StoreError::from_open(&self.path, e))?;
         Ok(conn)
@@ -215,13 +228,18 @@ fn migrate(path: &Path, conn: &mut Connection) -> Result<()> {
             )
             .map_err(|e| StoreError::from_open(path, e))?;
         if ours == 0 {
-            return Err(StoreError::NotAWorkspace { path: path.to_owned() });
+            return Err(StoreError::NotAWorkspace {
+                path: path.to_owned(),
+            });
         }
     }
     let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
     migrations
         .to_latest(conn)
-        .map_err(|e| StoreError::Migration { path: path.to_owned(), reason: e.to_string() })?;
+        .map_err(|e| StoreError::Migration {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
     // Cheap at open: analyzes only tables whose statistics are missing or stale.
     conn.execute_batch("PRAGMA optimize = 0x10002")
         .map_err(|e| StoreError::from_open(path, e))
@@ -242,7 +260,8 @@ pub(crate) mod test_support {
 
     pub fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("casebook.db"), OpenMode::CreateIfMissing).unwrap();
+        let store =
+            Store::open(&dir.path().join("casebook.db"), OpenMode::CreateIfMissing).unwrap();
         (dir, store)
     }
 }
@@ -255,12 +274,19 @@ mod tests {
     #[test]
     fn a_new_store_is_migrated_and_sound() {
         let (_dir, store) = temp_store();
-        let version: i64 =
-            store.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap())).unwrap();
+        let version: i64 = store
+            .read(|c| {
+                Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .unwrap())
+            })
+            .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         assert_eq!(store.integrity_check().unwrap(), "ok");
         let mode: String = store
-            .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap()))
+            .read(|c| {
+                Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .unwrap())
+            })
             .unwrap();
         assert_eq!(mode, "wal");
     }
@@ -287,14 +313,24 @@ mod tests {
             .unwrap();
         drop(store);
         let err = Store::open(&path, OpenMode::MustExist).unwrap_err();
-        assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err:?}");
+        assert!(
+            matches!(err, StoreError::NewerSchema { found: 99, .. }),
+            "{err:?}"
+        );
         let msg = err.to_string();
-        assert!(msg.contains("newer version of Casebook") && msg.contains("casebook.db"), "{msg}");
+        assert!(
+            msg.contains("newer version of Casebook") && msg.contains("casebook.db"),
+            "{msg}"
+        );
         // Nothing was migrated or dropped: the newer schema and its data are intact.
         #[allow(clippy::disallowed_methods)] // inspecting the file as another program would
         let c = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-        let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        let x: i64 = c.query_row("SELECT x FROM future", [], |r| r.get(0)).unwrap();
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        let x: i64 = c
+            .query_row("SELECT x FROM future", [], |r| r.get(0))
+            .unwrap();
         assert_eq!((v, x), (99, 42));
         drop(dir);
     }
@@ -318,7 +354,8 @@ mod tests {
         {
             #[allow(clippy::disallowed_methods)] // creating a foreign file on purpose
             let c = Connection::open(&path).unwrap();
-            c.execute_batch("CREATE TABLE songs (id INTEGER PRIMARY KEY)").unwrap();
+            c.execute_batch("CREATE TABLE songs (id INTEGER PRIMARY KEY)")
+                .unwrap();
         }
         let err = Store::open(&path, OpenMode::MustExist).unwrap_err();
         assert!(matches!(err, StoreError::NotAWorkspace { .. }), "{err:?}");
@@ -331,11 +368,16 @@ mod tests {
         drop(store);
         #[allow(clippy::disallowed_methods)] // plays "another program" holding the lock
         let other = Connection::open(&path).unwrap();
-        other.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;").unwrap();
+        other
+            .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+            .unwrap();
         let started = std::time::Instant::now();
         let err = Store::open(&path, OpenMode::MustExist).unwrap_err();
         assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
-        assert!(started.elapsed() >= Duration::from_secs(4), "waited for the busy timeout");
+        assert!(
+            started.elapsed() >= Duration::from_secs(4),
+            "waited for the busy timeout"
+        );
         assert!(err.to_string().contains("locked"));
         other.execute_batch("COMMIT").unwrap();
     }

@@ -159,7 +159,9 @@ impl IdSet {
         let mut set = IdSet::default();
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
-            let Ok(id) = usize::try_from(id) else { continue };
+            let Ok(id) = usize::try_from(id) else {
+                continue;
+            };
             if set.bits.len() <= id / 8 {
                 set.bits.resize(id / 8 + 1 + set.bits.len() / 2, 0);
             }
@@ -182,7 +184,9 @@ impl IdSet {
 
     fn ids(&self) -> impl Iterator<Item = usize> + '_ {
         self.bits.iter().enumerate().flat_map(|(byte, b)| {
-            (0..8).filter(move |bit| b & (1 << bit) != 0).map(move |bit| byte * 8 + bit)
+            (0..8)
+                .filter(move |bit| b & (1 << bit) != 0)
+                .map(move |bit| byte * 8 + bit)
         })
     }
 }
@@ -191,7 +195,11 @@ impl IdSet {
 fn load_sets(c: &Connection, filter: &TicketFilter) -> Result<Option<IdSet>> {
     let mut acc: Option<IdSet> = None;
     if let Some(q) = filter.text.as_deref().and_then(fts_query) {
-        acc = Some(IdSet::load(c, "SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?", &q)?);
+        acc = Some(IdSet::load(
+            c,
+            "SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?",
+            &q,
+        )?);
     }
     for tag in crate::model::normalize_tags(&filter.tags) {
         if acc.as_ref().is_some_and(|a| a.count == 0) {
@@ -212,7 +220,9 @@ pub(crate) fn register_functions(c: &Connection) -> rusqlite::Result<()> {
     c.create_scalar_function(
         "cb_in_set",
         2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
         |ctx| {
             let bits = ctx.get_raw(0).as_blob().unwrap_or(&[]);
             let id: i64 = ctx.get(1)?;
@@ -236,28 +246,60 @@ enum SetUse<'a> {
 /// The attribute part of a filter (state, priority, people, source). With `hint`, the columns are
 /// written `+t.col` so SQLite walks the sort order's index instead of the filter's.
 fn build_where(filter: &TicketFilter, hint: bool, set: Option<SetUse<'_>>) -> Sql {
-    let mut sql = Sql { where_: String::from("1=1"), params: Vec::new() };
-    let col = |name: &str| if hint { format!("+t.{name}") } else { format!("t.{name}") };
-    push_in(&mut sql, &col("state"), filter.states.iter().map(|s| Value::Text(s.as_str().into())));
-    push_in(&mut sql, &col("priority"), filter.priorities.iter().map(|p| Value::Integer(p.rank())));
+    let mut sql = Sql {
+        where_: String::from("1=1"),
+        params: Vec::new(),
+    };
+    let col = |name: &str| {
+        if hint {
+            format!("+t.{name}")
+        } else {
+            format!("t.{name}")
+        }
+    };
+    push_in(
+        &mut sql,
+        &col("state"),
+        filter.states.iter().map(|s| Value::Text(s.as_str().into())),
+    );
+    push_in(
+        &mut sql,
+        &col("priority"),
+        filter.priorities.iter().map(|p| Value::Integer(p.rank())),
+    );
     if !filter.assignees.is_empty() || filter.unassigned {
         let mut parts = Vec::new();
         if !filter.assignees.is_empty() {
-            parts.push(format!("{} IN ({})", col("assignee"), vec!["?"; filter.assignees.len()].join(",")));
-            sql.params.extend(filter.assignees.iter().map(|a| Value::Text(a.clone())));
+            parts.push(format!(
+                "{} IN ({})",
+                col("assignee"),
+                vec!["?"; filter.assignees.len()].join(",")
+            ));
+            sql.params
+                .extend(filter.assignees.iter().map(|a| Value::Text(a.clone())));
         }
         if filter.unassigned {
             parts.push(format!("{} IS NULL", col("assignee")));
         }
-        sql.where_.push_str(&format!(" AND ({})", parts.join(" OR ")));
+        sql.where_
+            .push_str(&format!(" AND ({})", parts.join(" OR ")));
     }
-    push_in(&mut sql, &col("assignment_group"), filter.groups.iter().map(|g| Value::Text(g.clone())));
-    push_in(&mut sql, &col("source"), filter.sources.iter().map(|s| Value::Text(s.clone())));
+    push_in(
+        &mut sql,
+        &col("assignment_group"),
+        filter.groups.iter().map(|g| Value::Text(g.clone())),
+    );
+    push_in(
+        &mut sql,
+        &col("source"),
+        filter.sources.iter().map(|s| Value::Text(s.clone())),
+    );
     match set {
         None => {}
         Some(SetUse::Drive(s)) => {
             let ids: Vec<String> = s.ids().map(|i| i.to_string()).collect();
-            sql.where_.push_str(" AND t.id IN (SELECT value FROM json_each(?))");
+            sql.where_
+                .push_str(" AND t.id IN (SELECT value FROM json_each(?))");
             sql.params.push(Value::Text(format!("[{}]", ids.join(","))));
         }
         Some(SetUse::Probe(s)) => {
@@ -340,13 +382,18 @@ impl Store {
     /// One page of the queue and the total number of tickets the filter matches.
     pub fn query_tickets(&self, q: &TicketQuery) -> Result<TicketPage> {
         if q.limit > MAX_PAGE {
-            return Err(StoreError::Invalid(format!("page size {} is over {MAX_PAGE}", q.limit)));
+            return Err(StoreError::Invalid(format!(
+                "page size {} is over {MAX_PAGE}",
+                q.limit
+            )));
         }
         self.read(|c| {
             let set = load_sets(c, &q.filter)?;
             let total = count_with(c, &q.filter, set.as_ref())?;
             let sql = match &set {
-                Some(s) if s.count <= DRIVE_FROM_IDS_UP_TO => build_where(&q.filter, false, Some(SetUse::Drive(s))),
+                Some(s) if s.count <= DRIVE_FROM_IDS_UP_TO => {
+                    build_where(&q.filter, false, Some(SetUse::Drive(s)))
+                }
                 // Many candidates: probe them per row; walk the sort index only if the combined
                 // result is dense too, else let the attribute filter's index drive.
                 Some(s) => build_where(&q.filter, total > DENSE_FROM, Some(SetUse::Probe(s))),
@@ -364,7 +411,11 @@ impl Store {
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(params), row_from_sql)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(TicketPage { total, offset: q.offset, rows })
+            Ok(TicketPage {
+                total,
+                offset: q.offset,
+                rows,
+            })
         })
     }
 
@@ -415,12 +466,17 @@ fn count_with(c: &Connection, filter: &TicketFilter, set: Option<&IdSet>) -> Res
         // Tags and text only: the size of their intersection.
         Some(s) if !has_attributes(filter) || s.count == 0 => return Ok(s.count),
         // Few candidates: test just those.
-        Some(s) if s.count <= DRIVE_FROM_IDS_UP_TO => build_where(filter, false, Some(SetUse::Drive(s))),
+        Some(s) if s.count <= DRIVE_FROM_IDS_UP_TO => {
+            build_where(filter, false, Some(SetUse::Drive(s)))
+        }
         // Many: the covering filter index is scanned and each entry tested.
         Some(s) => build_where(filter, false, Some(SetUse::Probe(s))),
         None => build_where(filter, false, None),
     };
-    let mut stmt = c.prepare_cached(&format!("SELECT count(*) FROM tickets t WHERE {}", sql.where_))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT count(*) FROM tickets t WHERE {}",
+        sql.where_
+    ))?;
     let n: i64 = stmt.query_row(rusqlite::params_from_iter(sql.params), |r| r.get(0))?;
     Ok(n as u64)
 }
@@ -435,7 +491,10 @@ mod tests {
         assert_eq!(fts_query("vpn  drops"), Some("\"vpn\" \"drops\"*".into()));
         assert_eq!(fts_query("INC0010001"), Some("\"INC0010001\"*".into()));
         assert_eq!(fts_query("  ?!  "), None);
-        assert_eq!(fts_query("AND OR NOT \"x"), Some("\"AND\" \"OR\" \"NOT\" \"x\"*".into()));
+        assert_eq!(
+            fts_query("AND OR NOT \"x"),
+            Some("\"AND\" \"OR\" \"NOT\" \"x\"*".into())
+        );
     }
 
     proptest! {

@@ -5,8 +5,8 @@ use super::events::{EventKind, NewEvent, NewOutboxOp, Origin, append_event, enqu
 use super::query::{parse_priority, parse_state, split_tags};
 use super::{Result, Store, StoreError};
 use crate::model::{
-    Attachment, Comment, Link, LinkKind, Millis, NewTicket, Ticket, TicketId,
-    TicketPatch, Visibility, normalize_tags,
+    Attachment, Comment, Link, LinkKind, Millis, NewTicket, Ticket, TicketId, TicketPatch,
+    Visibility, normalize_tags,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,9 @@ pub fn validate_ticket_text(title: &str, description: &str) -> Result<()> {
         return Err(StoreError::Invalid("a ticket needs a title".into()));
     }
     if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(StoreError::Invalid(format!("title is longer than {MAX_TITLE_CHARS} characters")));
+        return Err(StoreError::Invalid(format!(
+            "title is longer than {MAX_TITLE_CHARS} characters"
+        )));
     }
     if description.len() > MAX_BODY_BYTES {
         return Err(StoreError::Invalid(format!(
@@ -83,7 +85,9 @@ fn clean_opt(v: Option<String>) -> Option<String> {
 
 /// Reads a ticket inside a transaction (or any connection).
 pub(crate) fn load_ticket(c: &rusqlite::Connection, id: TicketId) -> Result<Option<Ticket>> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?"))?;
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = ?"
+    ))?;
     Ok(stmt.query_row([id], ticket_from_row).optional()?)
 }
 
@@ -98,7 +102,12 @@ fn next_local_key(tx: &Transaction<'_>) -> Result<String> {
 }
 
 /// Inserts a ticket row and its tags. Returns the new id.
-pub(crate) fn insert_ticket(tx: &Transaction<'_>, t: &NewTicket, key: &str, now: Millis) -> Result<TicketId> {
+pub(crate) fn insert_ticket(
+    tx: &Transaction<'_>,
+    t: &NewTicket,
+    key: &str,
+    now: Millis,
+) -> Result<TicketId> {
     let tags = normalize_tags(&t.tags);
     let created = t.created_at.unwrap_or(now);
     let updated = t.updated_at.unwrap_or(created);
@@ -135,8 +144,10 @@ pub(crate) fn insert_ticket(tx: &Transaction<'_>, t: &NewTicket, key: &str, now:
 }
 
 pub(crate) fn write_tags(tx: &Transaction<'_>, id: TicketId, tags: &[String]) -> Result<()> {
-    tx.prepare_cached("DELETE FROM ticket_tags WHERE ticket_id = ?")?.execute([id])?;
-    let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) VALUES (?, ?)")?;
+    tx.prepare_cached("DELETE FROM ticket_tags WHERE ticket_id = ?")?
+        .execute([id])?;
+    let mut ins =
+        tx.prepare_cached("INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) VALUES (?, ?)")?;
     for tag in tags {
         ins.execute(params![id, tag])?;
     }
@@ -167,7 +178,11 @@ fn diff(t: &Ticket, p: &TicketPatch) -> Vec<(&'static str, Value, Value)> {
         push("assignee", json!(t.assignee), json!(clean_opt(v.clone())));
     }
     if let Some(v) = &p.assignment_group {
-        push("assignment_group", json!(t.assignment_group), json!(clean_opt(v.clone())));
+        push(
+            "assignment_group",
+            json!(t.assignment_group),
+            json!(clean_opt(v.clone())),
+        );
     }
     if let Some(v) = &p.tags {
         push("tags", json!(t.tags), json!(normalize_tags(v)));
@@ -301,13 +316,17 @@ impl Store {
                 Some(k) if !k.trim().is_empty() => k.trim().to_owned(),
                 _ => next_local_key(tx)?,
             };
-            let exists: Option<i64> =
-                tx.query_row("SELECT id FROM tickets WHERE key = ?", [&key], |r| r.get(0)).optional()?;
+            let exists: Option<i64> = tx
+                .query_row("SELECT id FROM tickets WHERE key = ?", [&key], |r| r.get(0))
+                .optional()?;
             if exists.is_some() {
-                return Err(StoreError::Invalid(format!("a ticket with key {key} exists already")));
+                return Err(StoreError::Invalid(format!(
+                    "a ticket with key {key} exists already"
+                )));
             }
             let id = insert_ticket(tx, &new, &key, actor.now)?;
-            let ticket = load_ticket(tx, id)?.ok_or_else(|| StoreError::TicketNotFound(key.clone()))?;
+            let ticket =
+                load_ticket(tx, id)?.ok_or_else(|| StoreError::TicketNotFound(key.clone()))?;
             let event_id = append_event(
                 tx,
                 &NewEvent {
@@ -328,7 +347,8 @@ impl Store {
                         event_id,
                         target: &ticket.source,
                         op: "create",
-                        payload: serde_json::to_value(&ticket).map_err(|e| StoreError::Data(e.to_string()))?,
+                        payload: serde_json::to_value(&ticket)
+                            .map_err(|e| StoreError::Data(e.to_string()))?,
                         base: json!({}),
                         created_at: actor.now,
                     },
@@ -355,14 +375,10 @@ impl Store {
         }
         self.write(|tx| {
             let t = load_ticket(tx, id)?.ok_or_else(|| StoreError::TicketNotFound(id.to_string()))?;
-            if let Some(expected) = expected_revision {
-                if expected != t.revision {
-                    return Err(StoreError::StaleRevision {
-                        key: t.key,
-                        expected,
-                        current: t.revision,
-                    });
-                }
+            if let Some(expected) = expected_revision
+                && expected != t.revision
+            {
+                return Err(StoreError::StaleRevision { key: t.key, expected, current: t.revision });
             }
             let changes = diff(&t, patch);
             if changes.is_empty() {
@@ -512,14 +528,18 @@ impl Store {
 
     /// Total number of tickets.
     pub fn ticket_count(&self) -> Result<u64> {
-        self.read(|c| Ok(c.query_row("SELECT count(*) FROM tickets", [], |r| r.get::<_, i64>(0))? as u64))
+        self.read(|c| {
+            Ok(c.query_row("SELECT count(*) FROM tickets", [], |r| r.get::<_, i64>(0))? as u64)
+        })
     }
 
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         self.read(|c| {
-            Ok(c.prepare_cached("SELECT value FROM settings WHERE key = ?")?
-                .query_row([key], |r| r.get(0))
-                .optional()?)
+            Ok(
+                c.prepare_cached("SELECT value FROM settings WHERE key = ?")?
+                    .query_row([key], |r| r.get(0))
+                    .optional()?,
+            )
         })
     }
 
@@ -543,7 +563,11 @@ mod tests {
     use crate::store::test_support::temp_store;
 
     fn app(now: Millis) -> Actor<'static> {
-        Actor { name: "ana", origin: Origin::App, now }
+        Actor {
+            name: "ana",
+            origin: Origin::App,
+            now,
+        }
     }
 
     #[test]
@@ -552,7 +576,9 @@ mod tests {
         let mut new = NewTicket::local("  VPN drops every 10 minutes ");
         new.tags = vec!["VPN".into(), "network".into(), "vpn".into()];
         let a = s.create_ticket(new, &app(1_000)).unwrap();
-        let b = s.create_ticket(NewTicket::local("Printer jam"), &app(2_000)).unwrap();
+        let b = s
+            .create_ticket(NewTicket::local("Printer jam"), &app(2_000))
+            .unwrap();
         assert_eq!((a.key.as_str(), b.key.as_str()), ("CB-1", "CB-2"));
         assert_eq!(a.title, "VPN drops every 10 minutes");
         assert_eq!(a.tags, vec!["network", "vpn"]);
@@ -563,25 +589,38 @@ mod tests {
         assert_eq!(events[0].actor, "ana");
         let ops = s.outbox_open(Some(a.id)).unwrap();
         assert_eq!(ops.len(), 1);
-        assert_eq!((ops[0].op.as_str(), ops[0].status), ("create", OutboxStatus::Pending));
+        assert_eq!(
+            (ops[0].op.as_str(), ops[0].status),
+            ("create", OutboxStatus::Pending)
+        );
     }
 
     #[test]
     fn update_records_from_to_and_base_values() {
         let (_d, s) = temp_store();
-        let t = s.create_ticket(NewTicket::local("Disk full on db-3"), &app(1_000)).unwrap();
+        let t = s
+            .create_ticket(NewTicket::local("Disk full on db-3"), &app(1_000))
+            .unwrap();
         let patch = TicketPatch {
             state: Some(TicketState::Pending),
             priority: Some(Priority::High),
             assignee: Some(Some("bo".into())),
             ..Default::default()
         };
-        let u = s.update_ticket(t.id, Some(t.revision), &patch, &app(5_000)).unwrap();
-        assert_eq!((u.state, u.priority, u.assignee.as_deref()), (TicketState::Pending, Priority::High, Some("bo")));
+        let u = s
+            .update_ticket(t.id, Some(t.revision), &patch, &app(5_000))
+            .unwrap();
+        assert_eq!(
+            (u.state, u.priority, u.assignee.as_deref()),
+            (TicketState::Pending, Priority::High, Some("bo"))
+        );
         assert_eq!(u.revision, t.revision + 1);
         assert_eq!(u.updated_at, 5_000);
         let ev = s.events_for(t.id).unwrap();
-        assert_eq!(ev[1].data["changes"]["state"], json!({"from": "new", "to": "pending"}));
+        assert_eq!(
+            ev[1].data["changes"]["state"],
+            json!({"from": "new", "to": "pending"})
+        );
         assert_eq!(ev[1].at, 5_000);
         let ops = s.outbox_open(Some(t.id)).unwrap();
         let upd = ops.iter().find(|o| o.op == "update").unwrap();
@@ -594,11 +633,30 @@ mod tests {
     fn a_stale_revision_is_refused_and_nothing_is_written() {
         let (_d, s) = temp_store();
         let t = s.create_ticket(NewTicket::local("x"), &app(1)).unwrap();
-        let p1 = TicketPatch { state: Some(TicketState::Open), ..Default::default() };
-        s.update_ticket(t.id, Some(t.revision), &p1, &app(2)).unwrap();
-        let p2 = TicketPatch { state: Some(TicketState::Closed), ..Default::default() };
-        let err = s.update_ticket(t.id, Some(t.revision), &p2, &app(3)).unwrap_err();
-        assert!(matches!(err, StoreError::StaleRevision { expected: 1, current: 2, .. }), "{err:?}");
+        let p1 = TicketPatch {
+            state: Some(TicketState::Open),
+            ..Default::default()
+        };
+        s.update_ticket(t.id, Some(t.revision), &p1, &app(2))
+            .unwrap();
+        let p2 = TicketPatch {
+            state: Some(TicketState::Closed),
+            ..Default::default()
+        };
+        let err = s
+            .update_ticket(t.id, Some(t.revision), &p2, &app(3))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::StaleRevision {
+                    expected: 1,
+                    current: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert_eq!(s.ticket(t.id).unwrap().ticket.state, TicketState::Open);
         assert_eq!(s.events_for(t.id).unwrap().len(), 2);
     }
@@ -607,7 +665,10 @@ mod tests {
     fn a_no_op_patch_writes_nothing() {
         let (_d, s) = temp_store();
         let t = s.create_ticket(NewTicket::local("x"), &app(1)).unwrap();
-        let same = TicketPatch { state: Some(TicketState::New), ..Default::default() };
+        let same = TicketPatch {
+            state: Some(TicketState::New),
+            ..Default::default()
+        };
         let u = s.update_ticket(t.id, None, &same, &app(2)).unwrap();
         assert_eq!(u.revision, t.revision);
         assert_eq!(s.events_for(t.id).unwrap().len(), 1);
@@ -618,11 +679,27 @@ mod tests {
         let (_d, s) = temp_store();
         let t = s.create_ticket(NewTicket::local("x"), &app(1)).unwrap();
         let r = s
-            .update_ticket(t.id, None, &TicketPatch { state: Some(TicketState::Resolved), ..Default::default() }, &app(9))
+            .update_ticket(
+                t.id,
+                None,
+                &TicketPatch {
+                    state: Some(TicketState::Resolved),
+                    ..Default::default()
+                },
+                &app(9),
+            )
             .unwrap();
         assert_eq!(r.resolved_at, Some(9));
         let o = s
-            .update_ticket(t.id, None, &TicketPatch { state: Some(TicketState::Open), ..Default::default() }, &app(10))
+            .update_ticket(
+                t.id,
+                None,
+                &TicketPatch {
+                    state: Some(TicketState::Open),
+                    ..Default::default()
+                },
+                &app(10),
+            )
             .unwrap();
         assert_eq!(o.resolved_at, None);
     }
@@ -631,16 +708,24 @@ mod tests {
     fn comments_keep_visibility_and_first_public_reply_is_first_response() {
         let (_d, s) = temp_store();
         let t = s.create_ticket(NewTicket::local("x"), &app(1)).unwrap();
-        s.add_comment(t.id, Visibility::Internal, "checked the logs", &app(10)).unwrap();
+        s.add_comment(t.id, Visibility::Internal, "checked the logs", &app(10))
+            .unwrap();
         assert_eq!(s.ticket(t.id).unwrap().ticket.first_response_at, None);
-        s.add_comment(t.id, Visibility::Public, "we are on it", &app(20)).unwrap();
-        s.add_comment(t.id, Visibility::Public, "fixed", &app(30)).unwrap();
+        s.add_comment(t.id, Visibility::Public, "we are on it", &app(20))
+            .unwrap();
+        s.add_comment(t.id, Visibility::Public, "fixed", &app(30))
+            .unwrap();
         let d = s.ticket(t.id).unwrap();
         assert_eq!(d.ticket.first_response_at, Some(20));
         let vis: Vec<_> = d.comments.iter().map(|c| c.visibility).collect();
-        assert_eq!(vis, [Visibility::Internal, Visibility::Public, Visibility::Public]);
+        assert_eq!(
+            vis,
+            [Visibility::Internal, Visibility::Public, Visibility::Public]
+        );
         assert_eq!(d.pending_ops, 4);
-        let err = s.add_comment(t.id, Visibility::Public, "  \n", &app(40)).unwrap_err();
+        let err = s
+            .add_comment(t.id, Visibility::Public, "  \n", &app(40))
+            .unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)));
     }
 
@@ -648,9 +733,13 @@ mod tests {
     fn the_event_log_refuses_updates_and_deletes() {
         let (_d, s) = temp_store();
         let t = s.create_ticket(NewTicket::local("x"), &app(1)).unwrap();
-        let err = s.write(|tx| Ok(tx.execute("UPDATE events SET actor = 'mallory'", [])?)).unwrap_err();
+        let err = s
+            .write(|tx| Ok(tx.execute("UPDATE events SET actor = 'mallory'", [])?))
+            .unwrap_err();
         assert!(err.to_string().contains("append-only"), "{err}");
-        let err = s.write(|tx| Ok(tx.execute("DELETE FROM events", [])?)).unwrap_err();
+        let err = s
+            .write(|tx| Ok(tx.execute("DELETE FROM events", [])?))
+            .unwrap_err();
         assert!(err.to_string().contains("append-only"), "{err}");
         assert_eq!(s.events_for(t.id).unwrap()[0].actor, "ana");
     }
@@ -658,7 +747,12 @@ mod tests {
     #[test]
     fn filters_sorts_and_text_search_agree() {
         let (_d, s) = temp_store();
-        let mk = |title: &str, prio: Priority, state: TicketState, assignee: Option<&str>, tags: &[&str], now: Millis| {
+        let mk = |title: &str,
+                  prio: Priority,
+                  state: TicketState,
+                  assignee: Option<&str>,
+                  tags: &[&str],
+                  now: Millis| {
             let mut n = NewTicket::local(title);
             n.priority = prio;
             n.state = state;
@@ -667,13 +761,46 @@ mod tests {
             n.created_at = Some(now);
             s.create_ticket(n, &app(now)).unwrap()
         };
-        mk("VPN disconnects hourly", Priority::High, TicketState::Open, Some("ana"), &["vpn"], 10);
-        mk("Outlook crashes on start", Priority::Low, TicketState::New, None, &["email"], 20);
-        mk("VPN certificate expired", Priority::Critical, TicketState::Open, Some("bo"), &["vpn", "cert"], 30);
-        mk("Laptop fan noise", Priority::Medium, TicketState::Closed, Some("ana"), &[], 40);
+        mk(
+            "VPN disconnects hourly",
+            Priority::High,
+            TicketState::Open,
+            Some("ana"),
+            &["vpn"],
+            10,
+        );
+        mk(
+            "Outlook crashes on start",
+            Priority::Low,
+            TicketState::New,
+            None,
+            &["email"],
+            20,
+        );
+        mk(
+            "VPN certificate expired",
+            Priority::Critical,
+            TicketState::Open,
+            Some("bo"),
+            &["vpn", "cert"],
+            30,
+        );
+        mk(
+            "Laptop fan noise",
+            Priority::Medium,
+            TicketState::Closed,
+            Some("ana"),
+            &[],
+            40,
+        );
 
         let page = |filter: TicketFilter, sort: SortKey| {
-            s.query_tickets(&TicketQuery { filter, sort, ..Default::default() }).unwrap()
+            s.query_tickets(&TicketQuery {
+                filter,
+                sort,
+                ..Default::default()
+            })
+            .unwrap()
         };
         let keys = |p: &TicketPage| p.rows.iter().map(|r| r.title.clone()).collect::<Vec<_>>();
 
@@ -681,31 +808,71 @@ mod tests {
         assert_eq!(all.total, 4);
         assert_eq!(keys(&all)[0], "Laptop fan noise");
 
-        let vpn = page(TicketFilter { tags: vec!["VPN".into()], ..Default::default() }, SortKey::Priority);
-        assert_eq!(keys(&vpn), ["VPN certificate expired", "VPN disconnects hourly"]);
+        let vpn = page(
+            TicketFilter {
+                tags: vec!["VPN".into()],
+                ..Default::default()
+            },
+            SortKey::Priority,
+        );
+        assert_eq!(
+            keys(&vpn),
+            ["VPN certificate expired", "VPN disconnects hourly"]
+        );
 
-        let text = page(TicketFilter { text: Some("vpn cert".into()), ..Default::default() }, SortKey::Updated);
+        let text = page(
+            TicketFilter {
+                text: Some("vpn cert".into()),
+                ..Default::default()
+            },
+            SortKey::Updated,
+        );
         assert_eq!(keys(&text), ["VPN certificate expired"]);
 
-        let prefix = page(TicketFilter { text: Some("outl".into()), ..Default::default() }, SortKey::Updated);
+        let prefix = page(
+            TicketFilter {
+                text: Some("outl".into()),
+                ..Default::default()
+            },
+            SortKey::Updated,
+        );
         assert_eq!(keys(&prefix), ["Outlook crashes on start"]);
 
         let mine_or_nobody = page(
-            TicketFilter { assignees: vec!["ana".into()], unassigned: true, states: vec![TicketState::Open, TicketState::New], ..Default::default() },
+            TicketFilter {
+                assignees: vec!["ana".into()],
+                unassigned: true,
+                states: vec![TicketState::Open, TicketState::New],
+                ..Default::default()
+            },
             SortKey::Created,
         );
-        assert_eq!(keys(&mine_or_nobody), ["Outlook crashes on start", "VPN disconnects hourly"]);
+        assert_eq!(
+            keys(&mine_or_nobody),
+            ["Outlook crashes on start", "VPN disconnects hourly"]
+        );
 
         let counts = s
             .count_tickets(&[
                 TicketFilter::default(),
-                TicketFilter { states: vec![TicketState::Closed], ..Default::default() },
-                TicketFilter { text: Some("\"; DROP TABLE tickets; --".into()), ..Default::default() },
+                TicketFilter {
+                    states: vec![TicketState::Closed],
+                    ..Default::default()
+                },
+                TicketFilter {
+                    text: Some("\"; DROP TABLE tickets; --".into()),
+                    ..Default::default()
+                },
             ])
             .unwrap();
         assert_eq!(counts, [4, 1, 0]);
         let reversed = s
-            .query_tickets(&TicketQuery { sort: SortKey::Created, reverse: true, limit: 1, ..Default::default() })
+            .query_tickets(&TicketQuery {
+                sort: SortKey::Created,
+                reverse: true,
+                limit: 1,
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!(reversed.rows[0].title, "VPN disconnects hourly");
         assert_eq!(reversed.total, 4);
@@ -714,11 +881,25 @@ mod tests {
     #[test]
     fn text_filter_follows_title_edits() {
         let (_d, s) = temp_store();
-        let t = s.create_ticket(NewTicket::local("Printer offline"), &app(1)).unwrap();
-        s.update_ticket(t.id, None, &TicketPatch { title: Some("Scanner offline".into()), ..Default::default() }, &app(2))
+        let t = s
+            .create_ticket(NewTicket::local("Printer offline"), &app(1))
             .unwrap();
+        s.update_ticket(
+            t.id,
+            None,
+            &TicketPatch {
+                title: Some("Scanner offline".into()),
+                ..Default::default()
+            },
+            &app(2),
+        )
+        .unwrap();
         let q = |text: &str| {
-            s.count_tickets(&[TicketFilter { text: Some(text.into()), ..Default::default() }]).unwrap()[0]
+            s.count_tickets(&[TicketFilter {
+                text: Some(text.into()),
+                ..Default::default()
+            }])
+            .unwrap()[0]
         };
         assert_eq!((q("printer"), q("scanner")), (0, 1));
     }
@@ -726,12 +907,22 @@ mod tests {
     #[test]
     fn invalid_input_is_refused_with_a_reason() {
         let (_d, s) = temp_store();
-        let err = s.create_ticket(NewTicket::local("   "), &app(1)).unwrap_err();
+        let err = s
+            .create_ticket(NewTicket::local("   "), &app(1))
+            .unwrap_err();
         assert_eq!(err.to_string(), "a ticket needs a title");
         let mut huge = NewTicket::local("x");
         huge.description = "a".repeat(MAX_BODY_BYTES + 1);
-        assert!(s.create_ticket(huge, &app(1)).unwrap_err().to_string().contains("larger than"));
-        assert!(matches!(s.ticket(999).unwrap_err(), StoreError::TicketNotFound(_)));
+        assert!(
+            s.create_ticket(huge, &app(1))
+                .unwrap_err()
+                .to_string()
+                .contains("larger than")
+        );
+        assert!(matches!(
+            s.ticket(999).unwrap_err(),
+            StoreError::TicketNotFound(_)
+        ));
         assert_eq!(s.ticket_count().unwrap(), 0);
     }
 }

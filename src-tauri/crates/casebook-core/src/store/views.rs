@@ -30,37 +30,67 @@ impl Store {
             )?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get(3)?,
+                    ))
                 })?
                 .collect::<rusqlite::Result<Vec<(i64, String, String, i64)>>>()?;
             rows.into_iter()
                 .map(|(id, name, json, position)| {
                     let s: Stored = serde_json::from_str(&json)
                         .map_err(|e| StoreError::Data(format!("saved view {name}: {e}")))?;
-                    Ok(SavedView { id, name, filter: s.filter, sort: s.sort, position })
+                    Ok(SavedView {
+                        id,
+                        name,
+                        filter: s.filter,
+                        sort: s.sort,
+                        position,
+                    })
                 })
                 .collect()
         })
     }
 
     /// Creates a view, or replaces the filter of the view with the same name.
-    pub fn save_view(&self, name: &str, filter: &TicketFilter, sort: SortKey, now: Millis) -> Result<SavedView> {
+    pub fn save_view(
+        &self,
+        name: &str,
+        filter: &TicketFilter,
+        sort: SortKey,
+        now: Millis,
+    ) -> Result<SavedView> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 80 {
-            return Err(StoreError::Invalid("a view needs a name of 1 to 80 characters".into()));
+            return Err(StoreError::Invalid(
+                "a view needs a name of 1 to 80 characters".into(),
+            ));
         }
-        let json = serde_json::to_string(&Stored { filter: filter.clone(), sort })
-            .map_err(|e| StoreError::Data(e.to_string()))?;
+        let json = serde_json::to_string(&Stored {
+            filter: filter.clone(),
+            sort,
+        })
+        .map_err(|e| StoreError::Data(e.to_string()))?;
         let id = self.write(|tx| {
             let existing: Option<i64> = tx
-                .query_row("SELECT id FROM saved_views WHERE name = ?", [name], |r| r.get(0))
+                .query_row("SELECT id FROM saved_views WHERE name = ?", [name], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             if let Some(id) = existing {
-                tx.execute("UPDATE saved_views SET filter = ? WHERE id = ?", params![json, id])?;
+                tx.execute(
+                    "UPDATE saved_views SET filter = ? WHERE id = ?",
+                    params![json, id],
+                )?;
                 return Ok(id);
             }
-            let position: i64 =
-                tx.query_row("SELECT coalesce(max(position), 0) + 1 FROM saved_views", [], |r| r.get(0))?;
+            let position: i64 = tx.query_row(
+                "SELECT coalesce(max(position), 0) + 1 FROM saved_views",
+                [],
+                |r| r.get(0),
+            )?;
             tx.execute(
                 "INSERT INTO saved_views (name, filter, position, created_at) VALUES (?, ?, ?, ?)",
                 params![name, json, position, now],
@@ -91,17 +121,28 @@ mod tests {
     #[test]
     fn views_are_saved_replaced_ordered_and_deleted() {
         let (_d, s) = temp_store();
-        let open = TicketFilter { states: vec![TicketState::Open], ..Default::default() };
+        let open = TicketFilter {
+            states: vec![TicketState::Open],
+            ..Default::default()
+        };
         let a = s.save_view("Open", &open, SortKey::Priority, 1).unwrap();
-        let b = s.save_view("Mine", &TicketFilter::default(), SortKey::Updated, 2).unwrap();
+        let b = s
+            .save_view("Mine", &TicketFilter::default(), SortKey::Updated, 2)
+            .unwrap();
         assert!(a.position < b.position);
-        let closed = TicketFilter { states: vec![TicketState::Closed], ..Default::default() };
+        let closed = TicketFilter {
+            states: vec![TicketState::Closed],
+            ..Default::default()
+        };
         let a2 = s.save_view(" Open ", &closed, SortKey::Created, 3).unwrap();
         assert_eq!(a2.id, a.id);
         assert_eq!(a2.filter, closed);
         assert_eq!(s.views().unwrap().len(), 2);
         s.delete_view(b.id).unwrap();
-        assert!(matches!(s.delete_view(b.id).unwrap_err(), StoreError::ViewNotFound(_)));
+        assert!(matches!(
+            s.delete_view(b.id).unwrap_err(),
+            StoreError::ViewNotFound(_)
+        ));
         assert!(s.save_view("  ", &open, SortKey::Updated, 4).is_err());
     }
 }
