@@ -30,10 +30,10 @@ step() {
   local rc=$?
   local took=$((SECONDS - t0))
   if [ $rc -eq 0 ]; then
-    printf '=== %s: ok in %ss\n' "$name" "$took"
+    printf '\n=== %s: ok in %ss\n' "$name" "$took"
     timings+=("$(printf '%-34s ok     %5ss' "$name" "$took")")
   else
-    printf '=== %s: FAILED (exit %s) in %ss\n' "$name" "$rc" "$took"
+    printf '\n=== %s: FAILED (exit %s) in %ss\n' "$name" "$rc" "$took"
     timings+=("$(printf '%-34s FAILED %5ss' "$name" "$took")")
     failed+=("$name")
   fi
@@ -54,8 +54,10 @@ summary() {
 required() { step "$@" || summary; }
 
 bindings_unchanged() {
-  # The ts-rs export tests (in casebook-api) rewrite ui/src/bindings; committed files must match.
-  cargo test -p casebook-api --locked export_bindings -- --quiet || return 1
+  # The ts-rs export tests (unit tests of the façade and core crates) rewrite ui/src/bindings;
+  # the committed files must match. Same package selection as the test step, so the test
+  # binaries built here are reused there.
+  cargo test --workspace --exclude casebook-e2e --lib --locked export_bindings -- --quiet || return 1
   local untracked
   untracked=$(git ls-files --others --exclude-standard -- ui/src/bindings)
   if [ -n "$untracked" ]; then
