@@ -139,8 +139,23 @@ pub(crate) fn insert_ticket(
         t.extra.to_string(),
     ])?;
     let id = tx.last_insert_rowid();
-    write_tags(tx, id, &tags)?;
+    let mut ins =
+        tx.prepare_cached("INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) VALUES (?, ?)")?;
+    for tag in &tags {
+        ins.execute(params![id, tag])?;
+    }
     Ok(id)
+}
+
+/// Adds tickets `from_id..` (all inserted by the current transaction) to the free-text index in
+/// one statement. Every code path that inserts tickets calls this before committing.
+pub(crate) fn index_new_tickets(tx: &Transaction<'_>, from_id: TicketId) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO tickets_fts (rowid, key, title, description) \
+         SELECT id, key, title, description FROM tickets WHERE id >= ? ORDER BY id",
+    )?
+    .execute([from_id])?;
+    Ok(())
 }
 
 pub(crate) fn write_tags(tx: &Transaction<'_>, id: TicketId, tags: &[String]) -> Result<()> {
