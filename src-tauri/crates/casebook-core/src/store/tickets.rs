@@ -340,6 +340,7 @@ impl Store {
                 )));
             }
             let id = insert_ticket(tx, &new, &key, actor.now)?;
+            index_new_tickets(tx, id)?;
             let ticket =
                 load_ticket(tx, id)?.ok_or_else(|| StoreError::TicketNotFound(key.clone()))?;
             let event_id = append_event(
