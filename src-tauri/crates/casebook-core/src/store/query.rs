@@ -352,11 +352,20 @@ pub(crate) fn row_from_sql(r: &Row<'_>) -> rusqlite::Result<TicketRow> {
     })
 }
 
-pub(crate) fn parse_state(r: &Row<'_>, idx: usize) -> rusqlite::Result<TicketState> {
+/// Reads a text column holding one of an enum's spellings (state, visibility, link kind).
+pub(crate) fn parse_text<T>(r: &Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
     let s: String = r.get(idx)?;
     s.parse().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+pub(crate) fn parse_state(r: &Row<'_>, idx: usize) -> rusqlite::Result<TicketState> {
+    parse_text(r, idx)
 }
 
 pub(crate) fn parse_priority(r: &Row<'_>, idx: usize) -> rusqlite::Result<Priority> {

@@ -2,7 +2,7 @@
 //! log and (for local edits) an outbox operation carrying the base values it was made on.
 
 use super::events::{EventKind, NewEvent, NewOutboxOp, Origin, append_event, enqueue};
-use super::query::{parse_priority, parse_state, split_tags};
+use super::query::{parse_priority, parse_state, parse_text, split_tags};
 use super::{Result, Store, StoreError};
 use crate::model::{
     Attachment, Comment, Link, LinkKind, Millis, NewTicket, Ticket, TicketId, TicketPatch,
@@ -236,17 +236,10 @@ impl Store {
                      FROM comments WHERE ticket_id = ? ORDER BY created_at, id",
                 )?
                 .query_map([id], |r| {
-                    let vis: String = r.get(2)?;
                     Ok(Comment {
                         id: r.get(0)?,
                         ticket_id: r.get(1)?,
-                        visibility: vis.parse().map_err(|e| {
-                            rusqlite::Error::FromSqlConversionFailure(
-                                2,
-                                rusqlite::types::Type::Text,
-                                Box::new(e),
-                            )
-                        })?,
+                        visibility: parse_text(r, 2)?,
                         author: r.get(3)?,
                         body: r.get(4)?,
                         created_at: r.get(5)?,
@@ -257,17 +250,10 @@ impl Store {
             let links = c
                 .prepare_cached("SELECT id, ticket_id, kind, target, title FROM links WHERE ticket_id = ? ORDER BY id")?
                 .query_map([id], |r| {
-                    let kind: String = r.get(2)?;
                     Ok(Link {
                         id: r.get(0)?,
                         ticket_id: r.get(1)?,
-                        kind: kind.parse::<LinkKind>().map_err(|e| {
-                            rusqlite::Error::FromSqlConversionFailure(
-                                2,
-                                rusqlite::types::Type::Text,
-                                Box::new(e),
-                            )
-                        })?,
+                        kind: parse_text::<LinkKind>(r, 2)?,
                         target: r.get(3)?,
                         title: r.get(4)?,
                     })
