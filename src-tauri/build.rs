@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "count_tickets",
     "ticket_facets",
     "get_ticket",
+    "find_ticket",
     "ticket_history",
     "create_ticket",
     "update_ticket",

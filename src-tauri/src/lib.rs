@@ -21,6 +21,7 @@ pub fn run() {
             commands::tickets::count_tickets,
             commands::tickets::ticket_facets,
             commands::tickets::get_ticket,
+            commands::tickets::find_ticket,
             commands::tickets::ticket_history,
             commands::tickets::create_ticket,
             commands::tickets::update_ticket,

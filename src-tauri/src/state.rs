@@ -1,7 +1,7 @@
 //! What every command reaches through `State<'_, AppState>`.
 
+use casebook_api::Origin;
 use casebook_api::{ApiError, Casebook, OpenOptions};
-use casebook_core::store::Origin;
 use tauri::AppHandle;
 use tokio::sync::OnceCell;
 

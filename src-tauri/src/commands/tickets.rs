@@ -33,6 +33,12 @@ pub async fn get_ticket(id: i64, state: State<'_, AppState>) -> Result<TicketVie
     state.api().await?.get_ticket(id).await
 }
 
+/// A ticket by its key (`CB-12`, `INC0010001`, case-insensitive) or numeric id.
+#[tauri::command]
+pub async fn find_ticket(key: String, state: State<'_, AppState>) -> Result<TicketView, ApiError> {
+    state.api().await?.find_ticket(key).await
+}
+
 #[tauri::command]
 pub async fn ticket_history(
     id: i64,

@@ -31,6 +31,7 @@ export const countTickets = (filters: TicketFilter[]) =>
 export const ticketFacets = () => call<Facets>("ticket_facets");
 
 export const getTicket = (id: number) => call<TicketView>("get_ticket", { id });
+export const findTicket = (key: string) => call<TicketView>("find_ticket", { key });
 
 export const ticketHistory = (id: number) => call<HistoryEntry[]>("ticket_history", { id });
 

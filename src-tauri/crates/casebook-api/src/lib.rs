@@ -6,11 +6,12 @@ pub mod dto;
 pub mod error;
 pub mod sample;
 
+pub use casebook_core::store::Origin;
 pub use error::{ApiError, ErrorCode};
 
 use casebook_core::import::{self, ImportOptions};
 use casebook_core::model::{NewTicket, TicketPatch, TicketState};
-use casebook_core::store::{Actor, Origin};
+use casebook_core::store::Actor;
 use casebook_core::{Clock, OpenMode, Store, SystemClock};
 use dto::*;
 use std::path::{Path, PathBuf};
@@ -440,7 +441,8 @@ impl Casebook {
     }
 
     /// Watches for writes by other processes (the CLI, a second window) and publishes a
-    /// `workspace`/`external` change batch when one lands. Stops when the handle is dropped.
+    /// `workspace`/`external` change batch when one lands. Runs until the returned handle is
+    /// aborted or the runtime shuts down (dropping the handle does not stop it).
     pub fn watch_external_changes(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {

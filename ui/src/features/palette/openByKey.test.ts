@@ -1,24 +1,24 @@
 import { describe, expect, it, vi } from "vitest";
 import * as ipc from "../../ipc";
-import { serveQueue, summary } from "../../test/fixtures";
 import { findTicketByKey } from "./openByKey";
 
 vi.mock("../../ipc");
 
 describe("findTicketByKey", () => {
-  it("finds the exact key among prefix matches, page by page", async () => {
-    // CB-1 is not on the first page of what "CB-1" matches.
-    serveQueue(1500, (i) => summary(i, { key: i === 1200 ? "CB-1" : `CB-1${i}` }));
+  it("asks for the exact key", async () => {
+    vi.mocked(ipc.findTicket).mockResolvedValue({ id: 7, key: "CB-1" } as never);
     const hit = await findTicketByKey("cb-1");
-    expect(hit?.key).toBe("CB-1");
-    const calls = vi.mocked(ipc.listTickets).mock.calls.map((c) => c[0]);
-    expect(calls.map((q) => q.offset)).toEqual([0, 1000]);
-    expect(calls.every((q) => q.filter.text === "cb-1" && q.limit <= 1000)).toBe(true);
+    expect(hit?.id).toBe(7);
+    expect(ipc.findTicket).toHaveBeenCalledWith("cb-1");
   });
 
-  it("returns null when no ticket has that key", async () => {
-    serveQueue(3);
+  it("returns null when no ticket has that key, and passes other errors on", async () => {
+    vi.mocked(ipc.findTicket).mockRejectedValueOnce({
+      code: "not_found",
+      message: "ticket CB-99 not found",
+    });
     expect(await findTicketByKey("CB-99")).toBeNull();
-    expect(ipc.listTickets).toHaveBeenCalledOnce();
+    vi.mocked(ipc.findTicket).mockRejectedValueOnce({ code: "internal", message: "boom" });
+    await expect(findTicketByKey("CB-1")).rejects.toMatchObject({ code: "internal" });
   });
 });
