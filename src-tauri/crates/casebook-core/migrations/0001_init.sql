@@ -29,7 +29,6 @@ CREATE TABLE tickets (
 CREATE INDEX tickets_updated   ON tickets (updated_at DESC, id DESC);
 CREATE INDEX tickets_created   ON tickets (created_at DESC, id DESC);
 CREATE INDEX tickets_priority  ON tickets (priority, updated_at DESC, id DESC);
-CREATE INDEX tickets_state     ON tickets (state, updated_at DESC);
 CREATE INDEX tickets_assignee  ON tickets (assignee, updated_at DESC) WHERE assignee IS NOT NULL;
 CREATE INDEX tickets_group     ON tickets (assignment_group, updated_at DESC) WHERE assignment_group IS NOT NULL;
 -- Covers every attribute filter, so counts (the queue total, the view counts) read this index

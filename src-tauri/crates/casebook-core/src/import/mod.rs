@@ -25,7 +25,7 @@ use std::io::Read;
 use template::Row;
 
 /// Tickets written per transaction.
-pub const BATCH_SIZE: usize = 2_000;
+pub const BATCH_SIZE: usize = 10_000;
 /// Imports of at least this many tickets refresh the query planner's statistics.
 pub const ANALYZE_AFTER: u64 = 1_000;
 /// Problems listed in full; the rest are counted.
@@ -107,6 +107,7 @@ pub fn import_reader(
     let plan = options.mapping.compile()?;
     let mut records = read::records(input, options.format, &options.mapping)?;
     let now = clock.now();
+    let _bulk = store.bulk_load()?;
     let mut summary = ImportSummary::default();
     let mut batch: Vec<ImportedTicket> = Vec::with_capacity(BATCH_SIZE);
     // Keys whose rows are finished; with history grouping a key seen again later is reported.
