@@ -157,7 +157,7 @@ impl Preset {
             Preset::EndavaHelpdesk => Mapping {
                 fields: FieldMapping {
                     key: s("HD-{_row}"),
-                    // A few real tickets have no text at all: keep them, titled as such.
+                    // A ticket without text is kept, titled as such, rather than rejected.
                     title: s("{Document|words:10|or:(no text)}"),
                     description: s("{Document}"),
                     ..FieldMapping::default()
