@@ -290,12 +290,6 @@ pub struct TicketPatch {
     pub tags: Option<Vec<String>>,
 }
 
-impl TicketPatch {
-    pub fn is_empty(&self) -> bool {
-        self == &TicketPatch::default()
-    }
-}
-
 /// Normalizes a tag: trimmed, lower-case, inner whitespace turned into `-`. Empty tags are dropped.
 pub fn normalize_tag(tag: &str) -> Option<String> {
     let t: String = tag

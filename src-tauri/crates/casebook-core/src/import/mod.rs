@@ -290,7 +290,6 @@ impl Group {
             ticket,
             created_by,
             history,
-            comments: Vec::new(),
         }
     }
 }

@@ -4,8 +4,8 @@
 use super::events::{EventKind, NewEvent, Origin, append_event};
 use super::tickets::{index_new_tickets, insert_ticket, validate_ticket_text};
 use super::{Result, Store};
-use crate::model::{Millis, NewTicket, Visibility};
-use rusqlite::{OptionalExtension, params};
+use crate::model::{Millis, NewTicket};
+use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
 
 /// One change in an imported ticket's history (for example a row of a ServiceNow audit export).
@@ -17,14 +17,6 @@ pub struct ImportedUpdate {
     pub changes: serde_json::Map<String, Value>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImportedComment {
-    pub visibility: Visibility,
-    pub author: String,
-    pub body: String,
-    pub created_at: Millis,
-}
-
 /// A ticket as an importer produced it, with its history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportedTicket {
@@ -32,7 +24,6 @@ pub struct ImportedTicket {
     /// Who opened it (the `created` event's actor).
     pub created_by: Option<String>,
     pub history: Vec<ImportedUpdate>,
-    pub comments: Vec<ImportedComment>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,12 +50,11 @@ impl Store {
             let mut report = ImportBatchReport::default();
             let mut first_id = None;
             let mut exists = tx.prepare_cached("SELECT 1 FROM tickets WHERE key = ?")?;
-            let mut comment = tx.prepare_cached(
-                "INSERT INTO comments (ticket_id, visibility, author, body, created_at) VALUES (?,?,?,?,?)",
-            )?;
             for item in batch {
                 let Some(key) = item.ticket.key.as_deref() else {
-                    return Err(super::StoreError::Invalid("an imported ticket needs a key".into()));
+                    return Err(super::StoreError::Invalid(
+                        "an imported ticket needs a key".into(),
+                    ));
                 };
                 if exists.query_row([key], |_| Ok(())).optional()?.is_some() {
                     report.duplicates.push(key.to_owned());
@@ -100,25 +90,9 @@ impl Store {
                         },
                     )?;
                 }
-                for c in &item.comments {
-                    comment.execute(params![id, c.visibility.as_str(), c.author, c.body, c.created_at])?;
-                    append_event(
-                        tx,
-                        &NewEvent {
-                            ticket_id: id,
-                            kind: EventKind::Commented,
-                            actor: &c.author,
-                            at: c.created_at,
-                            recorded_at: now,
-                            origin: Origin::Import,
-                            data: json!({ "comment_id": tx.last_insert_rowid(), "visibility": c.visibility }),
-                        },
-                    )?;
-                }
                 report.inserted += 1;
             }
             drop(exists);
-            drop(comment);
             if let Some(first) = first_id {
                 index_new_tickets(tx, first)?;
             }
@@ -147,7 +121,6 @@ mod tests {
                     .unwrap()
                     .clone(),
             }],
-            comments: vec![],
         }
     }
 

@@ -14,7 +14,7 @@ mod views;
 
 pub use error::StoreError;
 pub use events::{Event, EventKind, Origin, OutboxOp, OutboxStatus};
-pub use import::{ImportBatchReport, ImportedComment, ImportedTicket, ImportedUpdate};
+pub use import::{ImportBatchReport, ImportedTicket, ImportedUpdate};
 pub use query::{Facets, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
 pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
 pub use views::SavedView;
