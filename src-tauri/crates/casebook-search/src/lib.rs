@@ -1,0 +1,1 @@
+//! Casebook's knowledge base: a tantivy index derived from the store and runbook folders.
