@@ -5,6 +5,7 @@ pub mod clock;
 pub mod import;
 pub mod markdown;
 pub mod model;
+pub mod secrets;
 pub mod store;
 
 pub use clock::{Clock, FixedClock, SystemClock};
