@@ -6,6 +6,7 @@ pub mod import;
 pub mod markdown;
 pub mod model;
 pub mod secrets;
+pub mod sla;
 pub mod store;
 
 pub use clock::{Clock, FixedClock, SystemClock};

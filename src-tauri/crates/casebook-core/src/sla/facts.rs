@@ -1,0 +1,227 @@
+//! What the SLA engine and the reports need to know about a ticket, read from the event log.
+//!
+//! Everything is derived from the log's **action times** (`at`), never from when a change was
+//! recorded or synced, so the same history gives the same result on every machine.
+
+use crate::model::{Millis, Priority, TicketId, TicketState};
+use crate::store::{Result, Store};
+use rusqlite::Connection;
+use std::collections::HashMap;
+
+/// A change that matters to the SLA clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    State(TicketState),
+    Priority(Priority),
+    /// A public reply by an agent (anyone but the requester).
+    PublicReply,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub at: Millis,
+    pub kind: ChangeKind,
+}
+
+/// One ticket's SLA-relevant history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketFacts {
+    pub id: TicketId,
+    pub key: String,
+    pub source: String,
+    pub requester: Option<String>,
+    pub assignee: Option<String>,
+    pub group: Option<String>,
+    pub created_at: Millis,
+    /// State and priority when the ticket was created (before its first recorded change).
+    pub initial_state: TicketState,
+    pub initial_priority: Priority,
+    /// Changes in action-time order.
+    pub changes: Vec<Change>,
+    /// The ticket's first-response time as the upstream reported it (used when the log holds no
+    /// public reply, for example for tickets whose comments were not synced).
+    pub first_response_at: Option<Millis>,
+    /// ServiceNow's `made_sla` flag from the ticket's upstream fields, when present.
+    pub upstream_made_sla: Option<bool>,
+    /// Action times of edits and comments (not the creation), for "touches per ticket".
+    pub touches: Vec<Millis>,
+}
+
+impl TicketFacts {
+    /// A ticket created at `created_at` with no history yet.
+    pub fn new(id: TicketId, created_at: Millis, state: TicketState, priority: Priority) -> Self {
+        TicketFacts {
+            id,
+            key: format!("T-{id}"),
+            source: crate::model::LOCAL_SOURCE.into(),
+            requester: None,
+            assignee: None,
+            group: None,
+            created_at,
+            initial_state: state,
+            initial_priority: priority,
+            changes: Vec::new(),
+            first_response_at: None,
+            upstream_made_sla: None,
+            touches: Vec::new(),
+        }
+    }
+}
+
+fn parse_bool(v: Option<String>) -> Option<bool> {
+    match v?.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+struct Row {
+    facts: TicketFacts,
+    state_now: TicketState,
+    priority_now: Priority,
+    first_state: Option<TicketState>,
+    first_priority: Option<Priority>,
+    has_comments: bool,
+}
+
+const TICKET_SQL: &str = "SELECT id, key, source, requester, assignee, assignment_group, state, \
+    priority, created_at, first_response_at, extra ->> '$.made_sla' FROM tickets";
+
+const EVENT_SQL: &str = "SELECT ticket_id, kind, actor, at, data ->> '$.changes.state.from', \
+    data ->> '$.changes.state.to', data ->> '$.changes.priority.from', \
+    data ->> '$.changes.priority.to', data ->> '$.visibility' FROM events";
+
+fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let state: String = r.get(6)?;
+    let state_now = state.parse().unwrap_or(TicketState::Open);
+    let priority_now = Priority::from_rank(r.get(7)?).unwrap_or(Priority::Medium);
+    let made: Option<rusqlite::types::Value> = r.get(10)?;
+    let made = match made {
+        Some(rusqlite::types::Value::Text(s)) => parse_bool(Some(s)),
+        Some(rusqlite::types::Value::Integer(i)) => Some(i != 0),
+        _ => None,
+    };
+    let mut facts = TicketFacts::new(r.get(0)?, r.get(8)?, state_now, priority_now);
+    facts.key = r.get(1)?;
+    facts.source = r.get(2)?;
+    facts.requester = r.get(3)?;
+    facts.assignee = r.get(4)?;
+    facts.group = r.get(5)?;
+    facts.first_response_at = r.get(9)?;
+    facts.upstream_made_sla = made;
+    Ok(Row {
+        facts,
+        state_now,
+        priority_now,
+        first_state: None,
+        first_priority: None,
+        has_comments: false,
+    })
+}
+
+fn add_event(row: &mut Row, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
+    let kind: String = r.get(1)?;
+    let at: Millis = r.get(3)?;
+    match kind.as_str() {
+        "updated" => {
+            row.facts.touches.push(at);
+            let s_from: Option<String> = r.get(4)?;
+            let s_to: Option<String> = r.get(5)?;
+            let p_from: Option<String> = r.get(6)?;
+            let p_to: Option<String> = r.get(7)?;
+            if let Some(to) = s_to.and_then(|s| s.parse::<TicketState>().ok()) {
+                if row.first_state.is_none() {
+                    row.first_state = s_from.and_then(|s| s.parse().ok()).or(Some(to));
+                }
+                row.facts.changes.push(Change {
+                    at,
+                    kind: ChangeKind::State(to),
+                });
+            }
+            if let Some(to) = p_to.and_then(|s| s.parse::<Priority>().ok()) {
+                if row.first_priority.is_none() {
+                    row.first_priority = p_from.and_then(|s| s.parse().ok()).or(Some(to));
+                }
+                row.facts.changes.push(Change {
+                    at,
+                    kind: ChangeKind::Priority(to),
+                });
+            }
+        }
+        "commented" => {
+            row.has_comments = true;
+            let actor: String = r.get(2)?;
+            let by_requester = row.facts.requester.as_deref() == Some(actor.as_str());
+            if !by_requester {
+                row.facts.touches.push(at);
+            }
+            let vis: Option<String> = r.get(8)?;
+            if vis.as_deref() == Some("public") && !by_requester {
+                row.facts.changes.push(Change {
+                    at,
+                    kind: ChangeKind::PublicReply,
+                });
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn finish(mut row: Row) -> TicketFacts {
+    // Events arrive in log order; action times decide (a stable sort keeps log order on ties).
+    row.facts.changes.sort_by_key(|c| c.at);
+    row.facts.touches.sort_unstable();
+    row.facts.initial_state = row.first_state.unwrap_or(row.state_now);
+    row.facts.initial_priority = row.first_priority.unwrap_or(row.priority_now);
+    if row.has_comments {
+        // The log has the comments: it decides (the stored column counts any public comment,
+        // the requester's included).
+        row.facts.first_response_at = None;
+    }
+    row.facts
+}
+
+fn load(c: &Connection, one: Option<TicketId>) -> Result<Vec<TicketFacts>> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut index: HashMap<TicketId, usize> = HashMap::new();
+    {
+        let sql = match one {
+            Some(_) => format!("{TICKET_SQL} WHERE id = ?1"),
+            None => format!("{TICKET_SQL} WHERE ?1 IS NULL"),
+        };
+        let mut stmt = c.prepare_cached(&sql)?;
+        let mut q = stmt.query([one])?;
+        while let Some(r) = q.next()? {
+            let row = ticket_row(r)?;
+            index.insert(row.facts.id, rows.len());
+            rows.push(row);
+        }
+    }
+    let sql = match one {
+        Some(_) => format!("{EVENT_SQL} WHERE ticket_id = ?1 ORDER BY at, id"),
+        None => format!("{EVENT_SQL} WHERE ?1 IS NULL ORDER BY id"),
+    };
+    let mut stmt = c.prepare_cached(&sql)?;
+    let mut q = stmt.query([one])?;
+    while let Some(r) = q.next()? {
+        let id: TicketId = r.get(0)?;
+        if let Some(&i) = index.get(&id) {
+            add_event(&mut rows[i], r)?;
+        }
+    }
+    Ok(rows.into_iter().map(finish).collect())
+}
+
+impl Store {
+    /// The SLA facts of every ticket, in one pass over the tickets and one over the event log.
+    pub fn sla_facts_all(&self) -> Result<Vec<TicketFacts>> {
+        self.read(|c| load(c, None))
+    }
+
+    /// The SLA facts of one ticket (`None` when there is no such ticket).
+    pub fn sla_facts(&self, id: TicketId) -> Result<Option<TicketFacts>> {
+        self.read(|c| Ok(load(c, Some(id))?.into_iter().next()))
+    }
+}

@@ -1,0 +1,40 @@
+//! Service levels: business-hours calendars, SLA policies and the engine that replays a ticket's
+//! event log against them. See `docs/sla.md` for the rules and the defaults.
+
+mod calendar;
+mod engine;
+mod facts;
+mod format;
+mod policy;
+mod storage;
+#[cfg(test)]
+mod tests;
+
+pub use calendar::{Calendar, CompiledCalendar, Day, Holiday, WorkingHours};
+pub use engine::{
+    PausedInterval, RiskKey, TargetKind, TargetState, TargetStatus, TicketSla, Timeline,
+    UpstreamSla, compute, compute_with, risk_key, risk_order,
+};
+pub use facts::{Change, ChangeKind, TicketFacts};
+pub use format::{duration as format_duration, time as format_time};
+pub use policy::{
+    ANY_SOURCE, CALENDAR_24X7, CALENDAR_BUSINESS, CompiledConfig, MAX_TARGET_MINUTES, SlaConfig,
+    SlaPolicy,
+};
+
+use crate::store::StoreError;
+
+/// Why a calendar or policy was refused, or SLA data could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SlaError {
+    #[error("calendar '{name}': {reason}")]
+    Calendar { name: String, reason: String },
+    #[error("policy {policy}: {reason}")]
+    Policy { policy: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
