@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod import;
+pub mod macros;
 pub mod markdown;
 pub mod model;
 pub mod secrets;
