@@ -83,7 +83,10 @@ impl From<StoreError> for ApiError {
             StoreError::StaleRevision { .. } => StaleRevision,
             StoreError::Locked { .. } => WorkspaceLocked,
             StoreError::NewerSchema { .. } => WorkspaceNewer,
-            StoreError::Corrupt { .. } | StoreError::NotAWorkspace { .. } => WorkspaceUnreadable,
+            StoreError::Corrupt { .. }
+            | StoreError::NotAWorkspace { .. }
+            | StoreError::WrongKey { .. }
+            | StoreError::NotEncrypted { .. } => WorkspaceUnreadable,
             StoreError::Migration { .. } | StoreError::Io { .. } => Internal,
             StoreError::Sql(_) | StoreError::Data(_) => {
                 return ApiError::internal("the database operation", &e);

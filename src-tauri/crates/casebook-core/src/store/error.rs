@@ -28,6 +28,19 @@ pub enum StoreError {
     )]
     Corrupt { path: PathBuf },
 
+    #[error(
+        "{path} cannot be decrypted with the database key from the OS keyring (the keyring was \
+         reset, or the file comes from another account or machine); it was not changed — see \
+         docs/security.md for what can be recovered"
+    )]
+    WrongKey { path: PathBuf },
+
+    #[error(
+        "{path} is an unencrypted database but this workspace must be encrypted; it was not changed — \
+         export what you need (`casebook export-outbox`) and move it aside to start an encrypted workspace"
+    )]
+    NotEncrypted { path: PathBuf },
+
     #[error("{path} is an SQLite database but not a Casebook workspace; it was not changed")]
     NotAWorkspace { path: PathBuf },
 
@@ -78,6 +91,28 @@ impl StoreError {
                 }
             }
             _ => StoreError::Sql(e),
+        }
+    }
+
+    /// Like [`StoreError::from_open`] for a connection given a key: "not a database" then means
+    /// the key does not fit (or the file is plain SQLite).
+    pub(crate) fn from_keyed_open(path: &Path, e: rusqlite::Error) -> StoreError {
+        if e.sqlite_error_code() != Some(ErrorCode::NotADatabase) {
+            return StoreError::from_open(path, e);
+        }
+        let mut header = [0u8; 16];
+        let plain = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+            .is_ok()
+            && &header == b"SQLite format 3\0";
+        if plain {
+            StoreError::NotEncrypted {
+                path: path.to_owned(),
+            }
+        } else {
+            StoreError::WrongKey {
+                path: path.to_owned(),
+            }
         }
     }
 

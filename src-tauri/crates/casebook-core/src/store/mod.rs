@@ -8,13 +8,18 @@
 mod error;
 mod events;
 mod import;
+mod key;
+mod kb;
 mod query;
+mod queue_index;
 mod tickets;
 mod views;
 
 pub use error::StoreError;
 pub use events::{Event, EventKind, Origin, OutboxOp, OutboxStatus};
 pub use import::{ImportBatchReport, ImportedTicket, ImportedUpdate};
+pub use key::{DatabaseKey, InvalidKey};
+pub use kb::KbSourceRow;
 pub use query::{Facets, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
 pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
 pub use views::SavedView;
@@ -22,11 +27,19 @@ pub use views::SavedView;
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use queue_index::QueueIndex;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// Schema migrations, in order. Never edit one that has shipped: add a new one.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_connections.sql"),
+    include_str!("../../migrations/0003_kb_sources.sql"),
+    include_str!("../../migrations/0004_sla.sql"),
+    include_str!("../../migrations/0006_queue_index.sql"),
+];
 
 /// The schema version this build understands (SQLite `user_version`).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -47,11 +60,37 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 pub struct Store {
     path: PathBuf,
+    /// The SQLCipher key, applied to the writer and to every reader right after it opens.
+    key: Option<DatabaseKey>,
     // Field order is drop order: the readers close first so that the read-write connection is the
     // last one, which checkpoints and removes the WAL (a read-only connection cannot).
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Connection>,
+    queue: QueueState,
 }
+
+/// The in-memory queue index and what changed since it was last brought up to date.
+#[derive(Default)]
+struct QueueState {
+    /// Held while the index is built or refreshed (queries wait; writers never take it).
+    index: Mutex<Option<Arc<QueueIndex>>>,
+    /// Tickets changed by committed transactions and not yet re-read.
+    dirty: Mutex<Dirty>,
+    /// Tickets the writer's current transaction touched (filled by the update hook).
+    touched: Arc<Mutex<Vec<i64>>>,
+}
+
+#[derive(Debug, Default)]
+enum Dirty {
+    #[default]
+    Clean,
+    Ids(HashSet<i64>),
+    /// Too many or unknown changes (another process wrote): rebuild.
+    All,
+}
+
+/// Above this many changed tickets the index is rebuilt instead of patched.
+const QUEUE_PATCH_LIMIT: usize = 20_000;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,7 +105,20 @@ impl Store {
     ///
     /// Never recreates or overwrites an existing file: a database from a newer Casebook, a file
     /// that is not a database, or one locked by another program is reported as such.
+    ///
+    /// The file is not encrypted: for benchmarks, tests and plain copies. A workspace is opened
+    /// with [`Store::open_encrypted`] (the façade does).
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store> {
+        Store::open_with_key(path, mode, None)
+    }
+
+    /// Opens (and migrates) the database at `path`, encrypted with `key` (SQLCipher). A new file is
+    /// encrypted from its first page; an existing one must have been encrypted with this key.
+    pub fn open_encrypted(path: &Path, mode: OpenMode, key: &DatabaseKey) -> Result<Store> {
+        Store::open_with_key(path, mode, Some(key))
+    }
+
+    fn open_with_key(path: &Path, mode: OpenMode, key: Option<&DatabaseKey>) -> Result<Store> {
         let exists = path.exists();
         if !exists && mode == OpenMode::MustExist {
             return Err(StoreError::Missing {
@@ -81,12 +133,34 @@ impl Store {
         }
         let mut writer =
             Connection::open_with_flags(path, flags).map_err(|e| StoreError::from_open(path, e))?;
-        configure_writer(&writer).map_err(|e| StoreError::from_open(path, e))?;
+        apply_key(&writer, key).map_err(|e| StoreError::from_open(path, e))?;
+        configure_writer(&writer).map_err(|e| match key {
+            Some(_) => StoreError::from_keyed_open(path, e),
+            None => StoreError::from_open(path, e),
+        })?;
         migrate(path, &mut writer)?;
+        let queue = QueueState::default();
+        let touched = Arc::clone(&queue.touched);
+        // Which tickets each write transaction touches, whatever code path wrote them (see
+        // `write`): the queue index re-reads just those.
+        writer
+            .update_hook(Some(
+                move |_: rusqlite::hooks::Action, _: &str, table: &str, rowid: i64| {
+                    if table == "tickets" {
+                        touched
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(rowid);
+                    }
+                },
+            ))
+            .map_err(|e| StoreError::from_open(path, e))?;
         let store = Store {
             path: path.to_owned(),
+            key: key.cloned(),
             writer: Mutex::new(writer),
             readers: Mutex::default(),
+            queue,
         };
         // Open one reader now so a read-side problem shows at open, not at the first query.
         let reader = store.new_reader()?;
@@ -101,13 +175,72 @@ impl Store {
     /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`), committed when `f` returns `Ok`.
     pub fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::from_sql(&self.path, e))?;
-        let value = f(&tx)?;
-        tx.commit()
-            .map_err(|e| StoreError::from_sql(&self.path, e))?;
-        Ok(value)
+        let result = (|| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| StoreError::from_sql(&self.path, e))?;
+            let value = f(&tx)?;
+            tx.commit()
+                .map_err(|e| StoreError::from_sql(&self.path, e))?;
+            Ok(value)
+        })();
+        // Still under the writer lock: the update hook filled `touched` for this transaction only.
+        let touched = std::mem::take(
+            &mut *self
+                .queue
+                .touched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if result.is_ok() && !touched.is_empty() {
+            self.mark_dirty(touched);
+        }
+        result
+    }
+
+    fn mark_dirty(&self, ids: Vec<i64>) {
+        let mut dirty = self.queue.dirty.lock().unwrap_or_else(PoisonError::into_inner);
+        match &mut *dirty {
+            Dirty::All => {}
+            Dirty::Clean => *dirty = Dirty::Ids(ids.into_iter().collect()),
+            Dirty::Ids(set) => set.extend(ids),
+        }
+        if matches!(&*dirty, Dirty::Ids(set) if set.len() > QUEUE_PATCH_LIMIT) {
+            *dirty = Dirty::All;
+        }
+    }
+
+    /// Another process changed the database (see [`Store::external_change_token`]): the queue
+    /// index is rebuilt before the next query.
+    pub fn note_external_change(&self) {
+        *self.queue.dirty.lock().unwrap_or_else(PoisonError::into_inner) = Dirty::All;
+    }
+
+    /// Builds the in-memory queue index now (the app calls this in the background right after
+    /// opening, so the first filtered query does not pay for it). Returns the tickets indexed.
+    pub fn warm_queue_index(&self) -> Result<usize> {
+        Ok(self.queue_index(true)?.map_or(0, |i| i.len()))
+    }
+
+    /// The queue index brought up to date, built first if `build` (else `None` until it exists).
+    fn queue_index(&self, build: bool) -> Result<Option<Arc<QueueIndex>>> {
+        let mut slot = self.queue.index.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() && !build {
+            return Ok(None);
+        }
+        // Take the changes before reading: whatever commits after this is marked again later.
+        let dirty = std::mem::take(&mut *self.queue.dirty.lock().unwrap_or_else(PoisonError::into_inner));
+        match (slot.as_mut(), dirty) {
+            (Some(_), Dirty::Clean) => {}
+            (Some(index), Dirty::Ids(ids)) => {
+                let index = Arc::make_mut(index);
+                self.read(|c| index.refresh(c, &ids))?;
+            }
+            (None, _) | (Some(_), Dirty::All) => {
+                *slot = Some(Arc::new(self.read(QueueIndex::build)?));
+            }
+        }
+        Ok(slot.clone())
     }
 
     /// Runs `f` on a pooled read-only connection inside one read transaction (a consistent
@@ -186,6 +319,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(&self.path, flags)
             .map_err(|e| StoreError::from_open(&self.path, e))?;
+        apply_key(&conn, self.key.as_ref()).map_err(|e| StoreError::from_open(&self.path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| StoreError::from_open(&self.path, e))?;
         // Readers map the file: queue pages over 100k tickets touch many pages, and a memory map
@@ -218,6 +352,15 @@ impl Drop for BulkLoad<'_> {
         if let Err(e) = restore {
             tracing::error!(error = %e, "could not restore normal durability after an import");
         }
+    }
+}
+
+/// Sets the SQLCipher key; must be the first statement on a connection. Without a key the
+/// connection reads and writes plain SQLite.
+fn apply_key(conn: &Connection, key: Option<&DatabaseKey>) -> rusqlite::Result<()> {
+    match key {
+        Some(k) => conn.execute_batch(k.pragma().expose()),
+        None => Ok(()),
     }
 }
 
