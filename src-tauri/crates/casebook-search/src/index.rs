@@ -1,0 +1,534 @@
+//! The index on disk: opening (with schema-version and corruption checks), the single writer
+//! thread that owns the `IndexWriter`, and what the index holds (fingerprints per origin).
+//!
+//! Layout under the knowledge-base folder: `CURRENT` names the live index directory
+//! (`index-<n>`). A rebuild creates a new directory and switches `CURRENT` atomically (write a
+//! temporary file, rename), then removes the old one; directories not named by `CURRENT` are
+//! leftovers of an interrupted rebuild and are removed at open. Every tantivy commit is atomic,
+//! so a process killed mid-indexing leaves the last committed state, which the next
+//! reconciliation completes.
+
+use crate::doc::{KbDocument, SourceKind};
+use crate::schema::{self, Fields, SCHEMA_VERSION};
+use crate::{Result, SearchError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tantivy::collector::DocSetCollector;
+use tantivy::query::{BooleanQuery, Occur, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+const CURRENT: &str = "CURRENT";
+/// Memory the writer may use before flushing a segment.
+const WRITER_HEAP: usize = 96 * 1024 * 1024;
+/// The writer thread releases the index lock after this long without work (so that another
+/// process, such as the CLI, can write).
+const WRITER_IDLE: Duration = Duration::from_secs(20);
+
+/// A change to the index. Documents are replaced per origin (a runbook file with its sections, a
+/// ticket, an article), so an edit never leaves stale sections behind.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Delete everything of `origin`, then add `docs` (which must all carry that origin).
+    Replace {
+        origin: String,
+        docs: Vec<KbDocument>,
+    },
+    DeleteOrigin(String),
+    /// Delete every document of a group (`folder:<id>`, `tickets`, `articles:<conn>`).
+    DeleteGroup(String),
+}
+
+/// Why the index was (re)created at open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenState {
+    /// The index was there and sound.
+    Existing,
+    /// There was none: a new, empty one was created.
+    Created,
+    /// The index had another schema version or could not be read: a new, empty one replaced it
+    /// and must be filled (the reason says why).
+    Rebuilt { reason: String },
+}
+
+enum Cmd {
+    Apply(Vec<WriteOp>, Sender<Result<u64>>),
+}
+
+/// The live index: a reader for searches and a channel to the writer thread.
+pub struct KbIndex {
+    pub(crate) index: Index,
+    pub(crate) reader: IndexReader,
+    pub(crate) fields: Fields,
+    dir: PathBuf,
+    writer: Mutex<Option<Sender<Cmd>>>,
+    rebuilding: Arc<AtomicBool>,
+    threads: usize,
+}
+
+impl std::fmt::Debug for KbIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KbIndex")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> SearchError {
+    SearchError::Io {
+        what: format!("{what} {}", path.display()),
+        source: e,
+    }
+}
+
+impl KbIndex {
+    /// Opens the index under `kb_dir` (created when missing). An index with another schema
+    /// version, or one that cannot be read, is replaced by an empty one ([`OpenState::Rebuilt`]);
+    /// until the caller has refilled it and called [`KbIndex::set_rebuilding`]`(false)`, searches
+    /// report that the index is rebuilding.
+    pub fn open(kb_dir: &Path) -> Result<(KbIndex, OpenState)> {
+        std::fs::create_dir_all(kb_dir).map_err(|e| io_err("creating", kb_dir, e))?;
+        let current = std::fs::read_to_string(kb_dir.join(CURRENT))
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| s.starts_with("index-") && !s.contains(['/', '\\', '.']));
+        let (index, state) = match &current {
+            None => (Self::create_new(kb_dir)?, OpenState::Created),
+            Some(name) => match Self::open_existing(&kb_dir.join(name)) {
+                Ok(index) => (index, OpenState::Existing),
+                Err(reason) => {
+                    tracing::warn!(%reason, "knowledge-base index unusable; rebuilding");
+                    (Self::create_new(kb_dir)?, OpenState::Rebuilt { reason })
+                }
+            },
+        };
+        remove_leftovers(kb_dir);
+        let fields = schema::fields_of(&index.schema()).ok_or_else(|| SearchError::Corrupt {
+            reason: "the index schema is not Casebook's".into(),
+        })?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(SearchError::tantivy("opening the index reader"))?;
+        let rebuilding = Arc::new(AtomicBool::new(matches!(state, OpenState::Rebuilt { .. })));
+        Ok((
+            KbIndex {
+                index,
+                reader,
+                fields,
+                dir: kb_dir.to_owned(),
+                writer: Mutex::new(None),
+                rebuilding,
+                threads: 2,
+            },
+            state,
+        ))
+    }
+
+    fn open_existing(dir: &Path) -> std::result::Result<Index, String> {
+        let index = Index::open_in_dir(dir).map_err(|e| format!("cannot open the index: {e}"))?;
+        let metas = index
+            .load_metas()
+            .map_err(|e| format!("cannot read the index metadata: {e}"))?;
+        let version = metas
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+            .and_then(|v| v.get("schema").and_then(|s| s.as_u64()));
+        if version != Some(u64::from(SCHEMA_VERSION)) {
+            return Err(format!(
+                "index schema version {} (this build uses {SCHEMA_VERSION})",
+                version.map_or("unknown".to_owned(), |v| v.to_string())
+            ));
+        }
+        if schema::fields_of(&index.schema()).is_none() {
+            return Err("the index schema is not Casebook's".into());
+        }
+        schema::register(&index);
+        // Opening a searcher opens every segment: missing or truncated files show here.
+        let reader: IndexReader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e| format!("cannot read the index: {e}"))?;
+        let searcher = reader.searcher();
+        for seg in searcher.segment_readers() {
+            seg.get_store_reader(1)
+                .map_err(|e| format!("cannot read a segment's documents: {e}"))?;
+        }
+        Ok(index)
+    }
+
+    fn create_new(kb_dir: &Path) -> Result<Index> {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let name = format!("index-{n}");
+        let dir = kb_dir.join(&name);
+        std::fs::create_dir_all(&dir).map_err(|e| io_err("creating", &dir, e))?;
+        let (schema, _) = schema::build();
+        let index = Index::create_in_dir(&dir, schema)
+            .map_err(SearchError::tantivy("creating the index"))?;
+        schema::register(&index);
+        // An empty first commit stores the schema version.
+        let mut w: IndexWriter<TantivyDocument> = index
+            .writer_with_num_threads(1, 15_000_000)
+            .map_err(SearchError::tantivy("opening the index writer"))?;
+        commit_with_payload(&mut w)?;
+        drop(w);
+        // Switch CURRENT atomically.
+        let tmp = kb_dir.join("CURRENT.tmp");
+        std::fs::write(&tmp, &name).map_err(|e| io_err("writing", &tmp, e))?;
+        if let Ok(f) = std::fs::File::open(&tmp) {
+            let _ = f.sync_all();
+        }
+        std::fs::rename(&tmp, kb_dir.join(CURRENT)).map_err(|e| io_err("switching", &tmp, e))?;
+        if let Ok(d) = std::fs::File::open(kb_dir) {
+            let _ = d.sync_all();
+        }
+        Ok(index)
+    }
+
+    /// Number of indexing threads of the writer (default 2; the bench may raise it).
+    pub fn set_writer_threads(&mut self, n: usize) {
+        self.threads = n.clamp(1, 8);
+    }
+
+    pub fn is_rebuilding(&self) -> bool {
+        self.rebuilding.load(Ordering::Relaxed)
+    }
+
+    pub fn set_rebuilding(&self, on: bool) {
+        self.rebuilding.store(on, Ordering::Relaxed);
+    }
+
+    /// Searchable documents (sections count separately).
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Bytes the index takes on disk.
+    pub fn size_bytes(&self) -> u64 {
+        let Ok(name) = std::fs::read_to_string(self.dir.join(CURRENT)) else {
+            return 0;
+        };
+        dir_size(&self.dir.join(name.trim()))
+    }
+
+    /// Applies changes and commits them; returns when they are searchable. The writer thread is
+    /// started on first use and stops after a while without work.
+    pub fn apply(&self, ops: Vec<WriteOp>) -> Result<u64> {
+        if ops.is_empty() {
+            return Ok(0);
+        }
+        let mut ops = Some(ops);
+        for _ in 0..2 {
+            let tx = self.writer_sender()?;
+            let (reply_tx, reply_rx) = mpsc::channel();
+            let Some(batch) = ops.take() else { break };
+            match tx.send(Cmd::Apply(batch, reply_tx)) {
+                Ok(()) => {
+                    return reply_rx.recv().map_err(|_| SearchError::WriterGone)?;
+                }
+                Err(mpsc::SendError(Cmd::Apply(batch, _))) => {
+                    // The thread had just stopped (idle): start a new one and retry once.
+                    ops = Some(batch);
+                    *self.writer.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                }
+            }
+        }
+        Err(SearchError::WriterGone)
+    }
+
+    fn writer_sender(&self) -> Result<Sender<Cmd>> {
+        let mut slot = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tx) = slot.as_ref() {
+            return Ok(tx.clone());
+        }
+        let writer: IndexWriter<TantivyDocument> = self
+            .index
+            .writer_with_num_threads(self.threads, WRITER_HEAP * self.threads / 2)
+            .map_err(|e| match e {
+                tantivy::TantivyError::LockFailure(..) => SearchError::Busy,
+                other => SearchError::Tantivy {
+                    what: "opening the index writer".into(),
+                    source: other,
+                },
+            })?;
+        let (tx, rx) = mpsc::channel();
+        let reader = self.reader.clone();
+        let fields = self.fields;
+        std::thread::Builder::new()
+            .name("kb-writer".into())
+            .spawn(move || writer_loop(writer, rx, reader, fields))
+            .map_err(|e| SearchError::Io {
+                what: "starting the index writer thread".into(),
+                source: e,
+            })?;
+        *slot = Some(tx.clone());
+        Ok(tx)
+    }
+
+    /// Fingerprint of every origin of a group that the index holds (what the last committed
+    /// indexing saw). A reconciliation compares them with the sources.
+    pub fn fingerprints(&self, group: &str) -> Result<HashMap<String, u64>> {
+        let searcher = self.reader.searcher();
+        let f = self.fields;
+        let q = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.group, group),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.root, 1),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ]);
+        let docs = searcher
+            .search(&q, &DocSetCollector)
+            .map_err(SearchError::tantivy("reading the index contents"))?;
+        let mut by_segment: HashMap<u32, Vec<u32>> = HashMap::new();
+        for d in docs {
+            by_segment.entry(d.segment_ord).or_default().push(d.doc_id);
+        }
+        let mut out = HashMap::new();
+        let mut buf = String::new();
+        for (seg, docs) in by_segment {
+            let reader = searcher.segment_reader(seg);
+            let ff = reader.fast_fields();
+            let fp = ff
+                .u64("fp")
+                .map_err(SearchError::tantivy("reading fingerprints"))?;
+            let Some(origin) = ff
+                .str("origin")
+                .map_err(SearchError::tantivy("reading origins"))?
+            else {
+                continue;
+            };
+            for d in docs {
+                let Some(ord) = origin.ords().first(d) else {
+                    continue;
+                };
+                if origin.ord_to_str(ord, &mut buf).unwrap_or(false) {
+                    out.insert(buf.clone(), fp.first(d).unwrap_or(0));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks that every origin has exactly one whole document (no duplicate left by an
+    /// interrupted update). Returns the origins that do not.
+    pub fn duplicate_origins(&self) -> Result<Vec<String>> {
+        let searcher = self.reader.searcher();
+        let mut counts: HashMap<String, u32> = HashMap::new();
+        let mut buf = String::new();
+        for reader in searcher.segment_readers() {
+            let ff = reader.fast_fields();
+            let root = ff
+                .u64("root")
+                .map_err(SearchError::tantivy("reading the index"))?;
+            let Some(origin) = ff
+                .str("origin")
+                .map_err(SearchError::tantivy("reading the index"))?
+            else {
+                continue;
+            };
+            let alive = reader.alive_bitset();
+            for d in 0..reader.max_doc() {
+                if alive.is_some_and(|a| a.is_deleted(d)) || root.first(d) != Some(1) {
+                    continue;
+                }
+                if let Some(ord) = origin.ords().first(d)
+                    && origin.ord_to_str(ord, &mut buf).unwrap_or(false)
+                {
+                    *counts.entry(buf.clone()).or_default() += 1;
+                }
+            }
+        }
+        let mut dups: Vec<String> = counts
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(o, _)| o)
+            .collect();
+        dups.sort();
+        Ok(dups)
+    }
+}
+
+fn commit_with_payload(w: &mut IndexWriter<TantivyDocument>) -> Result<u64> {
+    let mut prepared = w
+        .prepare_commit()
+        .map_err(SearchError::tantivy("committing"))?;
+    prepared.set_payload(&serde_json::json!({ "schema": SCHEMA_VERSION }).to_string());
+    prepared
+        .commit()
+        .map_err(SearchError::tantivy("committing"))
+}
+
+fn writer_loop(
+    mut writer: IndexWriter<TantivyDocument>,
+    rx: Receiver<Cmd>,
+    reader: IndexReader,
+    fields: Fields,
+) {
+    loop {
+        let cmd = match rx.recv_timeout(WRITER_IDLE) {
+            Ok(c) => c,
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let Cmd::Apply(ops, reply) = cmd;
+        let result = apply_ops(&mut writer, &fields, ops).and_then(|n| {
+            commit_with_payload(&mut writer)?;
+            reader
+                .reload()
+                .map_err(SearchError::tantivy("reloading the reader"))?;
+            Ok(n)
+        });
+        if result.is_err() {
+            // Drop what this batch added so a later commit does not publish half of it.
+            let _ = writer.rollback();
+        }
+        let _ = reply.send(result);
+    }
+    // Dropping the writer waits for merges and releases the lock.
+    if let Err(e) = writer.wait_merging_threads() {
+        tracing::warn!(error = %e, "index merges did not finish cleanly");
+    }
+}
+
+fn apply_ops(w: &mut IndexWriter<TantivyDocument>, f: &Fields, ops: Vec<WriteOp>) -> Result<u64> {
+    let mut added = 0;
+    for op in ops {
+        match op {
+            WriteOp::Replace { origin, docs } => {
+                w.delete_term(Term::from_field_text(f.origin, &origin));
+                for d in docs {
+                    if d.origin != origin {
+                        return Err(SearchError::Invalid(format!(
+                            "document {} does not belong to {origin}",
+                            d.id
+                        )));
+                    }
+                    w.add_document(to_tantivy(f, &d))
+                        .map_err(SearchError::tantivy("adding a document"))?;
+                    added += 1;
+                }
+            }
+            WriteOp::DeleteOrigin(origin) => {
+                w.delete_term(Term::from_field_text(f.origin, &origin));
+            }
+            WriteOp::DeleteGroup(group) => {
+                w.delete_term(Term::from_field_text(f.group, &group));
+            }
+        }
+    }
+    Ok(added)
+}
+
+/// Maps a document to its tantivy form.
+pub fn to_tantivy(f: &Fields, d: &KbDocument) -> TantivyDocument {
+    let mut t = TantivyDocument::default();
+    t.add_text(f.id, &d.id);
+    t.add_text(f.kind, d.kind.as_str());
+    t.add_text(f.origin, &d.origin);
+    t.add_text(f.group, schema::group_of(&d.origin));
+    let root = matches!(
+        d.kind,
+        SourceKind::Runbook | SourceKind::PastCase | SourceKind::KbArticle
+    );
+    t.add_u64(f.root, u64::from(root));
+    t.add_u64(f.fp, d.fingerprint);
+    t.add_text(f.title, &d.title);
+    for h in &d.headings {
+        t.add_text(f.headings, h);
+    }
+    // Names: the path, identifiers and their split forms (`KubePodCrashLooping` also as
+    // `kube pod crash looping`), so both the exact name and its words match.
+    if !d.path.is_empty() {
+        let no_ext = d.path.trim_end_matches(".md").trim_end_matches(".markdown");
+        t.add_text(f.names, no_ext);
+        let split: Vec<String> = no_ext
+            .split(['/', '.', '-', '_'])
+            .filter_map(crate::runbook::split_identifier)
+            .collect();
+        if !split.is_empty() {
+            t.add_text(f.names, split.join(" "));
+        }
+    }
+    for id in &d.identifiers {
+        t.add_text(f.names, id);
+        if let Some(s) = crate::runbook::split_identifier(id) {
+            t.add_text(f.names, s);
+        }
+        t.add_text(f.identifiers, id);
+    }
+    t.add_text(f.body, &d.body);
+    t.add_text(f.path, &d.path);
+    for tag in &d.tags {
+        t.add_text(f.tags, tag);
+    }
+    if let Some(s) = &d.service {
+        t.add_text(f.service, s.to_lowercase());
+    }
+    if let Some(s) = d.ticket_state {
+        t.add_text(f.state, s.as_str());
+    }
+    if let Some(id) = d.ticket_id {
+        t.add_i64(f.ticket_id, id);
+    }
+    for (field, v) in [
+        (f.url, &d.url),
+        (f.anchor, &d.anchor),
+        (f.section, &d.section),
+        (f.owner, &d.owner),
+        (f.html, &d.html),
+    ] {
+        if let Some(v) = v {
+            t.add_text(field, v);
+        }
+    }
+    t.add_i64(f.updated, d.updated_at);
+    t
+}
+
+fn remove_leftovers(kb_dir: &Path) {
+    let current = std::fs::read_to_string(kb_dir.join(CURRENT)).unwrap_or_default();
+    let current = current.trim();
+    let Ok(entries) = std::fs::read_dir(kb_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("index-") && name != current {
+            if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                tracing::warn!(error = %err, dir = %name, "cannot remove an old index");
+            }
+        }
+    }
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}

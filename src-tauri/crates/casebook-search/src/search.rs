@@ -1,0 +1,1073 @@
+//! Ranking and results: BM25 over boosted fields, OR with a strong preference for documents that
+//! match more of the query's clauses, phrases, prefix and typo expansion, filters, results
+//! collapsed per runbook file with the best section, highlighted snippets, and similar cases.
+
+use crate::doc::SourceKind;
+use crate::index::KbIndex;
+use crate::query::{self, Clause, ParsedQuery};
+use crate::schema::{Fields, analyze, en_analyzer, ident_analyzer};
+use crate::{Result, SearchError};
+use casebook_core::model::TicketState;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+use tantivy::collector::TopDocs;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DocAddress, DocSet, Searcher, TantivyDocument, Term};
+
+/// Ranking parameters. The defaults are what the evaluation supports (docs/search.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    pub title: f32,
+    pub headings: f32,
+    pub names: f32,
+    pub body: f32,
+    /// Final score = BM25 × (matched clauses / clauses)^coord_power.
+    pub coord_power: f32,
+    /// Typo expansion of unknown ordinary words.
+    pub fuzzy: bool,
+    /// Collapse a runbook and its sections into one result.
+    pub collapse: bool,
+    /// Weight of a whole runbook relative to its sections.
+    pub whole_doc: f32,
+}
+
+impl Default for Ranking {
+    fn default() -> Self {
+        Ranking {
+            title: 3.0,
+            headings: 1.5,
+            names: 3.0,
+            body: 1.0,
+            coord_power: 2.0,
+            fuzzy: true,
+            collapse: true,
+            whole_doc: 1.0,
+        }
+    }
+}
+
+impl Ranking {
+    /// Plain BM25: equal field weights, no preference for more matched terms, no typo expansion.
+    pub fn plain() -> Ranking {
+        Ranking {
+            title: 1.0,
+            headings: 1.0,
+            names: 1.0,
+            body: 1.0,
+            coord_power: 0.0,
+            fuzzy: false,
+            collapse: true,
+            whole_doc: 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filters {
+    /// `Runbook` includes its sections.
+    pub kinds: Vec<SourceKind>,
+    /// Any of these tags.
+    pub tags: Vec<String>,
+    /// Any of these services.
+    pub services: Vec<String>,
+    /// Any of these ticket states (past cases).
+    pub states: Vec<TicketState>,
+    /// Leave out these origins (`ticket:42`: the ticket itself in "similar cases").
+    pub exclude_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    pub text: String,
+    pub filters: Filters,
+    pub limit: usize,
+}
+
+/// A highlighted range, in UTF-16 code units of the text it belongs to (what JavaScript's string
+/// indices count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Range {
+    pub start: u32,
+    pub end: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snippet {
+    /// Plain text (an excerpt of the document, `…` where cut).
+    pub text: String,
+    pub ranges: Vec<Range>,
+    /// The same excerpt as HTML: the text escaped, matches in `<mark>`; nothing else.
+    pub html: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub doc_id: String,
+    pub origin: String,
+    pub kind: SourceKind,
+    pub title: String,
+    pub title_ranges: Vec<Range>,
+    pub path: String,
+    /// For runbooks: the best-matching section's heading and anchor.
+    pub section: Option<String>,
+    pub anchor: Option<String>,
+    pub snippet: Snippet,
+    pub tags: Vec<String>,
+    pub service: Option<String>,
+    pub ticket_state: Option<TicketState>,
+    pub ticket_id: Option<i64>,
+    pub url: Option<String>,
+    pub score: f32,
+    /// The query's words (or, for similar cases, the ticket's terms) this result contains.
+    pub matched_terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    /// The index is being rebuilt: results may be incomplete.
+    pub rebuilding: bool,
+    /// The query had nothing to search for (empty, punctuation or stop words only).
+    pub empty_query: bool,
+    pub took_us: u64,
+}
+
+/// One clause turned into index terms.
+struct ClauseQ {
+    label: String,
+    /// Scoring queries (term queries stay bare so tantivy can prune with block-max WAND).
+    queries: Vec<Box<dyn Query>>,
+    /// The clause matches a document when any of these term sets is all present.
+    checks: Vec<Vec<(Field, Term)>>,
+    /// Analyzed (stemmed) forms to highlight.
+    highlight: Vec<String>,
+}
+
+const MAX_EXPANSIONS_SCANNED: usize = 4_000;
+
+fn boosted(q: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
+    if (boost - 1.0).abs() < f32::EPSILON {
+        q
+    } else {
+        Box::new(BoostQuery::new(q, boost))
+    }
+}
+
+fn term_q(t: Term, boost: f32) -> Box<dyn Query> {
+    boosted(
+        Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)),
+        boost,
+    )
+}
+
+struct Analyzers {
+    en: TextAnalyzer,
+    id: TextAnalyzer,
+}
+
+impl Analyzers {
+    fn new() -> Analyzers {
+        Analyzers {
+            en: en_analyzer(),
+            id: ident_analyzer(),
+        }
+    }
+    fn en1(&mut self, w: &str) -> Option<String> {
+        analyze(&mut self.en, w).into_iter().next()
+    }
+}
+
+fn doc_freq(searcher: &Searcher, field: Field, text: &str) -> u64 {
+    searcher
+        .doc_freq(&Term::from_field_text(field, text))
+        .unwrap_or(0)
+}
+
+/// Terms of `field` starting with `prefix`, most frequent first.
+fn prefix_terms(searcher: &Searcher, field: Field, prefix: &str, k: usize) -> Vec<String> {
+    let mut df: HashMap<String, u64> = HashMap::new();
+    let mut upper = prefix.as_bytes().to_vec();
+    upper.push(0xff);
+    for seg in searcher.segment_readers() {
+        let Ok(inv) = seg.inverted_index(field) else {
+            continue;
+        };
+        let Ok(mut stream) = inv
+            .terms()
+            .range()
+            .ge(prefix.as_bytes())
+            .lt(&upper)
+            .into_stream()
+        else {
+            continue;
+        };
+        let mut n = 0;
+        while stream.advance() && n < MAX_EXPANSIONS_SCANNED {
+            n += 1;
+            if let Ok(s) = std::str::from_utf8(stream.key()) {
+                *df.entry(s.to_owned()).or_default() += u64::from(stream.value().doc_freq);
+            }
+        }
+    }
+    top_k(df, k)
+}
+
+/// Terms of `field` within `distance` edits of `word`, most frequent first.
+fn fuzzy_terms(
+    searcher: &Searcher,
+    field: Field,
+    word: &str,
+    distance: u8,
+    k: usize,
+) -> Vec<String> {
+    let q = FuzzyTermQuery::new(Term::from_field_text(field, word), distance, true);
+    let mut df: HashMap<String, u64> = HashMap::new();
+    for seg in searcher.segment_readers() {
+        let Ok(automaton) = q.automaton() else {
+            return Vec::new();
+        };
+        let Ok(inv) = seg.inverted_index(field) else {
+            continue;
+        };
+        let Ok(mut stream) = inv.terms().search(automaton).into_stream() else {
+            continue;
+        };
+        let mut n = 0;
+        while stream.advance() && n < MAX_EXPANSIONS_SCANNED {
+            n += 1;
+            if let Ok(s) = std::str::from_utf8(stream.key()) {
+                *df.entry(s.to_owned()).or_default() += u64::from(stream.value().doc_freq);
+            }
+        }
+    }
+    top_k(df, k)
+}
+
+fn top_k(df: HashMap<String, u64>, k: usize) -> Vec<String> {
+    let mut v: Vec<(String, u64)> = df.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.into_iter().take(k).map(|(t, _)| t).collect()
+}
+
+/// Builds the index terms of one clause.
+fn clause_q(
+    searcher: &Searcher,
+    f: &Fields,
+    r: &Ranking,
+    an: &mut Analyzers,
+    clause: &Clause,
+) -> Option<ClauseQ> {
+    let en_fields = [
+        (f.title, r.title),
+        (f.headings, r.headings),
+        (f.body, r.body),
+    ];
+    let mut cq = ClauseQ {
+        label: String::new(),
+        queries: Vec::new(),
+        checks: Vec::new(),
+        highlight: Vec::new(),
+    };
+    let add_term = |cq: &mut ClauseQ, field: Field, text: &str, boost: f32| {
+        let t = Term::from_field_text(field, text);
+        cq.queries.push(term_q(t.clone(), boost));
+        cq.checks.push(vec![(field, t)]);
+    };
+    let single = match clause {
+        Clause::Word {
+            text,
+            fuzzy,
+            prefix,
+        } => Some((text.as_str(), *fuzzy, *prefix)),
+        Clause::Identifier { parts, prefix, .. } if parts.len() == 1 => {
+            Some((parts[0].as_str(), 0, *prefix))
+        }
+        _ => None,
+    };
+    if let Some((word, fuzzy, prefix)) = single {
+        cq.label = match clause {
+            Clause::Identifier { raw, .. } => raw.clone(),
+            _ => word.to_owned(),
+        };
+        let en = an.en1(word);
+        let id = analyze(&mut an.id, word).into_iter().next();
+        let mut known = false;
+        if let Some(en) = &en {
+            for (field, w) in en_fields {
+                known |= doc_freq(searcher, field, en) > 0;
+                add_term(&mut cq, field, en, w);
+            }
+            cq.highlight.push(en.clone());
+        }
+        if let Some(id) = &id {
+            known |= doc_freq(searcher, f.names, id) > 0;
+            add_term(&mut cq, f.names, id, r.names);
+        }
+        if prefix {
+            let mut seen: HashSet<String> = en.iter().cloned().collect();
+            let mut exp = prefix_terms(searcher, f.body, word, 6);
+            if let Some(en) = &en
+                && en != word
+            {
+                exp.extend(prefix_terms(searcher, f.body, en, 3));
+            }
+            // Stems shorter than the typed text ("configur" for "configura").
+            let chars: Vec<char> = word.chars().collect();
+            for cut in (chars.len().saturating_sub(3).max(3))..chars.len() {
+                let p: String = chars[..cut].iter().collect();
+                if doc_freq(searcher, f.body, &p) > 0 {
+                    exp.push(p);
+                }
+            }
+            for t in exp {
+                if seen.insert(t.clone()) {
+                    for (field, w) in en_fields {
+                        add_term(&mut cq, field, &t, w * 0.6);
+                    }
+                    cq.highlight.push(t);
+                }
+            }
+            for t in prefix_terms(searcher, f.names, word, 4) {
+                if Some(&t) != id.as_ref() {
+                    add_term(&mut cq, f.names, &t, r.names * 0.6);
+                }
+            }
+        }
+        if !known && fuzzy > 0 && r.fuzzy && !prefix {
+            if let Some(en) = &en {
+                let mut seen = HashSet::new();
+                for t in fuzzy_terms(searcher, f.body, en, fuzzy, 3)
+                    .into_iter()
+                    .chain(fuzzy_terms(searcher, f.title, en, fuzzy, 2))
+                {
+                    if seen.insert(t.clone()) {
+                        for (field, w) in en_fields {
+                            add_term(&mut cq, field, &t, w * 0.7);
+                        }
+                        cq.highlight.push(t);
+                    }
+                }
+            }
+        }
+        if !known && prefix && fuzzy > 0 && r.fuzzy && cq.queries.len() <= 4 {
+            // Nothing starts with it either: maybe a typo in a finished word.
+            if let Some(en) = &en {
+                for t in fuzzy_terms(searcher, f.body, en, fuzzy, 3) {
+                    for (field, w) in en_fields {
+                        add_term(&mut cq, field, &t, w * 0.7);
+                    }
+                    cq.highlight.push(t);
+                }
+            }
+        }
+    } else {
+        let parts = clause.parts();
+        cq.label = match clause {
+            Clause::Identifier { raw, .. } => raw.clone(),
+            _ => format!("\"{}\"", parts.join(" ")),
+        };
+        let joined = parts.join(" ");
+        let en_parts = analyze(&mut an.en, &joined);
+        let id_parts = analyze(&mut an.id, &joined);
+        let phrase = |field: Field, terms: &[String], boost: f32, cq: &mut ClauseQ| {
+            if terms.len() < 2 {
+                return;
+            }
+            let ts: Vec<Term> = terms
+                .iter()
+                .map(|t| Term::from_field_text(field, t))
+                .collect();
+            cq.checks
+                .push(ts.iter().map(|t| (field, t.clone())).collect());
+            cq.queries
+                .push(boosted(Box::new(PhraseQuery::new(ts)), boost));
+        };
+        if en_parts.len() == parts.len() {
+            for (field, w) in [(f.title, r.title), (f.body, r.body)] {
+                phrase(field, &en_parts, w, &mut cq);
+            }
+            cq.highlight.extend(en_parts.iter().cloned());
+        }
+        if id_parts.len() == parts.len() {
+            phrase(f.names, &id_parts, r.names, &mut cq);
+        }
+    }
+    (!cq.queries.is_empty()).then_some(cq)
+}
+
+fn filter_query(f: &Fields, filters: &Filters) -> Vec<(Occur, Box<dyn Query>)> {
+    let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let any = |field: Field, values: Vec<String>| -> Box<dyn Query> {
+        let clauses: Vec<(Occur, Box<dyn Query>)> = values
+            .into_iter()
+            .map(|v| {
+                let q: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_field_text(field, &v),
+                    IndexRecordOption::Basic,
+                ));
+                (Occur::Should, q)
+            })
+            .collect();
+        Box::new(ConstScoreQuery::new(
+            Box::new(BooleanQuery::new(clauses)),
+            0.0,
+        ))
+    };
+    if !filters.kinds.is_empty() {
+        let mut kinds: Vec<String> = Vec::new();
+        for k in &filters.kinds {
+            kinds.push(k.as_str().to_owned());
+            if *k == SourceKind::Runbook {
+                kinds.push(SourceKind::RunbookSection.as_str().to_owned());
+            }
+        }
+        out.push((Occur::Must, any(f.kind, kinds)));
+    }
+    if !filters.tags.is_empty() {
+        let tags = casebook_core::model::normalize_tags(&filters.tags);
+        out.push((Occur::Must, any(f.tags, tags)));
+    }
+    if !filters.services.is_empty() {
+        let s = filters
+            .services
+            .iter()
+            .map(|s| s.trim().to_lowercase())
+            .collect();
+        out.push((Occur::Must, any(f.service, s)));
+    }
+    if !filters.states.is_empty() {
+        let s = filters
+            .states
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        out.push((Occur::Must, any(f.state, s)));
+    }
+    for o in &filters.exclude_origins {
+        out.push((
+            Occur::MustNot,
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.origin, o),
+                IndexRecordOption::Basic,
+            )),
+        ));
+    }
+    out
+}
+
+struct Candidate {
+    addr: DocAddress,
+    score: f32,
+    matched: Vec<bool>,
+}
+
+impl KbIndex {
+    /// Searches with the default ranking.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults> {
+        self.search_with(req, &Ranking::default())
+    }
+
+    /// Searches with explicit ranking parameters (the evaluation compares them).
+    pub fn search_with(&self, req: &SearchRequest, r: &Ranking) -> Result<SearchResults> {
+        let started = Instant::now();
+        let parsed = query::parse(&req.text);
+        let mut res = self.run(&parsed, &req.filters, req.limit.clamp(1, 100), r)?;
+        res.took_us = started.elapsed().as_micros() as u64;
+        Ok(res)
+    }
+
+    fn run(
+        &self,
+        parsed: &ParsedQuery,
+        filters: &Filters,
+        limit: usize,
+        r: &Ranking,
+    ) -> Result<SearchResults> {
+        let searcher = self.reader.searcher();
+        let f = self.fields;
+        let mut an = Analyzers::new();
+        let clauses: Vec<ClauseQ> = parsed
+            .clauses
+            .iter()
+            .filter_map(|c| clause_q(&searcher, &f, r, &mut an, c))
+            .collect();
+        let res = SearchResults {
+            rebuilding: self.is_rebuilding(),
+            empty_query: parsed.is_empty(),
+            ..SearchResults::default()
+        };
+        if clauses.is_empty() {
+            return Ok(res);
+        }
+        let highlight: HashSet<String> = clauses
+            .iter()
+            .flat_map(|c| c.highlight.iter().cloned())
+            .collect();
+        let labels: Vec<String> = clauses.iter().map(|c| c.label.clone()).collect();
+        let checks: Vec<Vec<Vec<(Field, Term)>>> =
+            clauses.iter().map(|c| c.checks.clone()).collect();
+        let shoulds: Vec<(Occur, Box<dyn Query>)> = clauses
+            .into_iter()
+            .flat_map(|c| c.queries)
+            .map(|q| (Occur::Should, q))
+            .collect();
+        self.collect(
+            &searcher, shoulds, filters, limit, r, &checks, &labels, &highlight, &mut an, res,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn collect(
+        &self,
+        searcher: &Searcher,
+        shoulds: Vec<(Occur, Box<dyn Query>)>,
+        filters: &Filters,
+        limit: usize,
+        r: &Ranking,
+        checks: &[Vec<Vec<(Field, Term)>>],
+        labels: &[String],
+        highlight: &HashSet<String>,
+        an: &mut Analyzers,
+        mut res: SearchResults,
+    ) -> Result<SearchResults> {
+        let f = self.fields;
+        let main: Box<dyn Query> = Box::new(BooleanQuery::new(shoulds));
+        let filter = filter_query(&f, filters);
+        let q: Box<dyn Query> = if filter.is_empty() {
+            main
+        } else {
+            let mut all = vec![(Occur::Must, main)];
+            all.extend(filter);
+            Box::new(BooleanQuery::new(all))
+        };
+        let n_candidates = 40 + limit * 4;
+        let top = searcher
+            .search(&*q, &TopDocs::with_limit(n_candidates).order_by_score())
+            .map_err(SearchError::tantivy("searching"))?;
+        let mut cands: Vec<Candidate> = top
+            .into_iter()
+            .map(|(score, addr)| Candidate {
+                addr,
+                score,
+                matched: vec![false; checks.len()],
+            })
+            .collect();
+        mark_matches(searcher, checks, &mut cands)?;
+        let n = checks.len().max(1) as f32;
+        // Kind of each candidate (whole runbook vs section) for the collapse and weighting.
+        let kind_of = |addr: DocAddress| -> Option<(TantivyDocument, SourceKind, String)> {
+            let d: TantivyDocument = searcher.doc(addr).ok()?;
+            let kind = d.get_first(f.kind).and_then(|v| v.as_str())?.parse().ok()?;
+            let origin = d.get_first(f.origin).and_then(|v| v.as_str())?.to_owned();
+            Some((d, kind, origin))
+        };
+        let mut scored: Vec<(f32, Candidate, TantivyDocument, SourceKind, String)> = Vec::new();
+        for c in cands {
+            let Some((d, kind, origin)) = kind_of(c.addr) else {
+                continue;
+            };
+            let m = c.matched.iter().filter(|m| **m).count() as f32;
+            let mut s = c.score * (m / n).powf(r.coord_power);
+            if kind == SourceKind::Runbook {
+                s *= r.whole_doc;
+            }
+            scored.push((s, c, d, kind, origin));
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // Collapse per origin: the best document stands for its file; a runbook hit names its
+        // best section.
+        let mut order: Vec<String> = Vec::new();
+        let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, (_, _, _, _, origin)) in scored.iter().enumerate() {
+            let key = if r.collapse {
+                origin.clone()
+            } else {
+                i.to_string()
+            };
+            let g = groups.entry(key.clone()).or_default();
+            if g.is_empty() {
+                order.push(key);
+            }
+            g.push(i);
+        }
+        for key in order.into_iter().take(limit) {
+            let idx = &groups[&key];
+            let best = idx[0];
+            let section_idx = idx
+                .iter()
+                .copied()
+                .find(|&i| scored[i].3 == SourceKind::RunbookSection);
+            let (score, cand, doc, kind, origin) = &scored[best];
+            let show = section_idx.map(|i| &scored[i].2).unwrap_or(doc);
+            let text = |d: &TantivyDocument, fld: Field| {
+                d.get_first(fld).and_then(|v| v.as_str()).map(str::to_owned)
+            };
+            let title = text(doc, f.title).unwrap_or_default();
+            let body = text(show, f.body).unwrap_or_default();
+            let mut matched: Vec<bool> = cand.matched.clone();
+            if let Some(si) = section_idx {
+                for (m, o) in matched.iter_mut().zip(&scored[si].1.matched) {
+                    *m |= *o;
+                }
+            }
+            res.hits.push(Hit {
+                doc_id: text(doc, f.id).unwrap_or_default(),
+                origin: origin.clone(),
+                kind: if *kind == SourceKind::RunbookSection {
+                    SourceKind::Runbook
+                } else {
+                    *kind
+                },
+                title_ranges: highlight_ranges(&mut an.en, &title, highlight),
+                title,
+                path: text(doc, f.path).unwrap_or_default(),
+                section: text(show, f.section),
+                anchor: text(show, f.anchor),
+                snippet: snippet(&mut an.en, &body, highlight, 220),
+                tags: doc
+                    .get_all(f.tags)
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+                service: text(doc, f.service),
+                ticket_state: text(doc, f.state).and_then(|s| s.parse().ok()),
+                ticket_id: doc.get_first(f.ticket_id).and_then(|v| v.as_i64()),
+                url: text(doc, f.url),
+                score: *score,
+                matched_terms: labels
+                    .iter()
+                    .zip(&matched)
+                    .filter(|(_, m)| **m)
+                    .map(|(l, _)| l.clone())
+                    .collect(),
+            });
+        }
+        Ok(res)
+    }
+
+    /// Similar past cases and runbooks for a ticket's text (more-like-this): the text's most
+    /// distinctive terms (tf·idf against the index) searched as one OR query. Each hit lists the
+    /// terms it shares with the text.
+    pub fn similar(
+        &self,
+        text: &str,
+        exclude_origin: Option<&str>,
+        limit: usize,
+    ) -> Result<SearchResults> {
+        let started = Instant::now();
+        let searcher = self.reader.searcher();
+        let f = self.fields;
+        let mut an = Analyzers::new();
+        let text = truncate(text, 64 * 1024);
+        // Count stems, remembering the most common surface form of each for display.
+        let mut tf: HashMap<String, (u32, HashMap<String, u32>)> = HashMap::new();
+        {
+            let mut ts = an.en.token_stream(text);
+            while ts.advance() {
+                let tok = ts.token();
+                let surface = text[tok.offset_from..tok.offset_to].to_lowercase();
+                if tok.text.chars().count() < 3
+                    || query::is_stop_word(&surface)
+                    || tok.text.chars().all(|c| c.is_ascii_digit())
+                {
+                    continue;
+                }
+                let e = tf.entry(tok.text.clone()).or_default();
+                e.0 += 1;
+                *e.1.entry(surface).or_default() += 1;
+            }
+        }
+        let n_docs = searcher.num_docs().max(1) as f32;
+        let mut weighted: Vec<(String, String, f32)> = tf
+            .into_iter()
+            .filter_map(|(stem, (count, surfaces))| {
+                let df = doc_freq(&searcher, f.body, &stem) + doc_freq(&searcher, f.title, &stem);
+                if df == 0 || df as f32 > n_docs * 0.25 {
+                    return None;
+                }
+                let idf = (n_docs / df as f32).ln();
+                let surface = surfaces
+                    .into_iter()
+                    .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                    .map(|(s, _)| s)
+                    .unwrap_or_else(|| stem.clone());
+                Some((stem, surface, (1.0 + (count as f32).ln()) * idf))
+            })
+            .collect();
+        weighted.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        weighted.truncate(16);
+        let mut res = SearchResults {
+            rebuilding: self.is_rebuilding(),
+            empty_query: weighted.is_empty(),
+            ..SearchResults::default()
+        };
+        if weighted.is_empty() {
+            return Ok(res);
+        }
+        let max_w = weighted[0].2;
+        let r = Ranking::default();
+        let mut shoulds: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut checks = Vec::new();
+        let mut labels = Vec::new();
+        let mut highlight = HashSet::new();
+        for (stem, surface, w) in &weighted {
+            let rel = w / max_w;
+            let mut check = Vec::new();
+            for (field, b) in [
+                (f.title, r.title),
+                (f.headings, r.headings),
+                (f.body, r.body),
+            ] {
+                let t = Term::from_field_text(field, stem);
+                shoulds.push((Occur::Should, term_q(t.clone(), b * rel)));
+                check.push(vec![(field, t)]);
+            }
+            checks.push(check);
+            labels.push(surface.clone());
+            highlight.insert(stem.clone());
+        }
+        let filters = Filters {
+            kinds: vec![
+                SourceKind::PastCase,
+                SourceKind::Runbook,
+                SourceKind::KbArticle,
+            ],
+            exclude_origins: exclude_origin
+                .map(|o| vec![o.to_owned()])
+                .unwrap_or_default(),
+            ..Filters::default()
+        };
+        let relaxed = Ranking {
+            coord_power: 1.0,
+            ..r
+        };
+        res = self.collect(
+            &searcher,
+            shoulds,
+            &filters,
+            limit.clamp(1, 50),
+            &relaxed,
+            &checks,
+            &labels,
+            &highlight,
+            &mut an,
+            res,
+        )?;
+        res.took_us = started.elapsed().as_micros() as u64;
+        Ok(res)
+    }
+
+    /// A stored document by id.
+    pub fn document(&self, id: &str) -> Result<Option<crate::doc::KbDocument>> {
+        let searcher = self.reader.searcher();
+        let f = self.fields;
+        let q = TermQuery::new(Term::from_field_text(f.id, id), IndexRecordOption::Basic);
+        let top = searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())
+            .map_err(SearchError::tantivy("loading a document"))?;
+        let Some((_, addr)) = top.into_iter().next() else {
+            return Ok(None);
+        };
+        let d: TantivyDocument = searcher
+            .doc(addr)
+            .map_err(SearchError::tantivy("loading a document"))?;
+        let s = |fld: Field| d.get_first(fld).and_then(|v| v.as_str()).map(str::to_owned);
+        let all = |fld: Field| -> Vec<String> {
+            d.get_all(fld)
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        };
+        let Some(kind) = s(f.kind).and_then(|k| k.parse().ok()) else {
+            return Ok(None);
+        };
+        let mut doc = crate::doc::KbDocument::new(
+            s(f.id).unwrap_or_default(),
+            kind,
+            s(f.origin).unwrap_or_default(),
+            s(f.title).unwrap_or_default(),
+        );
+        doc.fingerprint = d.get_first(f.fp).and_then(|v| v.as_u64()).unwrap_or(0);
+        doc.headings = all(f.headings);
+        doc.path = s(f.path).unwrap_or_default();
+        doc.identifiers = all(f.identifiers);
+        doc.tags = all(f.tags);
+        doc.service = s(f.service);
+        doc.owner = s(f.owner);
+        doc.ticket_state = s(f.state).and_then(|v| v.parse().ok());
+        doc.ticket_id = d.get_first(f.ticket_id).and_then(|v| v.as_i64());
+        doc.body = s(f.body).unwrap_or_default();
+        doc.url = s(f.url);
+        doc.anchor = s(f.anchor);
+        doc.section = s(f.section);
+        doc.html = s(f.html);
+        doc.updated_at = d.get_first(f.updated).and_then(|v| v.as_i64()).unwrap_or(0);
+        Ok(Some(doc))
+    }
+}
+
+/// Marks, for each candidate, which clauses it matches (postings lookups, candidates of one
+/// segment in doc order).
+fn mark_matches(
+    searcher: &Searcher,
+    checks: &[Vec<Vec<(Field, Term)>>],
+    cands: &mut [Candidate],
+) -> Result<()> {
+    let mut by_seg: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, c) in cands.iter().enumerate() {
+        by_seg.entry(c.addr.segment_ord).or_default().push(i);
+    }
+    for (seg, mut idx) in by_seg {
+        idx.sort_by_key(|&i| cands[i].addr.doc_id);
+        let reader = searcher.segment_reader(seg);
+        for (ci, alts) in checks.iter().enumerate() {
+            for conj in alts {
+                // present[k] = candidate idx[k] has every term of conj
+                let mut present = vec![true; idx.len()];
+                for (field, term) in conj {
+                    let inv = reader
+                        .inverted_index(*field)
+                        .map_err(SearchError::tantivy("reading postings"))?;
+                    let postings =
+                        inv.read_postings(term, IndexRecordOption::Basic)
+                            .map_err(|e| SearchError::Io {
+                                what: "reading postings".into(),
+                                source: e,
+                            })?;
+                    let Some(mut p) = postings else {
+                        present.iter_mut().for_each(|x| *x = false);
+                        break;
+                    };
+                    for (k, &i) in idx.iter().enumerate() {
+                        let d = cands[i].addr.doc_id;
+                        if !present[k] {
+                            continue;
+                        }
+                        if p.doc() < d {
+                            p.seek(d);
+                        }
+                        present[k] = p.doc() == d;
+                    }
+                }
+                for (k, &i) in idx.iter().enumerate() {
+                    if present[k] {
+                        cands[i].matched[ci] = true;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
+/// Byte ranges of the tokens of `text` whose analyzed form is in `terms`.
+fn match_offsets(
+    an: &mut TextAnalyzer,
+    text: &str,
+    terms: &HashSet<String>,
+) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let mut ts = an.token_stream(text);
+    while ts.advance() {
+        let t = ts.token();
+        if terms.contains(&t.text) {
+            out.push((t.offset_from, t.offset_to, t.text.clone()));
+        }
+    }
+    out
+}
+
+fn utf16_len(s: &str) -> u32 {
+    s.encode_utf16().count() as u32
+}
+
+fn to_ranges(text: &str, spans: &[(usize, usize)]) -> Vec<Range> {
+    spans
+        .iter()
+        .map(|&(a, b)| {
+            let start = utf16_len(&text[..a]);
+            Range {
+                start,
+                end: start + utf16_len(&text[a..b]),
+            }
+        })
+        .collect()
+}
+
+fn highlight_ranges(an: &mut TextAnalyzer, text: &str, terms: &HashSet<String>) -> Vec<Range> {
+    let spans: Vec<(usize, usize)> = match_offsets(an, text, terms)
+        .into_iter()
+        .map(|(a, b, _)| (a, b))
+        .collect();
+    to_ranges(text, &spans)
+}
+
+/// Escapes text for HTML.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The excerpt of `body` (about `max` bytes) with the most distinct matched terms.
+pub(crate) fn snippet(
+    an: &mut TextAnalyzer,
+    body: &str,
+    terms: &HashSet<String>,
+    max: usize,
+) -> Snippet {
+    let body = truncate(body, 128 * 1024);
+    let matches = match_offsets(an, body, terms);
+    let (start, end) = if matches.is_empty() {
+        (0, floor_boundary(body, max.min(body.len())))
+    } else {
+        // Window starting at each match; keep the one covering the most distinct terms.
+        let mut best = (0usize, 0usize);
+        for (i, m) in matches.iter().enumerate() {
+            let mut seen = HashSet::new();
+            for n in &matches[i..] {
+                if n.1 > m.0 + max {
+                    break;
+                }
+                seen.insert(&n.2);
+            }
+            if seen.len() > best.0 {
+                best = (seen.len(), i);
+            }
+        }
+        let first = matches[best.1].0;
+        let lead = 40.min(first);
+        let mut s = floor_boundary(body, first - lead);
+        if s > 0 {
+            // Start at a word boundary.
+            if let Some(sp) = body[s..first].find(char::is_whitespace) {
+                s += sp + 1;
+            }
+        }
+        let mut e = floor_boundary(body, (s + max).min(body.len()));
+        if e < body.len()
+            && let Some(sp) = body[s..e].rfind(char::is_whitespace)
+            && sp > max / 2
+        {
+            e = s + sp;
+        }
+        (s, e)
+    };
+    let excerpt = &body[start..end];
+    let lead = if start > 0 { "…" } else { "" };
+    let tail = if end < body.len() { "…" } else { "" };
+    let collapsed_spans: Vec<(usize, usize)> = matches
+        .iter()
+        .filter(|m| m.0 >= start && m.1 <= end)
+        .map(|m| (m.0 - start, m.1 - start))
+        .collect();
+    // Normalize whitespace while keeping the spans aligned.
+    let mut text = String::with_capacity(excerpt.len() + 8);
+    text.push_str(lead);
+    let mut spans = Vec::new();
+    let mut map = Vec::with_capacity(excerpt.len() + 1); // excerpt byte → text byte
+    let mut prev_space = false;
+    for (i, c) in excerpt.char_indices() {
+        for _ in map.len()..=i {
+            map.push(text.len());
+        }
+        if c.is_whitespace() {
+            if !prev_space {
+                text.push(' ');
+            }
+            prev_space = true;
+        } else {
+            text.push(c);
+            prev_space = false;
+        }
+    }
+    for _ in map.len()..=excerpt.len() {
+        map.push(text.len());
+    }
+    for (a, b) in collapsed_spans {
+        spans.push((map[a], map[b]));
+    }
+    text.push_str(tail);
+    let mut html = String::with_capacity(text.len() + 32);
+    let mut pos = 0;
+    for &(a, b) in &spans {
+        html.push_str(&escape_html(&text[pos..a]));
+        html.push_str("<mark>");
+        html.push_str(&escape_html(&text[a..b]));
+        html.push_str("</mark>");
+        pos = b;
+    }
+    html.push_str(&escape_html(&text[pos..]));
+    Snippet {
+        ranges: to_ranges(&text, &spans),
+        text,
+        html,
+    }
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_escape_html_and_mark_matches() {
+        let mut an = en_analyzer();
+        let terms: HashSet<String> = ["disk".into(), "full".into()].into();
+        let s = snippet(
+            &mut an,
+            "intro <script>alert(1)</script> the disk is full — é",
+            &terms,
+            200,
+        );
+        assert!(s.html.contains("<mark>disk</mark>"), "{}", s.html);
+        assert!(s.html.contains("&lt;script&gt;"), "{}", s.html);
+        assert!(!s.html.contains("<script"), "{}", s.html);
+        assert_eq!(s.ranges.len(), 2);
+        let r = s.ranges[0];
+        let utf16: Vec<u16> = s.text.encode_utf16().collect();
+        assert_eq!(
+            String::from_utf16(&utf16[r.start as usize..r.end as usize]).unwrap(),
+            "disk"
+        );
+    }
+
+    #[test]
+    fn snippet_picks_the_window_with_most_terms() {
+        let mut an = en_analyzer();
+        let terms: HashSet<String> = ["vpn".into(), "timeout".into()].into();
+        let body = format!("vpn here. {} vpn timeout together", "filler ".repeat(100));
+        let s = snippet(&mut an, &body, &terms, 60);
+        assert!(s.text.contains("vpn timeout"), "{}", s.text);
+        assert!(s.text.starts_with('…'));
+    }
+}
