@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod import;
 mod key;
+mod kb;
 mod query;
 mod tickets;
 mod views;
@@ -17,6 +18,7 @@ pub use error::StoreError;
 pub use events::{Event, EventKind, Origin, OutboxOp, OutboxStatus};
 pub use import::{ImportBatchReport, ImportedTicket, ImportedUpdate};
 pub use key::{DatabaseKey, InvalidKey};
+pub use kb::KbSourceRow;
 pub use query::{Facets, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
 pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
 pub use views::SavedView;
@@ -31,6 +33,8 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_connections.sql"),
+    include_str!("../../migrations/0003_kb_sources.sql"),
+    include_str!("../../migrations/0004_sla.sql"),
 ];
 
 /// The schema version this build understands (SQLite `user_version`).
