@@ -6,6 +6,7 @@ pub mod import;
 pub mod macros;
 pub mod markdown;
 pub mod model;
+pub mod reports;
 pub mod secrets;
 pub mod sla;
 pub mod store;
