@@ -463,7 +463,7 @@ impl Store {
                 out.push(b);
             }
         }
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|m| m.name.to_lowercase());
         Ok(out)
     }
 

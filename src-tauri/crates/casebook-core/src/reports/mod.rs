@@ -73,7 +73,7 @@ impl DurationStat {
         v.sort_unstable();
         let n = v.len();
         let mean = v.iter().map(|&x| x as i128).sum::<i128>() / n as i128;
-        let median = if n % 2 == 1 {
+        let median = if !n.is_multiple_of(2) {
             v[n / 2]
         } else {
             (v[n / 2 - 1] + v[n / 2]) / 2
