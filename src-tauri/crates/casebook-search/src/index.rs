@@ -275,9 +275,9 @@ impl KbIndex {
         Ok(tx)
     }
 
-    /// Fingerprint of every origin of a group that the index holds (what the last committed
-    /// indexing saw). A reconciliation compares them with the sources.
-    pub fn fingerprints(&self, group: &str) -> Result<HashMap<String, u64>> {
+    /// Fingerprint and modification time of every origin of a group that the index holds (what
+    /// the last committed indexing saw). A reconciliation compares them with the sources.
+    pub fn fingerprints(&self, group: &str) -> Result<HashMap<String, (u64, i64)>> {
         let searcher = self.reader.searcher();
         let f = self.fields;
         let q = BooleanQuery::new(vec![
@@ -308,6 +308,9 @@ impl KbIndex {
         for (seg, docs) in by_segment {
             let reader = searcher.segment_reader(seg);
             let ff = reader.fast_fields();
+            let updated = ff
+                .i64("updated")
+                .map_err(SearchError::tantivy("reading modification times"))?;
             let fp = ff
                 .u64("fp")
                 .map_err(SearchError::tantivy("reading fingerprints"))?;
@@ -322,7 +325,10 @@ impl KbIndex {
                     continue;
                 };
                 if origin.ord_to_str(ord, &mut buf).unwrap_or(false) {
-                    out.insert(buf.clone(), fp.first(d).unwrap_or(0));
+                    out.insert(
+                        buf.clone(),
+                        (fp.first(d).unwrap_or(0), updated.first(d).unwrap_or(0)),
+                    );
                 }
             }
         }

@@ -94,7 +94,7 @@ pub fn build() -> (Schema, Fields) {
         section: b.add_text_field("section", STORED),
         owner: b.add_text_field("owner", STORED),
         html: b.add_text_field("html", STORED),
-        updated: b.add_i64_field("updated", STORED),
+        updated: b.add_i64_field("updated", STORED | FAST),
     };
     (b.build(), fields)
 }
