@@ -78,7 +78,8 @@ impl From<StoreError> for ApiError {
         let code = match &e {
             StoreError::Missing { .. }
             | StoreError::TicketNotFound(_)
-            | StoreError::ViewNotFound(_) => NotFound,
+            | StoreError::ViewNotFound(_)
+            | StoreError::ConnectionNotFound(_) => NotFound,
             StoreError::Invalid(_) => InvalidInput,
             StoreError::StaleRevision { .. } => StaleRevision,
             StoreError::Locked { .. } => WorkspaceLocked,

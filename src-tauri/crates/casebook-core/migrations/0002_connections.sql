@@ -21,8 +21,8 @@ CREATE TABLE connections (
                                CHECK (status IN ('signed_in','needs_sign_in','unreachable')),
     status_detail      TEXT,
     account_name       TEXT,
-    -- What the account may do, as the last test found it (JSON object, e.g. {"admin":true}).
-    capabilities       TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(capabilities)),
+    -- What the account may do, as the last test found it (JSON array of plain sentences).
+    capabilities       TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(capabilities)),
     -- When the access token in the keyring expires (ms since the epoch), to refresh before then.
     access_expires_at  INTEGER,
     created_at         INTEGER NOT NULL,

@@ -2,6 +2,7 @@
 //! and Markdown rendering. No UI, no network, no async: everything here is plain, testable Rust.
 
 pub mod clock;
+pub mod connection;
 pub mod import;
 pub mod macros;
 pub mod markdown;

@@ -56,6 +56,9 @@ pub enum StoreError {
     #[error("saved view {0} not found")]
     ViewNotFound(String),
 
+    #[error("no connection {0:?} (see `casebook connections list`)")]
+    ConnectionNotFound(String),
+
     #[error(
         "ticket {key} changed since you loaded it (revision {current}, you edited {expected}); reload and reapply"
     )]

@@ -5,6 +5,7 @@
 //! `synchronous=FULL`, so a commit that returned is on disk: an edit is durable before anyone is
 //! told it succeeded.
 
+mod connections;
 mod error;
 mod events;
 mod import;
@@ -14,6 +15,7 @@ mod query;
 mod tickets;
 mod views;
 
+pub use connections::ConnectionState;
 pub use error::StoreError;
 pub use events::{Event, EventKind, Origin, OutboxOp, OutboxStatus};
 pub use import::{ImportBatchReport, ImportedTicket, ImportedUpdate};
