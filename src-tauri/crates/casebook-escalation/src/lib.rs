@@ -5,4 +5,5 @@
 //! Nothing here talks to the network: pushing a package to Jira goes through the sync crate's
 //! connector and the outbox.
 
+pub mod logs;
 pub mod redact;
