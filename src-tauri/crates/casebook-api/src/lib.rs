@@ -6,6 +6,7 @@ pub mod dto;
 pub mod error;
 pub mod kb;
 pub mod sample;
+pub mod sla;
 
 pub use casebook_core::store::Origin;
 pub use error::{ApiError, ErrorCode};
