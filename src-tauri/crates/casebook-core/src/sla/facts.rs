@@ -3,8 +3,8 @@
 //! Everything is derived from the log's **action times** (`at`), never from when a change was
 //! recorded or synced, so the same history gives the same result on every machine.
 
-use crate::model::{Millis, Priority, TicketId, TicketState};
-use crate::store::{Result, Store};
+use crate::model::{Millis, Priority, Ticket, TicketId, TicketState};
+use crate::store::{Event, EventKind, Result, Store};
 use rusqlite::Connection;
 use std::collections::HashMap;
 
@@ -120,16 +120,48 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     })
 }
 
+/// One event, reduced to what matters here.
+struct Ev {
+    kind: &'static str,
+    actor: String,
+    at: Millis,
+    state_from: Option<String>,
+    state_to: Option<String>,
+    priority_from: Option<String>,
+    priority_to: Option<String>,
+    visibility: Option<String>,
+}
+
 fn add_event(row: &mut Row, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
     let kind: String = r.get(1)?;
-    let at: Millis = r.get(3)?;
-    match kind.as_str() {
+    let kind = match kind.as_str() {
+        "updated" => "updated",
+        "commented" => "commented",
+        _ => return Ok(()),
+    };
+    let ev = Ev {
+        kind,
+        actor: r.get(2)?,
+        at: r.get(3)?,
+        state_from: r.get(4)?,
+        state_to: r.get(5)?,
+        priority_from: r.get(6)?,
+        priority_to: r.get(7)?,
+        visibility: r.get(8)?,
+    };
+    add(row, ev);
+    Ok(())
+}
+
+fn add(row: &mut Row, ev: Ev) {
+    let at = ev.at;
+    match ev.kind {
         "updated" => {
             row.facts.touches.push(at);
-            let s_from: Option<String> = r.get(4)?;
-            let s_to: Option<String> = r.get(5)?;
-            let p_from: Option<String> = r.get(6)?;
-            let p_to: Option<String> = r.get(7)?;
+            let s_from = ev.state_from;
+            let s_to = ev.state_to;
+            let p_from = ev.priority_from;
+            let p_to = ev.priority_to;
             if let Some(to) = s_to.and_then(|s| s.parse::<TicketState>().ok()) {
                 if row.first_state.is_none() {
                     row.first_state = s_from.and_then(|s| s.parse().ok()).or(Some(to));
@@ -151,13 +183,11 @@ fn add_event(row: &mut Row, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
         }
         "commented" => {
             row.has_comments = true;
-            let actor: String = r.get(2)?;
-            let by_requester = row.facts.requester.as_deref() == Some(actor.as_str());
+            let by_requester = row.facts.requester.as_deref() == Some(ev.actor.as_str());
             if !by_requester {
                 row.facts.touches.push(at);
             }
-            let vis: Option<String> = r.get(8)?;
-            if vis.as_deref() == Some("public") && !by_requester {
+            if ev.visibility.as_deref() == Some("public") && !by_requester {
                 row.facts.changes.push(Change {
                     at,
                     kind: ChangeKind::PublicReply,
@@ -166,7 +196,6 @@ fn add_event(row: &mut Row, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
         }
         _ => {}
     }
-    Ok(())
 }
 
 fn finish(mut row: Row) -> TicketFacts {
@@ -212,6 +241,60 @@ fn load(c: &Connection, one: Option<TicketId>) -> Result<Vec<TicketFacts>> {
         }
     }
     Ok(rows.into_iter().map(finish).collect())
+}
+
+impl TicketFacts {
+    /// The facts of a ticket from its row and its events as the store returns them (the per-ticket
+    /// path: the benchmark's baseline, and a cross-check of the bulk loader).
+    pub fn from_events(t: &Ticket, events: &[Event]) -> TicketFacts {
+        let mut row = Row {
+            facts: TicketFacts::new(t.id, t.created_at, t.state, t.priority),
+            state_now: t.state,
+            priority_now: t.priority,
+            first_state: None,
+            first_priority: None,
+            has_comments: false,
+        };
+        let f = &mut row.facts;
+        f.key = t.key.clone();
+        f.source = t.source.clone();
+        f.requester = t.requester.clone();
+        f.assignee = t.assignee.clone();
+        f.group = t.assignment_group.clone();
+        f.first_response_at = t.first_response_at;
+        f.upstream_made_sla = match t.extra.get("made_sla") {
+            Some(serde_json::Value::Bool(b)) => Some(*b),
+            Some(serde_json::Value::String(s)) => parse_bool(Some(s.clone())),
+            _ => None,
+        };
+        for e in events {
+            let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(String::from);
+            let change = |field: &str, end: &str| {
+                text(
+                    e.data
+                        .get("changes")
+                        .and_then(|c| c.get(field))
+                        .and_then(|c| c.get(end)),
+                )
+            };
+            let ev = Ev {
+                kind: match e.kind {
+                    EventKind::Created => "created",
+                    EventKind::Updated => "updated",
+                    EventKind::Commented => "commented",
+                },
+                actor: e.actor.clone(),
+                at: e.at,
+                state_from: change("state", "from"),
+                state_to: change("state", "to"),
+                priority_from: change("priority", "from"),
+                priority_to: change("priority", "to"),
+                visibility: text(e.data.get("visibility")),
+            };
+            add(&mut row, ev);
+        }
+        finish(row)
+    }
 }
 
 impl Store {

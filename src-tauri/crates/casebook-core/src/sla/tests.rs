@@ -602,6 +602,13 @@ fn the_engine_reads_real_edits_and_policy_changes_recompute_history() {
     let facts = s.sla_facts(tk.id).unwrap().unwrap();
     assert_eq!(facts.initial_state, TicketState::New);
     assert_eq!(facts.touches.len(), 4, "two agent comments and two edits");
+    // The bulk loader, the one-ticket loader and the per-event path agree.
+    assert_eq!(s.sla_facts_all().unwrap(), vec![facts.clone()]);
+    let detail = s.ticket(tk.id).unwrap();
+    assert_eq!(
+        TicketFacts::from_events(&detail.ticket, &s.events_for(tk.id).unwrap()),
+        facts
+    );
     let now = t0 + 6 * H;
     let mut cfg = s.sla_config().unwrap().compile().unwrap();
     let sla = compute(&facts, &mut cfg, now);
