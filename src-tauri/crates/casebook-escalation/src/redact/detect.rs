@@ -1029,20 +1029,27 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
     sum % 10 == 0
 }
 
-/// `+` and 8–15 digits with single spaces, dashes, dots or parentheses between groups.
+/// `+` and 8–15 digits with single spaces, dashes, dots or parentheses between groups. A number
+/// that runs on into the next one ("+49 30 1234567 2024-…") ends at the last group boundary that
+/// keeps it within 15 digits (erring towards redacting a little more, never less).
 fn phone_plus(buf: &[u8], i: usize) -> Option<(usize, usize, Kind)> {
     if !at(buf, i + 1).is_ascii_digit() {
         return None;
     }
     let mut p = i + 1;
     let mut n = 0;
-    let mut last_digit_end = p;
-    while p < buf.len() && p - i < 32 {
+    let mut best = None;
+    while p < buf.len() && p - i < 40 {
         let b = buf[p];
         if b.is_ascii_digit() {
             n += 1;
             p += 1;
-            last_digit_end = p;
+            if n > 15 {
+                break;
+            }
+            if !at(buf, p).is_ascii_digit() && n >= 8 && !is_word(at(buf, p)) {
+                best = Some(p);
+            }
         } else if matches!(b, b' ' | b'-' | b'.' | b'(' | b')') {
             let nx = at(buf, p + 1);
             if nx.is_ascii_digit() || (b == b' ' && nx == b'(') || (b == b')' && nx == b' ') {
@@ -1054,10 +1061,7 @@ fn phone_plus(buf: &[u8], i: usize) -> Option<(usize, usize, Kind)> {
             break;
         }
     }
-    if !(8..=15).contains(&n) || is_word(at(buf, last_digit_end)) {
-        return None;
-    }
-    Some((i, last_digit_end, Kind::Phone))
+    best.map(|e| (i, e, Kind::Phone))
 }
 
 /// North American numbers: `(212) 555-0143`, `212-555-0143`, `212.555.0143`.

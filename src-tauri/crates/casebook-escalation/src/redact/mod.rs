@@ -326,7 +326,8 @@ impl Redactor {
         let mut pos = 0;
         for c in resolved {
             let value = &buf[c.start..c.end];
-            if self.allow.iter().any(|a| **a == *value) {
+            // Already a placeholder (text redacted before, re-scanned): nothing to hide.
+            if is_placeholder(value) || self.allow.iter().any(|a| **a == *value) {
                 continue;
             }
             out.extend_from_slice(&buf[pos..c.start]);
@@ -381,6 +382,23 @@ fn placeholder(
     }
     audit.total += 1;
     format!("<{label}-{n}>")
+}
+
+/// `<label-N>`: what this module writes in place of a value.
+fn is_placeholder(v: &[u8]) -> bool {
+    let Some(inner) = v.strip_prefix(b"<").and_then(|v| v.strip_suffix(b">")) else {
+        return false;
+    };
+    let Some(dash) = memchr::memrchr(b'-', inner) else {
+        return false;
+    };
+    let (label, n) = (&inner[..dash], &inner[dash + 1..]);
+    !label.is_empty()
+        && !n.is_empty()
+        && n.iter().all(u8::is_ascii_digit)
+        && label
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 /// Sorts candidates and merges overlaps: overlapping findings become one span covering the bytes
