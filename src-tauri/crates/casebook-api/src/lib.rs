@@ -171,7 +171,10 @@ impl Casebook {
 
     fn publish(&self, kind: ChangeKind, ids: Vec<i64>) {
         if kind != ChangeKind::Views {
-            kb::on_change(&self.inner, (kind == ChangeKind::Tickets).then_some(&ids[..]));
+            kb::on_change(
+                &self.inner,
+                (kind == ChangeKind::Tickets).then_some(&ids[..]),
+            );
         }
         // No subscriber is fine: the CLI does not listen.
         let _ = self.inner.changes.send(ChangeBatch {
@@ -447,12 +450,29 @@ impl Casebook {
         Ok(report)
     }
 
+    /// Builds the store's in-memory queue index (filters, sorts, counts and free text over the
+    /// whole queue in about a millisecond). Failures are logged: queries then build it themselves.
+    pub async fn warm_queue_index(&self) {
+        let inner = Arc::clone(&self.inner);
+        let started = std::time::Instant::now();
+        match tokio::task::spawn_blocking(move || inner.store.warm_queue_index()).await {
+            Ok(Ok(tickets)) => {
+                tracing::info!(tickets, took = ?started.elapsed(), "queue index built");
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot build the queue index"),
+            Err(e) => tracing::warn!(error = %e, "building the queue index panicked"),
+        }
+    }
+
     /// Watches for writes by other processes (the CLI, a second window) and publishes a
-    /// `workspace`/`external` change batch when one lands. Runs until the returned handle is
+    /// `workspace`/`external` change batch when one lands (after building the queue index). Runs until the returned handle is
     /// aborted or the runtime shuts down (dropping the handle does not stop it).
     pub fn watch_external_changes(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
+            // The app's background work starts here: first the in-memory queue index, so that the
+            // first filtered or text query does not wait for it.
+            me.warm_queue_index().await;
             let mut last = None;
             loop {
                 let inner = Arc::clone(&me.inner);
@@ -462,6 +482,7 @@ impl Casebook {
                     Ok(Ok(token)) => {
                         if last.is_some_and(|l| l != token) {
                             kb::on_change(&me.inner, None);
+                            me.inner.store.note_external_change();
                             let _ = me.inner.changes.send(ChangeBatch {
                                 kind: ChangeKind::Workspace,
                                 ids: Vec::new(),

@@ -38,6 +38,7 @@ struct Report {
     queries: usize,
     open_first_page_p50_ms: f64,
     open_first_page_max_ms: f64,
+    queue_index_build_ms: f64,
     db_size_mib: f64,
     slowest_queries: Vec<SlowQuery>,
 }
@@ -444,29 +445,22 @@ pub fn run(args: BenchArgs, out: &Out) -> Result<(), ApiError> {
     let baseline_rate = n_base as f64 / t.elapsed().as_secs_f64();
     drop(base_store);
 
+    say("building the in-memory queue index (the app does this in the background at start)");
+    let t = Instant::now();
+    store.warm_queue_index()?;
+    let index_build_ms = ms(t.elapsed());
+
     say(&format!("timing {} queue queries", args.queries));
     let qs = queries(&store, &corpus, args.queries)?;
     let (times, slowest) = time_queries(&store, &qs)?;
 
-    say("baseline queries: the same store without secondary indexes");
-    let noidx = dir.join("baseline-noindex.db");
+    say("baseline queries: plain SQLite (the same data, its indexes, FTS5 for the text)");
+    let plain_db = dir.join("baseline-sqlite.db");
     for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", noidx.display()));
+        let _ = std::fs::remove_file(format!("{}{ext}", plain_db.display()));
     }
-    store.vacuum_into(&noidx)?;
-    let plain = Store::open(&noidx, OpenMode::MustExist)?;
-    plain.write(|tx| {
-        let names: Vec<String> = tx
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tickets' AND sql IS NOT NULL")?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        for n in names {
-            tx.execute_batch(&format!("DROP INDEX \"{n}\""))?;
-        }
-        Ok(())
-    })?;
-    let (base_times, _) = time_queries(&plain, &qs[..qs.len().min(200)])?;
-    drop(plain);
+    store.vacuum_into(&plain_db)?;
+    let base_times = baseline_sql_times(&plain_db, &qs[..qs.len().min(500)])?;
 
     say("cold open to first page");
     drop(store);
@@ -495,6 +489,7 @@ pub fn run(args: BenchArgs, out: &Out) -> Result<(), ApiError> {
         queries: times.len(),
         open_first_page_p50_ms: percentile(&opens, 0.5),
         open_first_page_max_ms: percentile(&opens, 1.0),
+        queue_index_build_ms: index_build_ms,
         db_size_mib: db_size,
         slowest_queries: slowest,
     };
@@ -534,7 +529,7 @@ fn print_report(r: &Report, out: &Out) {
     );
     let _ = writeln!(
         o,
-        "| filtered, sorted first page + count ({} queries) | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms | p50 {:.2} ms, p99 {:.2} ms (no secondary indexes) | p99 ≤ {TARGET_PAGE_P99_MS} ms: {} |",
+        "| filtered, sorted first page + count ({} queries) | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms | p50 {:.2} ms, p99 {:.2} ms (plain SQLite: indexes, FTS5) | p99 ≤ {TARGET_PAGE_P99_MS} ms: {} |",
         r.queries,
         r.page_p50_ms,
         r.page_p99_ms,
@@ -550,10 +545,127 @@ fn print_report(r: &Report, out: &Out) {
         r.open_first_page_max_ms,
         verdict(r.open_first_page_max_ms <= TARGET_OPEN_MS)
     );
+    let _ = writeln!(
+        o,
+        "| queue index build (background, after open) | {:.0} ms | — | — |",
+        r.queue_index_build_ms
+    );
     let _ = writeln!(o, "\nslowest queue queries:");
     for (t, q) in &r.slowest_queries {
         let _ = writeln!(o, "  {t:>8.2} ms  {q}");
     }
+}
+
+/// The baseline: each queue query as one plain SQLite statement plus its count, on a copy of the
+/// store with the session-1 design's FTS5 table for the text (word match, last word as a prefix).
+fn baseline_sql_times(db: &Path, qs: &[TicketQuery]) -> Result<Vec<f64>, ApiError> {
+    use rusqlite::types::Value;
+    let sql_err = |e: rusqlite::Error| err("baseline SQL", e);
+    #[allow(clippy::disallowed_methods)] // the baseline is plain SQLite on purpose
+    let c = rusqlite::Connection::open(db).map_err(sql_err)?;
+    c.execute_batch(
+        "CREATE VIRTUAL TABLE tickets_fts USING fts5 (key, title, description, content = 'tickets', \
+           content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3', \
+           detail = 'none', columnsize = 0);
+         INSERT INTO tickets_fts (rowid, key, title, description) SELECT id, key, title, description FROM tickets;
+         CREATE INDEX IF NOT EXISTS b_created ON tickets (created_at DESC, id DESC);
+         CREATE INDEX IF NOT EXISTS b_priority ON tickets (priority, updated_at DESC, id DESC);
+         ANALYZE;",
+    )
+    .map_err(sql_err)?;
+    let mut times = Vec::with_capacity(qs.len());
+    for q in qs {
+        let f = &q.filter;
+        let mut wh = vec!["1=1".to_owned()];
+        let mut params: Vec<Value> = Vec::new();
+        let mut any = |col: &str, vals: Vec<Value>, wh: &mut Vec<String>| {
+            if !vals.is_empty() {
+                wh.push(format!("{col} IN ({})", vec!["?"; vals.len()].join(",")));
+                params.extend(vals);
+            }
+        };
+        any(
+            "t.state",
+            f.states
+                .iter()
+                .map(|s| Value::Text(s.as_str().into()))
+                .collect(),
+            &mut wh,
+        );
+        any(
+            "t.priority",
+            f.priorities
+                .iter()
+                .map(|p| Value::Integer(p.rank()))
+                .collect(),
+            &mut wh,
+        );
+        any(
+            "t.assignee",
+            f.assignees.iter().map(|a| Value::Text(a.clone())).collect(),
+            &mut wh,
+        );
+        any(
+            "t.assignment_group",
+            f.groups.iter().map(|g| Value::Text(g.clone())).collect(),
+            &mut wh,
+        );
+        any(
+            "t.source",
+            f.sources.iter().map(|s| Value::Text(s.clone())).collect(),
+            &mut wh,
+        );
+        for tag in &f.tags {
+            wh.push(
+                "EXISTS (SELECT 1 FROM ticket_tags g WHERE g.ticket_id = t.id AND g.tag = ?)"
+                    .into(),
+            );
+            params.push(Value::Text(tag.clone()));
+        }
+        if let Some(text) = &f.text {
+            let words: Vec<String> = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(|w| format!("\"{w}\""))
+                .collect();
+            if !words.is_empty() {
+                wh.push("t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)".into());
+                params.push(Value::Text(format!("{}*", words.join(" "))));
+            }
+        }
+        let order = match (q.sort, q.reverse) {
+            (SortKey::Priority, false) => "t.priority ASC, t.updated_at DESC, t.id DESC",
+            (SortKey::Priority, true) => "t.priority DESC, t.updated_at ASC, t.id ASC",
+            (SortKey::Updated, false) => "t.updated_at DESC, t.id DESC",
+            (SortKey::Updated, true) => "t.updated_at ASC, t.id ASC",
+            (SortKey::Created, false) => "t.created_at DESC, t.id DESC",
+            (SortKey::Created, true) => "t.created_at ASC, t.id ASC",
+        };
+        let where_ = wh.join(" AND ");
+        let t = Instant::now();
+        let mut page = c
+            .prepare_cached(&format!(
+                "SELECT t.id, t.key, t.title FROM tickets t WHERE {where_} ORDER BY {order} LIMIT {}",
+                q.limit
+            ))
+            .map_err(sql_err)?;
+        let rows: Vec<(i64, String, String)> = page
+            .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(sql_err)?
+            .collect::<Result<_, _>>()
+            .map_err(sql_err)?;
+        let n: i64 = c
+            .prepare_cached(&format!("SELECT count(*) FROM tickets t WHERE {where_}"))
+            .map_err(sql_err)?
+            .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
+            .map_err(sql_err)?;
+        times.push(ms(t.elapsed()));
+        std::hint::black_box((rows, n));
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
 }
 
 /// A temporary folder removed on drop (the CLI does not depend on `tempfile`).

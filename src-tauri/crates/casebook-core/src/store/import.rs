@@ -2,7 +2,7 @@
 //! the store or not at all, so an import killed half-way leaves only whole tickets behind.
 
 use super::events::{EventKind, NewEvent, Origin, append_event};
-use super::tickets::{index_new_tickets, insert_ticket, validate_ticket_text};
+use super::tickets::{insert_ticket, validate_ticket_text};
 use super::{Result, Store};
 use crate::model::{Millis, NewTicket};
 use rusqlite::OptionalExtension;
@@ -48,7 +48,6 @@ impl Store {
         }
         self.write(|tx| {
             let mut report = ImportBatchReport::default();
-            let mut first_id = None;
             let mut exists = tx.prepare_cached("SELECT 1 FROM tickets WHERE key = ?")?;
             for item in batch {
                 let Some(key) = item.ticket.key.as_deref() else {
@@ -61,7 +60,6 @@ impl Store {
                     continue;
                 }
                 let id = insert_ticket(tx, &item.ticket, key, now)?;
-                first_id.get_or_insert(id);
                 let created_at = item.ticket.created_at.unwrap_or(now);
                 let actor = item.created_by.as_deref().unwrap_or(importer);
                 append_event(
@@ -91,10 +89,6 @@ impl Store {
                     )?;
                 }
                 report.inserted += 1;
-            }
-            drop(exists);
-            if let Some(first) = first_id {
-                index_new_tickets(tx, first)?;
             }
             Ok(report)
         })

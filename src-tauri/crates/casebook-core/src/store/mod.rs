@@ -9,9 +9,10 @@ mod connections;
 mod error;
 mod events;
 mod import;
-mod key;
 mod kb;
+mod key;
 mod query;
+mod queue_index;
 mod tickets;
 mod views;
 
@@ -19,16 +20,18 @@ pub use connections::ConnectionState;
 pub use error::StoreError;
 pub use events::{Event, EventKind, Origin, OutboxOp, OutboxStatus};
 pub use import::{ImportBatchReport, ImportedTicket, ImportedUpdate};
-pub use key::{DatabaseKey, InvalidKey};
 pub use kb::KbSourceRow;
+pub use key::{DatabaseKey, InvalidKey};
 pub use query::{Facets, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
 pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
 pub use views::SavedView;
 
+use queue_index::QueueIndex;
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{M, Migrations};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// Schema migrations, in order. Never edit one that has shipped: add a new one.
@@ -37,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_connections.sql"),
     include_str!("../../migrations/0003_kb_sources.sql"),
     include_str!("../../migrations/0004_sla.sql"),
+    include_str!("../../migrations/0006_queue_index.sql"),
 ];
 
 /// The schema version this build understands (SQLite `user_version`).
@@ -64,7 +68,31 @@ pub struct Store {
     // last one, which checkpoints and removes the WAL (a read-only connection cannot).
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Connection>,
+    queue: QueueState,
 }
+
+/// The in-memory queue index and what changed since it was last brought up to date.
+#[derive(Default)]
+struct QueueState {
+    /// Held while the index is built or refreshed (queries wait; writers never take it).
+    index: Mutex<Option<Arc<QueueIndex>>>,
+    /// Tickets changed by committed transactions and not yet re-read.
+    dirty: Mutex<Dirty>,
+    /// Tickets the writer's current transaction touched (filled by the update hook).
+    touched: Arc<Mutex<Vec<i64>>>,
+}
+
+#[derive(Debug, Default)]
+enum Dirty {
+    #[default]
+    Clean,
+    Ids(HashSet<i64>),
+    /// Too many or unknown changes (another process wrote): rebuild.
+    All,
+}
+
+/// Above this many changed tickets the index is rebuilt instead of patched.
+const QUEUE_PATCH_LIMIT: usize = 20_000;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,11 +141,28 @@ impl Store {
             None => StoreError::from_open(path, e),
         })?;
         migrate(path, &mut writer)?;
+        let queue = QueueState::default();
+        let touched = Arc::clone(&queue.touched);
+        // Which tickets each write transaction touches, whatever code path wrote them (see
+        // `write`): the queue index re-reads just those.
+        writer
+            .update_hook(Some(
+                move |_: rusqlite::hooks::Action, _: &str, table: &str, rowid: i64| {
+                    if table == "tickets" {
+                        touched
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(rowid);
+                    }
+                },
+            ))
+            .map_err(|e| StoreError::from_open(path, e))?;
         let store = Store {
             path: path.to_owned(),
             key: key.cloned(),
             writer: Mutex::new(writer),
             readers: Mutex::default(),
+            queue,
         };
         // Open one reader now so a read-side problem shows at open, not at the first query.
         let reader = store.new_reader()?;
@@ -132,13 +177,90 @@ impl Store {
     /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`), committed when `f` returns `Ok`.
     pub fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| StoreError::from_sql(&self.path, e))?;
-        let value = f(&tx)?;
-        tx.commit()
-            .map_err(|e| StoreError::from_sql(&self.path, e))?;
-        Ok(value)
+        let result = (|| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| StoreError::from_sql(&self.path, e))?;
+            let value = f(&tx)?;
+            tx.commit()
+                .map_err(|e| StoreError::from_sql(&self.path, e))?;
+            Ok(value)
+        })();
+        // Still under the writer lock: the update hook filled `touched` for this transaction only.
+        let touched = std::mem::take(
+            &mut *self
+                .queue
+                .touched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if result.is_ok() && !touched.is_empty() {
+            self.mark_dirty(touched);
+        }
+        result
+    }
+
+    fn mark_dirty(&self, ids: Vec<i64>) {
+        let mut dirty = self
+            .queue
+            .dirty
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &mut *dirty {
+            Dirty::All => {}
+            Dirty::Clean => *dirty = Dirty::Ids(ids.into_iter().collect()),
+            Dirty::Ids(set) => set.extend(ids),
+        }
+        if matches!(&*dirty, Dirty::Ids(set) if set.len() > QUEUE_PATCH_LIMIT) {
+            *dirty = Dirty::All;
+        }
+    }
+
+    /// Another process changed the database (see [`Store::external_change_token`]): the queue
+    /// index is rebuilt before the next query.
+    pub fn note_external_change(&self) {
+        *self
+            .queue
+            .dirty
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Dirty::All;
+    }
+
+    /// Builds the in-memory queue index now (the app calls this in the background right after
+    /// opening, so the first filtered query does not pay for it). Returns the tickets indexed.
+    pub fn warm_queue_index(&self) -> Result<usize> {
+        Ok(self.queue_index(true)?.map_or(0, |i| i.len()))
+    }
+
+    /// The queue index brought up to date, built first if `build` (else `None` until it exists).
+    fn queue_index(&self, build: bool) -> Result<Option<Arc<QueueIndex>>> {
+        let mut slot = self
+            .queue
+            .index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() && !build {
+            return Ok(None);
+        }
+        // Take the changes before reading: whatever commits after this is marked again later.
+        let dirty = std::mem::take(
+            &mut *self
+                .queue
+                .dirty
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        match (slot.as_mut(), dirty) {
+            (Some(_), Dirty::Clean) => {}
+            (Some(index), Dirty::Ids(ids)) => {
+                let index = Arc::make_mut(index);
+                self.read(|c| index.refresh(c, &ids))?;
+            }
+            (None, _) | (Some(_), Dirty::All) => {
+                *slot = Some(Arc::new(self.read(QueueIndex::build)?));
+            }
+        }
+        Ok(slot.clone())
     }
 
     /// Runs `f` on a pooled read-only connection inside one read transaction (a consistent

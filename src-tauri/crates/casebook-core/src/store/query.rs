@@ -100,28 +100,6 @@ pub struct Facets {
     pub sources: Vec<(String, u64)>,
 }
 
-/// Turns free text into a safe FTS5 query: each word quoted (so no user input is FTS syntax), all
-/// words required, the last one as a prefix. `None` when the text has no searchable word.
-pub fn fts_query(text: &str) -> Option<String> {
-    // Bound the work for pasted walls of text: the first 32 words are plenty for a filter.
-    let words: Vec<&str> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(32)
-        .collect();
-    let (last, rest) = words.split_last()?;
-    let mut q = String::new();
-    for w in rest {
-        q.push('"');
-        q.push_str(w);
-        q.push_str("\" ");
-    }
-    q.push('"');
-    q.push_str(last);
-    q.push_str("\"*");
-    Some(q)
-}
-
 struct Sql {
     where_: String,
     params: Vec<Value>,
@@ -142,10 +120,9 @@ const DENSE_FROM: u64 = 2_000;
 /// Up to this many tickets in the tag/text intersection, those ids drive the page query.
 const DRIVE_FROM_IDS_UP_TO: u64 = 5_000;
 
-/// A set of ticket ids (the tickets a tag or a free-text filter selects) as a bitset. Passed to SQL
-/// as a blob and tested per row by `cb_in_set(blob, id)`: a bit test costs nanoseconds where an
-/// FTS5 probe costs microseconds (a prefix is expanded on every probe), so walking an index stays
-/// cheap however common the word or tag.
+/// A set of ticket ids (the tickets a tag selects) as a bitset. Passed to SQL as a blob and tested
+/// per row by `cb_in_set(blob, id)`: a bit test costs nanoseconds, so walking an index stays cheap
+/// however common the tag.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct IdSet {
     count: u64,
@@ -191,16 +168,9 @@ impl IdSet {
     }
 }
 
-/// The tag and text parts of a filter, resolved to one intersected id set (`None`: no such part).
+/// The tag part of a filter, resolved to one intersected id set (`None`: no tags).
 fn load_sets(c: &Connection, filter: &TicketFilter) -> Result<Option<IdSet>> {
     let mut acc: Option<IdSet> = None;
-    if let Some(q) = filter.text.as_deref().and_then(fts_query) {
-        acc = Some(IdSet::load(
-            c,
-            "SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?",
-            &q,
-        )?);
-    }
     for tag in crate::model::normalize_tags(&filter.tags) {
         if acc.as_ref().is_some_and(|a| a.count == 0) {
             break;
@@ -389,12 +359,25 @@ pub(crate) fn split_tags(joined: &str) -> Vec<String> {
 
 impl Store {
     /// One page of the queue and the total number of tickets the filter matches.
+    ///
+    /// Answered from the in-memory queue index once it exists (see `queue_index.rs`); free text
+    /// always needs it, so a text filter builds it if need be. Before that, attribute and tag
+    /// filters are answered by SQL (the first page right after opening a workspace).
     pub fn query_tickets(&self, q: &TicketQuery) -> Result<TicketPage> {
         if q.limit > MAX_PAGE {
             return Err(StoreError::Invalid(format!(
                 "page size {} is over {MAX_PAGE}",
                 q.limit
             )));
+        }
+        if let Some(index) = self.queue_index(has_text(&q.filter))? {
+            let (ids, total) = index.page(&q.filter, q.sort, q.reverse, q.offset, q.limit);
+            let rows = self.read(|c| rows_by_id(c, &ids))?;
+            return Ok(TicketPage {
+                total,
+                offset: q.offset,
+                rows,
+            });
         }
         self.read(|c| {
             let set = load_sets(c, &q.filter)?;
@@ -430,6 +413,9 @@ impl Store {
 
     /// How many tickets each filter matches (the counts beside saved views), in one snapshot.
     pub fn count_tickets(&self, filters: &[TicketFilter]) -> Result<Vec<u64>> {
+        if let Some(index) = self.queue_index(filters.iter().any(has_text))? {
+            return Ok(filters.iter().map(|f| index.count(f)).collect());
+        }
         self.read(|c| {
             filters
                 .iter()
@@ -470,6 +456,28 @@ impl Store {
     }
 }
 
+fn has_text(f: &TicketFilter) -> bool {
+    f.text
+        .as_deref()
+        .is_some_and(|t| t.chars().any(char::is_alphanumeric))
+}
+
+/// The queue rows of `ids`, in that order (a ticket deleted meanwhile is left out).
+fn rows_by_id(c: &Connection, ids: &[i64]) -> Result<Vec<TicketRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {ROW_COLUMNS} FROM tickets t WHERE t.id IN (SELECT value FROM json_each(?))"
+    ))?;
+    let mut found: std::collections::HashMap<i64, TicketRow> = stmt
+        .query_map([format!("[{}]", list.join(","))], row_from_sql)?
+        .map(|r| r.map(|row| (row.id, row)))
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
 fn count_with(c: &Connection, filter: &TicketFilter, set: Option<&IdSet>) -> Result<u64> {
     let sql = match set {
         // Tags and text only: the size of their intersection.
@@ -495,26 +503,231 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    #[test]
-    fn fts_query_quotes_words_and_prefixes_the_last() {
-        assert_eq!(fts_query("vpn  drops"), Some("\"vpn\" \"drops\"*".into()));
-        assert_eq!(fts_query("INC0010001"), Some("\"INC0010001\"*".into()));
-        assert_eq!(fts_query("  ?!  "), None);
-        assert_eq!(
-            fts_query("AND OR NOT \"x"),
-            Some("\"AND\" \"OR\" \"NOT\" \"x\"*".into())
+    // Behaviour tests of the queue query live in tickets.rs and queue_index.rs.
+
+    use crate::model::NewTicket;
+    use crate::store::test_support::temp_store;
+    use crate::store::{ImportedTicket, OpenMode};
+
+    const WORDS: &[&str] = &[
+        "vpn",
+        "printer",
+        "outlook",
+        "résumé",
+        "password",
+        "pass",
+        "vpnclient",
+    ];
+    const PEOPLE: &[&str] = &["ana", "bo", "chen"];
+
+    /// What the queue should show, computed the slow and obvious way from the table itself.
+    fn oracle(store: &Store, q: &TicketQuery) -> (Vec<i64>, u64) {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+            i64,
+            i64,
         );
+        let rows: Vec<Row> = store
+            .read(|c| {
+                let mut st = c.prepare(
+                    "SELECT id, key || ' ' || title || ' ' || description, state, '', priority, \
+                     assignee, assignment_group, source, tags, created_at, updated_at FROM tickets",
+                )?;
+                let v = st
+                    .query_map([], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                            r.get(10)?,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<Row>>>()?;
+                Ok(v)
+            })
+            .unwrap();
+        let f = &q.filter;
+        let mut qwords = Vec::new();
+        if let Some(t) = &f.text {
+            super::super::queue_index::for_each_word(t, |w| qwords.push(w.to_owned()));
+        }
+        let mut hits: Vec<&Row> = rows
+            .iter()
+            .filter(|r| {
+                let mut words = Vec::new();
+                super::super::queue_index::for_each_word(&r.1, |w| words.push(w.to_owned()));
+                let tags = split_tags(&r.8);
+                (f.states.is_empty() || f.states.iter().any(|s| s.as_str() == r.2))
+                    && (f.priorities.is_empty() || f.priorities.iter().any(|p| p.rank() == r.4))
+                    && ((f.assignees.is_empty() && !f.unassigned)
+                        || r.5.as_ref().is_some_and(|a| f.assignees.contains(a))
+                        || (f.unassigned && r.5.is_none()))
+                    && (f.groups.is_empty() || r.6.as_ref().is_some_and(|g| f.groups.contains(g)))
+                    && (f.sources.is_empty() || f.sources.contains(&r.7))
+                    && f.tags.iter().all(|t| tags.contains(t))
+                    && qwords.split_last().is_none_or(|(last, rest)| {
+                        rest.iter().all(|w| words.contains(w))
+                            && words.iter().any(|w| w.starts_with(last.as_str()))
+                    })
+            })
+            .collect();
+        hits.sort_by_key(|r| match (q.sort, q.reverse) {
+            (SortKey::Priority, false) => (r.4, -r.10, -r.0),
+            (SortKey::Priority, true) => (-r.4, r.10, r.0),
+            (SortKey::Updated, false) => (-r.10, -r.0, 0),
+            (SortKey::Updated, true) => (r.10, r.0, 0),
+            (SortKey::Created, false) => (-r.9, -r.0, 0),
+            (SortKey::Created, true) => (r.9, r.0, 0),
+        });
+        let total = hits.len() as u64;
+        let page = hits
+            .iter()
+            .skip(q.offset as usize)
+            .take(q.limit as usize)
+            .map(|r| r.0)
+            .collect();
+        (page, total)
+    }
+
+    fn ticket(i: usize, pick: &[usize]) -> ImportedTicket {
+        let w = |k: usize| WORDS[pick[k] % WORDS.len()];
+        let mut t = NewTicket::local(format!("{} {}", w(0), w(1)));
+        t.key = Some(format!("INC{i}"));
+        t.description = format!("the {} is broken", w(2));
+        t.state = TicketState::ALL[pick[3] % TicketState::ALL.len()];
+        t.priority = Priority::ALL[pick[4] % Priority::ALL.len()];
+        t.assignee = (!pick[5].is_multiple_of(4)).then(|| PEOPLE[pick[5] % 3].to_owned());
+        t.assignment_group = (!pick[6].is_multiple_of(3)).then(|| format!("g{}", pick[6] % 2));
+        t.tags = (0..pick[7] % 3)
+            .map(|k| format!("t{}", (pick[7] + k) % 3))
+            .collect();
+        t.created_at = Some((pick[8] % 20) as i64);
+        t.updated_at = Some((pick[9] % 20) as i64 + 20);
+        if pick[0].is_multiple_of(5) {
+            t.source = "servicenow:main".into();
+        }
+        ImportedTicket {
+            ticket: t,
+            created_by: None,
+            history: vec![],
+        }
+    }
+
+    fn filter_from(p: &[usize]) -> TicketQuery {
+        let mut f = TicketFilter::default();
+        if p[0].is_multiple_of(3) {
+            f.states = vec![TicketState::ALL[p[1] % 6], TicketState::Open];
+        }
+        if p[2].is_multiple_of(4) {
+            f.priorities = vec![Priority::ALL[p[3] % 4]];
+        }
+        if p[4].is_multiple_of(4) {
+            f.assignees = vec![PEOPLE[p[5] % 3].to_owned(), "nobody".into()];
+            f.unassigned = p[5].is_multiple_of(2);
+        }
+        if p[6].is_multiple_of(4) {
+            f.groups = vec![format!("g{}", p[7] % 3)];
+        }
+        if p[8].is_multiple_of(4) {
+            f.tags = vec![format!("t{}", p[9] % 3)];
+        }
+        if p[10].is_multiple_of(5) {
+            f.sources = vec!["local".into()];
+        }
+        if p[11].is_multiple_of(2) {
+            let w = WORDS[p[12] % WORDS.len()];
+            let cut = 1 + p[13] % w.chars().count();
+            let prefix: String = w.chars().take(cut).collect();
+            f.text = Some(if p[14].is_multiple_of(2) {
+                format!("  {} {prefix}", WORDS[p[15] % WORDS.len()].to_uppercase())
+            } else {
+                prefix
+            });
+        }
+        TicketQuery {
+            filter: f,
+            sort: [SortKey::Priority, SortKey::Updated, SortKey::Created][p[16] % 3],
+            reverse: p[17].is_multiple_of(3),
+            offset: (p[18] % 4) as u32 * 3,
+            limit: 1 + (p[19] % 10) as u32,
+        }
+    }
+
+    fn page_ids(p: &TicketPage) -> Vec<i64> {
+        p.rows.iter().map(|r| r.id).collect()
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// The queue index, the SQL plans and the obvious implementation agree, before and after
+        /// edits, new tickets and deletions reach the index through the writer's update hook.
         #[test]
-        fn fts_query_never_lets_syntax_through(text in ".{0,200}") {
-            if let Some(q) = fts_query(&text) {
-                // Only quoted alphanumeric words, spaces and the final star.
-                let stripped: String = q.chars().filter(|c| !c.is_alphanumeric()).collect();
-                prop_assert!(stripped.chars().all(|c| c == '"' || c == ' ' || c == '*'));
-                prop_assert!(q.ends_with("\"*"));
+        fn index_sql_and_oracle_agree(
+            seeds in proptest::collection::vec(proptest::collection::vec(0usize..1000, 10), 30..60),
+            queries in proptest::collection::vec(proptest::collection::vec(0usize..1000, 20), 12),
+            edits in proptest::collection::vec((0usize..60, 0usize..1000, 0usize..6), 8),
+        ) {
+            let (_dir, store) = temp_store();
+            let batch: Vec<_> = seeds.iter().enumerate().map(|(i, p)| ticket(i, p)).collect();
+            store.import_batch(&batch, "test", 1).unwrap();
+            // A second handle on the same file has no index yet: it answers by SQL.
+            let sql_store = Store::open(store.path(), OpenMode::MustExist).unwrap();
+            store.warm_queue_index().unwrap();
+            let check = |store: &Store, sql_store: Option<&Store>| -> std::result::Result<(), TestCaseError> {
+                for p in &queries {
+                    let q = filter_from(p);
+                    let want = oracle(store, &q);
+                    let got = store.query_tickets(&q).unwrap();
+                    prop_assert_eq!((page_ids(&got), got.total), want.clone(), "index: {:?}", q);
+                    prop_assert_eq!(store.count_tickets(std::slice::from_ref(&q.filter)).unwrap(), vec![want.1]);
+                    if let Some(s) = sql_store.filter(|_| !has_text(&q.filter)) {
+                        let got = s.query_tickets(&q).unwrap();
+                        prop_assert_eq!((page_ids(&got), got.total), want, "sql: {:?}", q);
+                    }
+                }
+                Ok(())
+            };
+            check(&store, Some(&sql_store))?;
+            drop(sql_store);
+            for (which, v, kind) in &edits {
+                let id = (*which % seeds.len()) as i64 + 1;
+                store.write(|tx| {
+                    match kind {
+                        0 => tx.execute("UPDATE tickets SET state = ? WHERE id = ?", rusqlite::params![TicketState::ALL[v % 6].as_str(), id])?,
+                        1 => tx.execute("UPDATE tickets SET assignee = ?, updated_at = ? WHERE id = ?", rusqlite::params![PEOPLE[v % 3], (*v % 40) as i64, id])?,
+                        2 => tx.execute("UPDATE tickets SET title = ? WHERE id = ?", rusqlite::params![format!("{} now", WORDS[v % WORDS.len()]), id])?,
+                        3 => tx.execute("UPDATE tickets SET tags = ? WHERE id = ?", rusqlite::params![format!("t{}", v % 3), id])?,
+                        4 => tx.execute("DELETE FROM tickets WHERE id = ?", [id])?,
+                        _ => {
+                            let t = ticket(1000 + v, &[*v, v / 3, v / 7, *v, v / 2, *v, v / 5, *v, *v, v / 11]);
+                            tx.execute("INSERT INTO tickets (key, source, title, description, state, priority, tags, created_at, updated_at) VALUES (?, 'local', ?, ?, ?, ?, ?, ?, ?)",
+                                rusqlite::params![format!("NEW{v}-{id}"), t.ticket.title, t.ticket.description, t.ticket.state.as_str(), t.ticket.priority.rank(), t.ticket.tags.join(","), 5, 50])?
+                        }
+                    };
+                    Ok(())
+                }).unwrap();
+                // A failed transaction changes nothing and must not confuse the index either.
+                let _ = store.write(|tx| -> Result<()> {
+                    tx.execute("UPDATE tickets SET state = 'closed'", [])?;
+                    Err(StoreError::Invalid("rolled back".into()))
+                });
             }
+            check(&store, None)?;
         }
     }
 }

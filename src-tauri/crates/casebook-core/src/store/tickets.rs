@@ -147,17 +147,6 @@ pub(crate) fn insert_ticket(
     Ok(id)
 }
 
-/// Adds tickets `from_id..` (all inserted by the current transaction) to the free-text index in
-/// one statement. Every code path that inserts tickets calls this before committing.
-pub(crate) fn index_new_tickets(tx: &Transaction<'_>, from_id: TicketId) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO tickets_fts (rowid, key, title, description) \
-         SELECT id, key, title, description FROM tickets WHERE id >= ? ORDER BY id",
-    )?
-    .execute([from_id])?;
-    Ok(())
-}
-
 pub(crate) fn write_tags(tx: &Transaction<'_>, id: TicketId, tags: &[String]) -> Result<()> {
     tx.prepare_cached("DELETE FROM ticket_tags WHERE ticket_id = ?")?
         .execute([id])?;
@@ -326,7 +315,6 @@ impl Store {
                 )));
             }
             let id = insert_ticket(tx, &new, &key, actor.now)?;
-            index_new_tickets(tx, id)?;
             let ticket =
                 load_ticket(tx, id)?.ok_or_else(|| StoreError::TicketNotFound(key.clone()))?;
             let event_id = append_event(
