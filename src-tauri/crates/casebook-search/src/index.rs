@@ -458,6 +458,15 @@ pub fn to_tantivy(f: &Fields, d: &KbDocument) -> TantivyDocument {
     t.add_u64(f.root, u64::from(root));
     t.add_u64(f.fp, d.fingerprint);
     t.add_text(f.title, &d.title);
+    // A title that is an alert name (`ClusterOperatorDown`) also counts by its words.
+    let split: Vec<String> = d
+        .title
+        .split_whitespace()
+        .filter_map(crate::runbook::split_identifier)
+        .collect();
+    if !split.is_empty() {
+        t.add_text(f.title, split.join(" "));
+    }
     for h in &d.headings {
         t.add_text(f.headings, h);
     }
@@ -482,6 +491,12 @@ pub fn to_tantivy(f: &Fields, d: &KbDocument) -> TantivyDocument {
         t.add_text(f.identifiers, id);
     }
     t.add_text(f.body, &d.body);
+    // Compounds written with `_`, `-` or `.` (`NX_DOMAIN`, `Back-off`) are split by the
+    // tokenizer; their joined form is indexed too so that `NXDOMAIN` or `backoff` finds them.
+    let joined = joined_compounds(&d.title, &d.body);
+    if !joined.is_empty() {
+        t.add_text(f.body, joined);
+    }
     t.add_text(f.path, &d.path);
     for tag in &d.tags {
         t.add_text(f.tags, tag);
@@ -508,6 +523,33 @@ pub fn to_tantivy(f: &Fields, d: &KbDocument) -> TantivyDocument {
     }
     t.add_i64(f.updated, d.updated_at);
     t
+}
+
+/// The joined forms of `a_b`, `a-b`, `a.b` compounds in the text (lower-case, deduplicated).
+pub fn joined_compounds(title: &str, body: &str) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for word in title.split_whitespace().chain(body.split_whitespace()) {
+        let core = word.trim_matches(|c: char| !c.is_alphanumeric());
+        if !core.contains(['_', '-', '.']) || core.len() > 64 {
+            continue;
+        }
+        let parts: Vec<&str> = core.split(['_', '-', '.']).collect();
+        if parts.len() < 2
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || !p.chars().all(char::is_alphanumeric))
+            || !core.chars().any(char::is_alphabetic)
+        {
+            continue;
+        }
+        let j = parts.concat().to_lowercase();
+        if seen.len() < 1_000 && seen.insert(j.clone()) {
+            out.push_str(&j);
+            out.push(' ');
+        }
+    }
+    out
 }
 
 fn remove_leftovers(kb_dir: &Path) {

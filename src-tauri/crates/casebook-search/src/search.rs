@@ -43,10 +43,10 @@ impl Default for Ranking {
             headings: 1.5,
             names: 3.0,
             body: 1.0,
-            coord_power: 2.0,
+            coord_power: 1.0,
             fuzzy: true,
             collapse: true,
-            whole_doc: 1.0,
+            whole_doc: 1.4,
         }
     }
 }
