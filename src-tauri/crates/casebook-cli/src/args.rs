@@ -41,8 +41,16 @@ pub enum Command {
     Sample,
     /// Show the workspace: where it is, how many tickets, pending changes.
     Workspace,
-    /// Measure import, queue queries and store open against their baselines.
+    /// Measure import, queue queries and store open against their baselines (`bench sla`: SLA
+    /// recompute, KPI report and the UCI made_sla agreement).
     Bench(BenchArgs),
+    /// KPI report: first response, MTTR, SLA compliance, backlog aging, reopen rate, volume.
+    Report(crate::sla_cmd::ReportArgs),
+    /// A ticket's SLA (`casebook sla CB-3`), the queue by risk, policies and calendars.
+    Sla(crate::sla_cmd::SlaArgs),
+    /// Reply macros: list, apply, import, export.
+    #[command(subcommand)]
+    Macro(crate::sla_cmd::MacroCmd),
     /// The knowledge base: runbook folders and reindexing.
     #[command(subcommand)]
     Kb(crate::kb_cmd::KbCmd),
@@ -306,4 +314,6 @@ pub struct BenchArgs {
     /// Keep the benchmark workspace in this folder instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+    #[command(subcommand)]
+    pub what: Option<crate::bench_sla::BenchWhat>,
 }

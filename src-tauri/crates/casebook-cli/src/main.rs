@@ -7,8 +7,10 @@
 
 mod args;
 mod bench;
+mod bench_sla;
 mod kb_cmd;
 mod output;
+mod sla_cmd;
 
 use args::{Cli, Command, TicketsCmd, ViewsCmd};
 use casebook_api::dto::*;
@@ -79,10 +81,16 @@ async fn open(cli_home: Option<PathBuf>, create: bool) -> Result<Casebook, ApiEr
 
 async fn run(cli: Cli, out: &Out) -> Result<u8, ApiError> {
     match cli.command {
-        Command::Bench(b) => {
-            bench::run(b, out)?;
+        Command::Bench(mut b) => {
+            match b.what.take() {
+                Some(bench_sla::BenchWhat::Sla(a)) => bench_sla::run(a, out)?,
+                None => bench::run(b, out)?,
+            }
             Ok(0)
         }
+        Command::Report(a) => sla_cmd::report(a, &open(cli.home, false).await?, out).await,
+        Command::Sla(a) => sla_cmd::sla(a, cli.home, out).await,
+        Command::Macro(cmd) => sla_cmd::macros(cmd, cli.home, out).await,
         Command::Workspace => {
             let cb = open(cli.home, true).await?;
             out.workspace(&cb.workspace_info().await?);
