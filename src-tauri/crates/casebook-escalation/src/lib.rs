@@ -5,6 +5,7 @@
 //! Nothing here talks to the network: pushing a package to Jira goes through the sync crate's
 //! connector and the outbox.
 
+pub mod bench;
 pub mod export;
 pub mod logs;
 pub mod package;

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_connections.sql"),
     include_str!("../../migrations/0003_kb_sources.sql"),
     include_str!("../../migrations/0004_sla.sql"),
+    include_str!("../../migrations/0005_escalations.sql"),
     include_str!("../../migrations/0006_queue_index.sql"),
 ];
 

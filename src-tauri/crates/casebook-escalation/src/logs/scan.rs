@@ -316,29 +316,49 @@ pub(crate) fn signature(msg: &[u8]) -> String {
 
 fn mask_token(tok: &[u8], out: &mut String) {
     let digits = tok.iter().filter(|b| b.is_ascii_digit()).count();
+    let punct = tok
+        .iter()
+        .filter(|&&b| matches!(b, b'.' | b':' | b'-'))
+        .count();
     if tok.contains(&b'@') {
         out.push_str("<email>");
     } else if tok.len() == 36 && tok.iter().filter(|&&b| b == b'-').count() == 4 {
         out.push_str("<uuid>");
-    } else if digits
-        == tok.len()
-            - tok
-                .iter()
-                .filter(|&&b| matches!(b, b'.' | b':' | b'-'))
-                .count()
-        && digits > 0
-    {
-        // Numbers, versions, times, addresses: 3, 1.5, 10.0.0.1, 13:55:36, 2024-05-01.
+    } else if digits > 0 && digits + punct == tok.len() {
+        // Numbers, versions, times, addresses: 3, 1.5, 10.0.0.1:8443, 13:55:36, 2024-05-01.
         out.push_str("<n>");
-    } else if digits > 0
-        && (tok.len() >= 8 && tok.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-')
-            || digits >= 4 && digits * 3 >= tok.len())
+    } else if digits == 0 {
+        // ASCII by construction (alphanumerics and a few marks).
+        out.extend(tok.iter().map(|&b| b as char));
+    } else {
+        // Mixed: mask each part between separators (`req-3fa2b1c0` → `req-<id>`,
+        // `tenant:42:catalog` → `tenant:<n>:catalog`).
+        let mut start = 0;
+        for (k, &b) in tok.iter().enumerate() {
+            if matches!(b, b'-' | b'_' | b'.' | b':') {
+                mask_part(&tok[start..k], out);
+                out.push(b as char);
+                start = k + 1;
+            }
+        }
+        mask_part(&tok[start..], out);
+    }
+}
+
+fn mask_part(part: &[u8], out: &mut String) {
+    let digits = part.iter().filter(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        out.extend(part.iter().map(|&b| b as char));
+    } else if digits == part.len() {
+        out.push_str("<n>");
+    } else if part.len() >= 6 && part.iter().all(u8::is_ascii_hexdigit)
+        || digits >= 4 && digits * 3 >= part.len()
     {
         out.push_str("<id>");
-    } else if digits > 0 {
-        // `user42`, `order_9931`: keep the word, mask the digits.
+    } else {
+        // `user42`: keep the word, mask the digits.
         let mut in_digits = false;
-        for &b in tok {
+        for &b in part {
             if b.is_ascii_digit() {
                 if !in_digits {
                     out.push_str("<n>");
@@ -349,9 +369,6 @@ fn mask_token(tok: &[u8], out: &mut String) {
                 out.push(b as char);
             }
         }
-    } else {
-        // ASCII by construction (alphanumerics and a few marks).
-        out.extend(tok.iter().map(|&b| b as char));
     }
 }
 
@@ -390,6 +407,10 @@ mod tests {
             "timeout after <n> ms calling <n> for order <n> (user <email>) id <id>"
         );
         assert_eq!(signature(b"user42 failed"), "user<n> failed");
+        assert_eq!(
+            signature(b"request_id=req-3fa2b1c0 key tenant:42:catalog"),
+            "request_id=req-<id> key tenant:<n>:catalog"
+        );
     }
 
     #[test]

@@ -817,7 +817,14 @@ fn scan_tokens(buf: &[u8], opts: DetectOptions, out: &mut Vec<Candidate>) {
         let found = if b.is_ascii_digit() {
             try_digit_token(buf, i, opts)
         } else if c & HEX != 0 || b == b':' {
-            if opts.ipv6 && !is_alnum(prev) && prev != b':' && prev != b'.' {
+            let hl = run(buf, i, 5, |b| is(b, HEX)) - i;
+            if opts.ipv6
+                && !is_alnum(prev)
+                && prev != b':'
+                && prev != b'.'
+                && hl <= 4
+                && at(buf, i + hl) == b':'
+            {
                 ipv6(buf, i, opts)
             } else {
                 None
@@ -850,18 +857,30 @@ fn try_digit_token(buf: &[u8], i: usize, opts: DetectOptions) -> Option<(usize, 
     if prev == b'.' || prev == b'-' {
         return None;
     }
-    if opts.ipv4 {
+    // Cheap shape checks on the digit run first: most numbers in a log (times, sizes, counts)
+    // fit none of the shapes and cost one look at the byte after them.
+    let dl = run(buf, i, 20, |b| b.is_ascii_digit()) - i;
+    let nx = at(buf, i + dl);
+    if opts.ipv4 && dl <= 3 && nx == b'.' {
         if let Some(e) = ipv4(buf, i, opts.keep_loopback) {
             return Some((i, e, Kind::Ipv4));
         }
     }
-    if let Some(e) = card(buf, i) {
-        return Some((i, e, Kind::CardNumber));
+    if dl >= 13
+        || ((3..=6).contains(&dl)
+            && matches!(nx, b' ' | b'-')
+            && at(buf, i + dl + 1).is_ascii_digit())
+    {
+        if let Some(e) = card(buf, i) {
+            return Some((i, e, Kind::CardNumber));
+        }
     }
-    if let Some((s, e)) = nanp(buf, i).map(|(s, e, _)| (s, e)) {
-        return Some((s, e, Kind::Phone));
+    if dl == 3 && matches!(nx, b'-' | b'.') {
+        if let Some((s, e, _)) = nanp(buf, i) {
+            return Some((s, e, Kind::Phone));
+        }
     }
-    if opts.ipv6 {
+    if opts.ipv6 && dl <= 4 && (nx == b':' || is(nx, HEX) && !nx.is_ascii_digit()) {
         return ipv6(buf, i, opts);
     }
     None

@@ -122,7 +122,8 @@ struct Rule {
 #[derive(Default)]
 struct Pseudonyms {
     next: u32,
-    seen: HashMap<Box<[u8]>, u32>,
+    /// value → its placeholder
+    seen: HashMap<Box<[u8]>, Box<str>>,
 }
 
 /// Redacts text for one package. Not `Sync`: one per package, used from one thread at a time.
@@ -343,7 +344,7 @@ impl Redactor {
                     label: label.to_owned(),
                     start: base + c.start as u64,
                     end: base + c.end as u64,
-                    placeholder,
+                    placeholder: placeholder.to_owned(),
                 });
             }
             pos = c.end;
@@ -355,25 +356,12 @@ impl Redactor {
     }
 }
 
-fn placeholder(
-    names: &mut HashMap<String, Pseudonyms>,
+fn placeholder<'a>(
+    names: &'a mut HashMap<String, Pseudonyms>,
     audit: &mut AuditSummary,
     label: &str,
     value: &[u8],
-) -> String {
-    let table = match names.get_mut(label) {
-        Some(n) => n,
-        None => names.entry(label.to_owned()).or_default(),
-    };
-    let n = match table.seen.get(value) {
-        Some(&n) => n,
-        None => {
-            table.next += 1;
-            table.seen.insert(value.into(), table.next);
-            *audit.distinct.entry(label.to_owned()).or_default() += 1;
-            table.next
-        }
-    };
+) -> &'a str {
     match audit.counts.get_mut(label) {
         Some(c) => *c += 1,
         None => {
@@ -381,7 +369,22 @@ fn placeholder(
         }
     }
     audit.total += 1;
-    format!("<{label}-{n}>")
+    if !names.contains_key(label) {
+        names.insert(label.to_owned(), Pseudonyms::default());
+    }
+    let Some(table) = names.get_mut(label) else {
+        unreachable!("inserted above");
+    };
+    if !table.seen.contains_key(value) {
+        table.next += 1;
+        let p: Box<str> = format!("<{label}-{}>", table.next).into();
+        table.seen.insert(value.into(), p);
+        *audit.distinct.entry(label.to_owned()).or_default() += 1;
+    }
+    match table.seen.get(value) {
+        Some(p) => p,
+        None => unreachable!("inserted above"),
+    }
 }
 
 /// `<label-N>`: what this module writes in place of a value.
