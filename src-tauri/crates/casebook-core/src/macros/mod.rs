@@ -28,8 +28,12 @@ pub enum MacroError {
     Invalid(String),
     #[error("macro {0} not found")]
     NotFound(String),
+    /// The template uses placeholders Casebook does not know (found when saving or importing).
     #[error("{}", describe(.0))]
     Unresolved(Vec<Problem>),
+    /// Applying was refused: some placeholder could not be filled for this ticket.
+    #[error("{}; nothing was sent", describe(.0))]
+    NotSent(Vec<Problem>),
     #[error(transparent)]
     Sla(#[from] SlaError),
     #[error(transparent)]
@@ -44,7 +48,7 @@ fn describe(problems: &[Problem]) -> String {
         .collect();
     let more = problems.len().saturating_sub(5);
     format!(
-        "the template has {} placeholder problem{} ({}{}); nothing was sent",
+        "the template has {} placeholder problem{} ({}{})",
         problems.len(),
         if problems.len() == 1 { "" } else { "s" },
         list.join("; "),
@@ -514,7 +518,7 @@ impl Store {
         actor: &Actor<'_>,
     ) -> Result<Applied, MacroError> {
         if !rendered.problems.is_empty() {
-            return Err(MacroError::Unresolved(rendered.problems.clone()));
+            return Err(MacroError::NotSent(rendered.problems.clone()));
         }
         let body = rendered.text.trim_end();
         if body.len() > MAX_BODY_BYTES {
