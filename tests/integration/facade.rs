@@ -344,7 +344,7 @@ async fn writes_by_another_process_are_announced() {
 async fn a_workspace_that_does_not_exist_is_not_created_when_told_not_to() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("nowhere");
-    let mut opts = OpenOptions::new(&home, Origin::Cli);
+    let mut opts = OpenOptions::for_tests(&home, Origin::Cli);
     opts.create = false;
     let e = Casebook::open(opts).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::NotFound);

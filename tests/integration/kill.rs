@@ -63,7 +63,7 @@ fn assert_consistent(db: &Path) -> Store {
 #[ignore = "worker process for killed_during_edits_every_acknowledged_edit_survives"]
 async fn kill_worker_edits() {
     let Some(home) = worker_home() else { return };
-    let cb = Casebook::open(OpenOptions::new(&home, Origin::App))
+    let cb = Casebook::open(OpenOptions::for_tests(&home, Origin::App))
         .await
         .unwrap();
     let t = cb.find_ticket("CB-1".into()).await.unwrap();
@@ -99,7 +99,7 @@ async fn kill_worker_edits() {
 async fn killed_during_edits_every_acknowledged_edit_survives() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let cb = Casebook::open(OpenOptions::new(dir.path(), Origin::App))
+        let cb = Casebook::open(OpenOptions::for_tests(dir.path(), Origin::App))
             .await
             .unwrap();
         cb.create_ticket(NewTicketInput {
@@ -182,7 +182,7 @@ fn big_mapping() -> Mapping {
 #[ignore = "worker process for killed_during_import_only_whole_tickets_remain"]
 async fn kill_worker_import() {
     let Some(home) = worker_home() else { return };
-    let cb = Casebook::open(OpenOptions::new(&home, Origin::Cli))
+    let cb = Casebook::open(OpenOptions::for_tests(&home, Origin::Cli))
         .await
         .unwrap();
     let opts = ImportOptions {
@@ -203,7 +203,7 @@ async fn kill_worker_import() {
 async fn killed_during_import_only_whole_tickets_remain() {
     let dir = tempfile::tempdir().unwrap();
     big_csv(&dir.path().join("big.csv"));
-    Casebook::open(OpenOptions::new(dir.path(), Origin::Cli))
+    Casebook::open(OpenOptions::for_tests(dir.path(), Origin::Cli))
         .await
         .unwrap();
     let db = dir.path().join(casebook_api::DATABASE_FILE);
@@ -237,7 +237,7 @@ async fn killed_during_import_only_whole_tickets_remain() {
 
     // Running the same import again completes it without duplicates.
     drop(store);
-    let cb = Casebook::open(OpenOptions::new(dir.path(), Origin::Cli))
+    let cb = Casebook::open(OpenOptions::for_tests(dir.path(), Origin::Cli))
         .await
         .unwrap();
     let opts = ImportOptions {

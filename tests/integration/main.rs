@@ -15,7 +15,7 @@ use std::sync::Arc;
 pub const T0: i64 = 1_709_283_600_000;
 
 pub async fn open_at(home: &Path, origin: Origin, clock: Arc<FixedClock>) -> Casebook {
-    let mut opts = OpenOptions::new(home, origin);
+    let mut opts = OpenOptions::for_tests(home, origin);
     opts.clock = clock;
     Casebook::open(opts).await.expect("workspace opens")
 }

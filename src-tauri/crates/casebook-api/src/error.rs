@@ -24,6 +24,12 @@ pub enum ErrorCode {
     WorkspaceNewer,
     /// The workspace database is damaged or not a Casebook database.
     WorkspaceUnreadable,
+    /// The workspace's database key is not where it should be (keyring reset, copied workspace).
+    WorkspaceKeyMissing,
+    /// The OS keyring is unavailable or locked; the message says how to fix it.
+    KeyringUnavailable,
+    /// A sign-in did not complete (declined, timed out, refused, expired): start it again.
+    SignInFailed,
     /// Anything else; the message is for a person, the details are in the log.
     Internal,
 }

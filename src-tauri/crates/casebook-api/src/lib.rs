@@ -2,10 +2,13 @@
 //! integration tests call. It composes the core crates, runs blocking work (SQLite) on the blocking
 //! pool, maps errors to `{code, message}` and publishes batched change events.
 
+pub mod connections;
 pub mod dto;
 pub mod error;
 pub mod kb;
+pub mod outbox_export;
 pub mod sample;
+pub mod workspace_key;
 pub mod sla;
 
 pub use casebook_core::store::Origin;
@@ -67,6 +70,15 @@ pub struct OpenOptions {
     pub clock: Arc<dyn Clock>,
     /// `true` to create the workspace when it does not exist yet.
     pub create: bool,
+    /// Where credentials and the database key are kept: the OS keyring, namespaced by
+    /// [`APP_IDENTIFIER`] (tests pass a memory store).
+    pub secrets: Arc<dyn casebook_core::secrets::SecretStore>,
+    /// Where the database key comes from (see [`workspace_key`]).
+    pub database_key: workspace_key::KeySource,
+    /// Extra trusted roots and timeouts for upstream HTTPS.
+    pub http: casebook_sync::http::HttpConfig,
+    /// How long a sign-in waits for the browser to come back.
+    pub sign_in_timeout: Duration,
 }
 
 impl OpenOptions {
@@ -76,7 +88,20 @@ impl OpenOptions {
             origin,
             clock: Arc::new(SystemClock),
             create: true,
+            secrets: Arc::new(casebook_core::secrets::KeyringSecretStore::new(APP_IDENTIFIER)),
+            database_key: workspace_key::KeySource::from_env(),
+            http: Default::default(),
+            sign_in_timeout: Duration::from_secs(300),
         }
+    }
+
+    /// For tests of features other than encryption and sign-in: an unencrypted database and an
+    /// in-memory secret store (no test touches the user's keyring).
+    pub fn for_tests(home: impl Into<PathBuf>, origin: Origin) -> OpenOptions {
+        let mut o = OpenOptions::new(home, origin);
+        o.secrets = Arc::new(casebook_core::secrets::MemorySecretStore::new());
+        o.database_key = workspace_key::KeySource::Unencrypted;
+        o
     }
 }
 
@@ -86,6 +111,7 @@ struct Inner {
     origin: Origin,
     clock: Arc<dyn Clock>,
     changes: broadcast::Sender<ChangeBatch>,
+    conn: connections::ConnState,
     kb: kb::KbSlot,
 }
 
@@ -127,7 +153,22 @@ impl Casebook {
         } else {
             OpenMode::MustExist
         };
-        let store = Store::open(&db, mode)?;
+        let key = workspace_key::resolve(
+            &opts.database_key,
+            opts.secrets.as_ref(),
+            &opts.home,
+            db.exists(),
+        )?;
+        let store = match &key {
+            Some(k) => Store::open_encrypted(&db, mode, k)?,
+            None => Store::open(&db, mode)?,
+        };
+        let conn = connections::ConnState::new(
+            Arc::clone(&opts.secrets),
+            Arc::clone(&opts.clock),
+            &opts.http,
+            opts.sign_in_timeout,
+        )?;
         let (changes, _) = broadcast::channel(256);
         Ok(Casebook {
             inner: Arc::new(Inner {
@@ -136,6 +177,7 @@ impl Casebook {
                 origin: opts.origin,
                 clock: opts.clock,
                 changes,
+                conn,
                 kb: Default::default(),
             }),
         })

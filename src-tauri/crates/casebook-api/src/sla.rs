@@ -520,7 +520,7 @@ mod tests {
     async fn open(now: i64) -> (tempfile::TempDir, Casebook, Arc<FixedClock>) {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(FixedClock::new(now));
-        let mut opts = OpenOptions::new(dir.path(), Origin::App);
+        let mut opts = OpenOptions::for_tests(dir.path(), Origin::App);
         opts.clock = clock.clone();
         let cb = Casebook::open(opts).await.unwrap();
         cb.update_settings(crate::dto::SettingsInput {

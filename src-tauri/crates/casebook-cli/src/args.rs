@@ -58,6 +58,15 @@ pub enum Command {
     Search(crate::kb_cmd::SearchArgs),
     /// Search quality on judged queries (hit@1, MRR@10, recall@10) against an FTS5 baseline.
     Eval(crate::kb_cmd::EvalArgs),
+    /// Upstream connections: add, list, test, rename, remove.
+    #[command(subcommand)]
+    Connections(crate::conn_cmd::ConnectionsCmd),
+    /// Sign in to a connection (prints the address to open when no browser is available).
+    Login(crate::conn_cmd::LoginArgs),
+    /// Sign out of a connection: delete its stored password or tokens.
+    Logout { connection: String },
+    /// Write every unsynced local change to a JSON file (see docs/security.md).
+    ExportOutbox(crate::conn_cmd::ExportOutboxArgs),
 }
 
 #[derive(Debug, Subcommand)]

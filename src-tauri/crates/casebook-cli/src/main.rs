@@ -3,11 +3,13 @@
 //!
 //! Exit codes: 0 success · 1 unexpected failure · 2 usage error · 3 not found · 4 invalid input ·
 //! 5 conflict (the ticket changed since the given revision) · 6 workspace unavailable (locked,
-//! newer schema, unreadable) · 7 import finished but some rows were rejected.
+//! newer schema, unreadable, key missing, keyring unavailable) · 7 import finished but some rows
+//! were rejected · 8 sign-in failed.
 
 mod args;
 mod bench;
 mod bench_sla;
+mod conn_cmd;
 mod kb_cmd;
 mod output;
 mod sla_cmd;
@@ -32,9 +34,12 @@ fn exit_code(code: ErrorCode) -> u8 {
         ErrorCode::NotFound => 3,
         ErrorCode::InvalidInput => 4,
         ErrorCode::StaleRevision => 5,
-        ErrorCode::WorkspaceLocked | ErrorCode::WorkspaceNewer | ErrorCode::WorkspaceUnreadable => {
-            6
-        }
+        ErrorCode::WorkspaceLocked
+        | ErrorCode::WorkspaceNewer
+        | ErrorCode::WorkspaceUnreadable
+        | ErrorCode::WorkspaceKeyMissing
+        | ErrorCode::KeyringUnavailable => 6,
+        ErrorCode::SignInFailed => 8,
         ErrorCode::Internal => 1,
     }
 }
@@ -158,6 +163,16 @@ async fn run(cli: Cli, out: &Out) -> Result<u8, ApiError> {
         Command::Kb(cmd) => kb_cmd::kb(cmd, &open(cli.home, true).await?, out).await,
         Command::Search(a) => kb_cmd::search(a, &open(cli.home, false).await?, out).await,
         Command::Eval(a) => kb_cmd::eval(a, out),
+        Command::Connections(cmd) => {
+            conn_cmd::connections(cmd, &open(cli.home, true).await?, out).await
+        }
+        Command::Login(a) => conn_cmd::login(a, &open(cli.home, false).await?, out).await,
+        Command::Logout { connection } => {
+            conn_cmd::logout(connection, &open(cli.home, false).await?, out).await
+        }
+        Command::ExportOutbox(a) => {
+            conn_cmd::export_outbox(a, &open(cli.home, false).await?, out).await
+        }
         Command::Tickets(cmd) => tickets(cmd, cli.home, out).await,
         Command::Views(cmd) => views(cmd, cli.home, out).await,
     }

@@ -1,0 +1,208 @@
+//! Where the key that encrypts the workspace database comes from.
+//!
+//! By default the key is generated when the workspace is created and kept in the OS keyring
+//! (`database-key/<workspace id>` under the app identifier). A headless machine without a keyring
+//! can keep it in a file instead (`--key-file` / `CASEBOOK_KEY_FILE`), outside the data directory.
+//! There is no silent fallback: a workspace is opened unencrypted only when the caller says
+//! [`KeySource::Unencrypted`] (tests and benchmarks of other features).
+
+use crate::error::{ApiError, ErrorCode};
+use casebook_core::secrets::{SecretError, SecretStore, SecretValue};
+use casebook_core::store::DatabaseKey;
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming a key file to use instead of the keyring.
+pub const KEY_FILE_ENV: &str = "CASEBOOK_KEY_FILE";
+/// A workspace's id (not a secret): names its key in the keyring.
+pub const WORKSPACE_ID_FILE: &str = "workspace-id";
+
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// The key lives in [`crate::OpenOptions::secrets`] (the OS keyring unless a test says
+    /// otherwise); generated when the workspace is created.
+    SecretStore,
+    /// The key lives in this file (64 hex digits), created with mode 0600 for a new workspace.
+    File(PathBuf),
+    /// A key the caller holds.
+    Provided(DatabaseKey),
+    /// No encryption. Only for tests and benchmarks that are not about encryption.
+    Unencrypted,
+}
+
+impl KeySource {
+    /// `File($CASEBOOK_KEY_FILE)` when that is set, else the keyring.
+    pub fn from_env() -> KeySource {
+        match std::env::var_os(KEY_FILE_ENV).filter(|v| !v.is_empty()) {
+            Some(p) => KeySource::File(PathBuf::from(p)),
+            None => KeySource::SecretStore,
+        }
+    }
+}
+
+pub(crate) fn keyring_error(e: SecretError) -> ApiError {
+    match e {
+        SecretError::Unavailable { .. } => {
+            ApiError::new(ErrorCode::KeyringUnavailable, e.to_string())
+        }
+        other => ApiError::new(ErrorCode::KeyringUnavailable, other.to_string()),
+    }
+}
+
+fn key_name(id: &str) -> String {
+    format!("database-key/{id}")
+}
+
+/// Finds (or, for a new database, creates) the key. `None`: open unencrypted.
+pub(crate) fn resolve(
+    source: &KeySource,
+    secrets: &dyn SecretStore,
+    home: &Path,
+    db_exists: bool,
+) -> Result<Option<DatabaseKey>, ApiError> {
+    match source {
+        KeySource::Unencrypted => Ok(None),
+        KeySource::Provided(k) => Ok(Some(k.clone())),
+        KeySource::File(path) => from_file(path, home, db_exists).map(Some),
+        KeySource::SecretStore => from_secrets(secrets, home, db_exists).map(Some),
+    }
+}
+
+fn from_secrets(
+    secrets: &dyn SecretStore,
+    home: &Path,
+    db_exists: bool,
+) -> Result<DatabaseKey, ApiError> {
+    let id_path = home.join(WORKSPACE_ID_FILE);
+    let id = match std::fs::read_to_string(&id_path) {
+        Ok(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(ApiError::invalid(format!(
+                "cannot read {}: {e}",
+                id_path.display()
+            )));
+        }
+    };
+    if let Some(id) = &id
+        && !id.chars().all(|c| c.is_ascii_hexdigit())
+    {
+        return Err(ApiError::new(
+            ErrorCode::WorkspaceUnreadable,
+            format!("{} is damaged (not a workspace id)", id_path.display()),
+        ));
+    }
+    match (id, db_exists) {
+        (Some(id), true) => match secrets.get(&key_name(&id)).map_err(keyring_error)? {
+            Some(v) => DatabaseKey::from_secret(v).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::WorkspaceUnreadable,
+                    format!("{e} (keyring entry {})", key_name(&id)),
+                )
+            }),
+            None => Err(ApiError::new(
+                ErrorCode::WorkspaceKeyMissing,
+                format!(
+                    "the key of the workspace in {} is not in the OS keyring (the keyring was reset, or \
+                     the workspace was copied from another account or machine); the database cannot be \
+                     read without it — see docs/security.md",
+                    home.display()
+                ),
+            )),
+        },
+        (None, true) => Err(ApiError::new(
+            ErrorCode::WorkspaceKeyMissing,
+            format!(
+                "{} has a database but no {WORKSPACE_ID_FILE} file, so its key cannot be found in the \
+                 keyring; restore that file from a backup — see docs/security.md",
+                home.display()
+            ),
+        )),
+        (id, false) => {
+            // A new database: a new key, stored (and read back) before the file exists.
+            let id = match id {
+                Some(id) => id,
+                None => {
+                    let id = casebook_core::secrets::random_hex(16).map_err(keyring_error)?;
+                    std::fs::write(&id_path, format!("{id}\n")).map_err(|e| {
+                        ApiError::invalid(format!("cannot write {}: {e}", id_path.display()))
+                    })?;
+                    id
+                }
+            };
+            let key = DatabaseKey::generate().map_err(keyring_error)?;
+            secrets
+                .set(&key_name(&id), key.as_secret())
+                .map_err(keyring_error)?;
+            let back = secrets.get(&key_name(&id)).map_err(keyring_error)?;
+            if back.as_ref() != Some(key.as_secret()) {
+                return Err(ApiError::new(
+                    ErrorCode::KeyringUnavailable,
+                    "the OS keyring did not keep the new database key; nothing was created",
+                ));
+            }
+            Ok(key)
+        }
+    }
+}
+
+fn from_file(path: &Path, home: &Path, db_exists: bool) -> Result<DatabaseKey, ApiError> {
+    if let (Ok(p), Ok(h)) = (path.canonicalize(), home.canonicalize())
+        && p.starts_with(&h)
+    {
+        return Err(ApiError::invalid(format!(
+            "the key file {} is inside the data directory; keep it elsewhere (a key next to the \
+             database protects nothing)",
+            path.display()
+        )));
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => DatabaseKey::from_secret(SecretValue::new(text.trim()))
+            .map_err(|e| ApiError::invalid(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !db_exists => {
+            let key = DatabaseKey::generate().map_err(keyring_error)?;
+            write_private(path, key.as_secret().expose()).map_err(|e| {
+                ApiError::invalid(format!(
+                    "cannot create the key file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::new(
+            ErrorCode::WorkspaceKeyMissing,
+            format!(
+                "the key file {} does not exist, and the workspace database needs it",
+                path.display()
+            ),
+        )),
+        Err(e) => Err(ApiError::invalid(format!(
+            "cannot read the key file {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+/// Reads a key file written by [`KeySource::File`] (for tools and tests that open the store
+/// directly).
+pub fn read_key_file(path: &Path) -> Result<DatabaseKey, ApiError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ApiError::invalid(format!("cannot read the key file {}: {e}", path.display()))
+    })?;
+    DatabaseKey::from_secret(SecretValue::new(text.trim()))
+        .map_err(|e| ApiError::invalid(format!("{}: {e}", path.display())))
+}
