@@ -10,6 +10,9 @@ const CODES: ReadonlySet<string> = new Set<ErrorCode>([
   "workspace_locked",
   "workspace_newer",
   "workspace_unreadable",
+  "workspace_key_missing",
+  "keyring_unavailable",
+  "sign_in_failed",
   "internal",
 ]);
 
