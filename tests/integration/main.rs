@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod facade;
+mod kb;
 mod kill;
 
 use casebook_api::{Casebook, OpenOptions};

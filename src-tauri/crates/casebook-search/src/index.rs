@@ -65,7 +65,7 @@ pub struct KbIndex {
     pub(crate) reader: IndexReader,
     pub(crate) fields: Fields,
     dir: PathBuf,
-    writer: Mutex<Option<Sender<Cmd>>>,
+    writer: Mutex<Option<(Sender<Cmd>, std::thread::JoinHandle<()>)>>,
     rebuilding: Arc<AtomicBool>,
     threads: usize,
 }
@@ -239,7 +239,14 @@ impl KbIndex {
                 Err(mpsc::SendError(Cmd::Apply(batch, _))) => {
                     // The thread had just stopped (idle): start a new one and retry once.
                     ops = Some(batch);
-                    *self.writer.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                    let old = self
+                        .writer
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take();
+                    if let Some((_, handle)) = old {
+                        let _ = handle.join();
+                    }
                 }
             }
         }
@@ -248,8 +255,13 @@ impl KbIndex {
 
     fn writer_sender(&self) -> Result<Sender<Cmd>> {
         let mut slot = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(tx) = slot.as_ref() {
-            return Ok(tx.clone());
+        if let Some((tx, handle)) = slot.as_ref() {
+            if !handle.is_finished() {
+                return Ok(tx.clone());
+            }
+        }
+        if let Some((_, old)) = slot.take() {
+            let _ = old.join();
         }
         let writer: IndexWriter<TantivyDocument> = self
             .index
@@ -264,14 +276,14 @@ impl KbIndex {
         let (tx, rx) = mpsc::channel();
         let reader = self.reader.clone();
         let fields = self.fields;
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("kb-writer".into())
             .spawn(move || writer_loop(writer, rx, reader, fields))
             .map_err(|e| SearchError::Io {
                 what: "starting the index writer thread".into(),
                 source: e,
             })?;
-        *slot = Some(tx.clone());
+        *slot = Some((tx.clone(), handle));
         Ok(tx)
     }
 
@@ -371,6 +383,21 @@ impl KbIndex {
             .collect();
         dups.sort();
         Ok(dups)
+    }
+}
+
+impl Drop for KbIndex {
+    /// Stops the writer thread and waits for it, so the index lock is free when this returns.
+    fn drop(&mut self) {
+        let taken = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((tx, handle)) = taken {
+            drop(tx);
+            let _ = handle.join();
+        }
     }
 }
 

@@ -686,10 +686,13 @@ impl KbIndex {
             .into_iter()
             .filter_map(|(stem, (count, surfaces))| {
                 let df = doc_freq(&searcher, f.body, &stem) + doc_freq(&searcher, f.title, &stem);
-                if df == 0 || df as f32 > n_docs * 0.25 {
+                // Terms in a quarter of a sizeable index say nothing about this ticket.
+                if df == 0 || (n_docs > 40.0 && df as f32 > n_docs * 0.25) {
                     return None;
                 }
-                let idf = (n_docs / df as f32).ln();
+                // BM25's idf: positive even when every document has the term.
+                let df = df as f32;
+                let idf = (1.0 + (n_docs - df + 0.5) / (df + 0.5)).ln();
                 let surface = surfaces
                     .into_iter()
                     .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
@@ -1069,5 +1072,57 @@ mod tests {
         let s = snippet(&mut an, &body, &terms, 60);
         assert!(s.text.contains("vpn timeout"), "{}", s.text);
         assert!(s.text.starts_with('…'));
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use crate::doc::{KbDocument, SourceKind};
+    use crate::index::{KbIndex, WriteOp};
+
+    fn case(id: i64, title: &str, body: &str) -> WriteOp {
+        let mut d = KbDocument::new(
+            format!("case:{id}"),
+            SourceKind::PastCase,
+            format!("ticket:{id}"),
+            title,
+        );
+        d.body = body.into();
+        d.ticket_id = Some(id);
+        WriteOp::Replace {
+            origin: d.origin.clone(),
+            docs: vec![d],
+        }
+    }
+
+    #[test]
+    fn similar_finds_a_past_case_even_in_a_tiny_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = KbIndex::open(dir.path()).unwrap();
+        index
+            .apply(vec![
+                case(
+                    1,
+                    "Outlook keeps asking for the password",
+                    "Cleared cached credentials.",
+                ),
+                case(2, "Printer offline", "Restarted the spooler."),
+            ])
+            .unwrap();
+        let r = index
+            .similar(
+                "Password prompt in Outlook, asks for my password again",
+                Some("ticket:9"),
+                5,
+            )
+            .unwrap();
+        assert!(!r.empty_query);
+        assert_eq!(r.hits.len(), 1, "{r:?}");
+        assert_eq!(r.hits[0].ticket_id, Some(1));
+        assert!(
+            r.hits[0].matched_terms.contains(&"outlook".to_owned()),
+            "{:?}",
+            r.hits[0].matched_terms
+        );
     }
 }
