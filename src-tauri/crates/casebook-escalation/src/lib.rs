@@ -6,6 +6,7 @@
 //! connector and the outbox.
 
 pub mod bench;
+pub mod drafts;
 pub mod export;
 pub mod logs;
 pub mod package;
