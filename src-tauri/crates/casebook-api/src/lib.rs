@@ -5,6 +5,7 @@
 pub mod connections;
 pub mod dto;
 pub mod error;
+pub mod escalation;
 pub mod kb;
 pub mod outbox_export;
 pub mod sample;
