@@ -2,7 +2,9 @@
 //! workspaces in temporary folders (never the user's data directory).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+mod connections;
 mod facade;
+mod fake_oauth;
 mod kb;
 mod kill;
 
