@@ -114,6 +114,7 @@ struct Inner {
     changes: broadcast::Sender<ChangeBatch>,
     conn: connections::ConnState,
     kb: kb::KbSlot,
+    sla: sla::SlaSlot,
 }
 
 /// A cheap-to-clone handle to an open workspace.
@@ -180,6 +181,7 @@ impl Casebook {
                 changes,
                 conn,
                 kb: Default::default(),
+                sla: Default::default(),
             }),
         })
     }

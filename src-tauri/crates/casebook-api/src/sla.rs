@@ -5,7 +5,7 @@
 
 use crate::dto::TicketView;
 use crate::error::{ApiError, ErrorCode};
-use crate::{Casebook, Result, agent_name};
+use crate::{Casebook, Inner, Result, agent_name};
 use casebook_core::macros::{self, Macro, MacroError, PlaceholderInfo, Problem};
 use casebook_core::model::{Priority, TicketId};
 use casebook_core::reports::{self, Report, ReportFilter};
@@ -13,7 +13,18 @@ use casebook_core::sla::{
     self, Calendar, RiskKey, SlaConfig, SlaError, SlaPolicy, TargetKind, TargetState, TicketSla,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::{Mutex, PoisonError};
 use ts_rs::TS;
+
+/// The workspace's SLA facts, kept between reports and risk orderings (see [`sla::FactsCache`]).
+pub(crate) type SlaSlot = Mutex<sla::FactsCache>;
+
+/// Runs `f` on the current facts of every ticket (refreshed from the event log first).
+fn with_facts<T>(i: &Inner, f: impl FnOnce(&[sla::TicketFacts]) -> Result<T>) -> Result<T> {
+    let mut cache = i.sla.lock().unwrap_or_else(PoisonError::into_inner);
+    let facts = cache.refresh(&i.store)?;
+    f(facts)
+}
 
 impl From<SlaError> for ApiError {
     fn from(e: SlaError) -> Self {
@@ -293,20 +304,27 @@ impl Casebook {
     pub async fn sla_risk(&self, limit: Option<u32>) -> Result<Vec<SlaBadge>> {
         let limit = limit.unwrap_or(200).clamp(1, 100_000) as usize;
         self.blocking("ordering the queue by SLA risk", move |i| {
-            let facts = i.store.sla_facts_all()?;
             let mut cfg = i.store.sla_config()?.compile()?;
-            let now = i.clock.now();
-            let mut keyed: Vec<(RiskKey, TicketId, TicketSla)> = facts
-                .iter()
-                .map(|f| sla::compute(f, &mut cfg, now))
-                .filter_map(|s| sla::risk_key(&s).map(|k| (k, s.ticket_id, s)))
-                .collect();
-            keyed.sort_by_key(|(k, id, _)| (*k, *id));
-            Ok(keyed
-                .iter()
-                .take(limit)
-                .map(|(_, _, s)| SlaBadge::of(s))
-                .collect())
+            with_facts(i, |facts| {
+                let now = i.clock.now();
+                // Numbers for everyone (no text), then explanations for the tickets shown.
+                let mut keyed: Vec<(RiskKey, TicketId, usize)> = facts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, f)| {
+                        let tl = sla::Timeline::build(f, now);
+                        let s = sla::compute_quiet(f, &tl, &mut cfg, now);
+                        sla::risk_key(&s).map(|k| (k, s.ticket_id, i))
+                    })
+                    .collect();
+                keyed.sort_by_key(|(k, id, _)| (*k, *id));
+                Ok(keyed
+                    .iter()
+                    .take(limit)
+                    .filter_map(|(_, _, i)| facts.get(*i))
+                    .map(|f| SlaBadge::of(&sla::compute(f, &mut cfg, now)))
+                    .collect())
+            })
         })
         .await
     }
@@ -471,7 +489,11 @@ impl Casebook {
     pub async fn report(&self, filter: ReportFilter) -> Result<Report> {
         reports::check_filter(&filter)?;
         self.blocking("computing the report", move |i| {
-            Ok(i.store.report(&filter, i.clock.now())?)
+            let mut cfg = i.store.sla_config()?.compile()?;
+            let now = i.clock.now();
+            with_facts(i, |facts| {
+                Ok(reports::report(facts, &mut cfg, &filter, now)?)
+            })
         })
         .await
     }
@@ -485,22 +507,23 @@ impl Casebook {
     /// Local SLA verdicts against the upstream's `made_sla` for every done ticket that has one.
     pub async fn sla_agreement(&self) -> Result<Vec<AgreementRow>> {
         self.blocking("comparing SLA verdicts", |i| {
-            let facts = i.store.sla_facts_all()?;
             let mut cfg = i.store.sla_config()?.compile()?;
             let now = i.clock.now();
-            let mut done = std::collections::HashSet::new();
-            let all: Vec<TicketSla> = facts
-                .iter()
-                .filter(|f| f.upstream_made_sla.is_some())
-                .map(|f| {
-                    let tl = sla::Timeline::build(f, now);
-                    if tl.state_now.is_done() {
-                        done.insert(f.id);
-                    }
-                    sla::compute_with(f, &tl, &mut cfg, now)
-                })
-                .collect();
-            Ok(agreement(&all, &|id| done.contains(&id)))
+            with_facts(i, |facts| {
+                let mut done = std::collections::HashSet::new();
+                let all: Vec<TicketSla> = facts
+                    .iter()
+                    .filter(|f| f.upstream_made_sla.is_some())
+                    .map(|f| {
+                        let tl = sla::Timeline::build(f, now);
+                        if tl.state_now.is_done() {
+                            done.insert(f.id);
+                        }
+                        sla::compute_quiet(f, &tl, &mut cfg, now)
+                    })
+                    .collect();
+                Ok(agreement(&all, &|id| done.contains(&id)))
+            })
         })
         .await
     }

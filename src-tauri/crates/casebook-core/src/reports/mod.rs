@@ -352,7 +352,7 @@ pub fn report(
                 None => a.unanswered = 1,
             }
             a.touches = f.touches.iter().filter(|&&t| t <= as_of).count() as u64;
-            let s = sla::compute_with(f, &tl, cfg, as_of);
+            let s = sla::compute_quiet(f, &tl, cfg, as_of);
             let p = (s.priority.rank() - 1).clamp(0, 3) as usize;
             for t in &s.targets {
                 let col = match t.kind {

@@ -45,6 +45,8 @@ pub struct TicketFacts {
     pub upstream_made_sla: Option<bool>,
     /// Action times of edits and comments (not the creation), for "touches per ticket".
     pub touches: Vec<Millis>,
+    /// The ticket row's revision when these facts were read (for [`super::FactsCache`]).
+    pub revision: i64,
 }
 
 impl TicketFacts {
@@ -64,6 +66,7 @@ impl TicketFacts {
             first_response_at: None,
             upstream_made_sla: None,
             touches: Vec::new(),
+            revision: 0,
         }
     }
 }
@@ -86,11 +89,9 @@ struct Row {
 }
 
 const TICKET_SQL: &str = "SELECT id, key, source, requester, assignee, assignment_group, state, \
-    priority, created_at, first_response_at, extra ->> '$.made_sla' FROM tickets";
+    priority, created_at, first_response_at, extra ->> '$.made_sla', revision FROM tickets";
 
-const EVENT_SQL: &str = "SELECT ticket_id, kind, actor, at, data ->> '$.changes.state.from', \
-    data ->> '$.changes.state.to', data ->> '$.changes.priority.from', \
-    data ->> '$.changes.priority.to', data ->> '$.visibility' FROM events";
+const EVENT_SQL: &str = "SELECT ticket_id, kind, actor, at, data FROM events";
 
 fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let state: String = r.get(6)?;
@@ -110,6 +111,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     facts.group = r.get(5)?;
     facts.first_response_at = r.get(9)?;
     facts.upstream_made_sla = made;
+    facts.revision = r.get(11)?;
     Ok(Row {
         facts,
         state_now,
@@ -120,40 +122,70 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     })
 }
 
-/// One event, reduced to what matters here.
-struct Ev {
-    kind: &'static str,
-    actor: String,
+/// One event, reduced to what matters here (borrowed from the row or the event).
+struct Ev<'a> {
+    kind: &'a str,
+    actor: &'a str,
     at: Millis,
-    state_from: Option<String>,
-    state_to: Option<String>,
-    priority_from: Option<String>,
-    priority_to: Option<String>,
-    visibility: Option<String>,
+    state_from: Option<&'a str>,
+    state_to: Option<&'a str>,
+    priority_from: Option<&'a str>,
+    priority_to: Option<&'a str>,
+    visibility: Option<&'a str>,
+}
+
+/// The parts of an event's `data` the SLA reads; everything else is skipped unparsed.
+#[derive(serde::Deserialize, Default)]
+struct Data<'a> {
+    #[serde(borrow, default)]
+    changes: Option<Changes<'a>>,
+    #[serde(borrow, default)]
+    visibility: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Changes<'a> {
+    #[serde(borrow, default)]
+    state: Option<FromTo<'a>>,
+    #[serde(borrow, default)]
+    priority: Option<FromTo<'a>>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct FromTo<'a> {
+    #[serde(borrow, default)]
+    from: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    to: Option<std::borrow::Cow<'a, str>>,
 }
 
 fn add_event(row: &mut Row, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
-    let kind: String = r.get(1)?;
-    let kind = match kind.as_str() {
-        "updated" => "updated",
-        "commented" => "commented",
-        _ => return Ok(()),
+    let kind = r.get_ref(1)?.as_str()?;
+    if kind != "updated" && kind != "commented" {
+        return Ok(());
+    }
+    let text = r.get_ref(4)?.as_str()?;
+    // A document that is not what the store writes counts as an event without SLA changes.
+    let data: Data<'_> = serde_json::from_str(text).unwrap_or_default();
+    let (state, priority) = match &data.changes {
+        Some(c) => (c.state.as_ref(), c.priority.as_ref()),
+        None => (None, None),
     };
     let ev = Ev {
         kind,
-        actor: r.get(2)?,
+        actor: r.get_ref(2)?.as_str()?,
         at: r.get(3)?,
-        state_from: r.get(4)?,
-        state_to: r.get(5)?,
-        priority_from: r.get(6)?,
-        priority_to: r.get(7)?,
-        visibility: r.get(8)?,
+        state_from: state.and_then(|c| c.from.as_deref()),
+        state_to: state.and_then(|c| c.to.as_deref()),
+        priority_from: priority.and_then(|c| c.from.as_deref()),
+        priority_to: priority.and_then(|c| c.to.as_deref()),
+        visibility: data.visibility.as_deref(),
     };
     add(row, ev);
     Ok(())
 }
 
-fn add(row: &mut Row, ev: Ev) {
+fn add(row: &mut Row, ev: Ev<'_>) {
     let at = ev.at;
     match ev.kind {
         "updated" => {
@@ -183,7 +215,7 @@ fn add(row: &mut Row, ev: Ev) {
         }
         "commented" => {
             row.has_comments = true;
-            let by_requester = row.facts.requester.as_deref() == Some(ev.actor.as_str());
+            let by_requester = row.facts.requester.as_deref() == Some(ev.actor);
             if !by_requester {
                 row.facts.touches.push(at);
             }
@@ -212,7 +244,7 @@ fn finish(mut row: Row) -> TicketFacts {
     row.facts
 }
 
-fn load(c: &Connection, one: Option<TicketId>) -> Result<Vec<TicketFacts>> {
+pub(crate) fn load(c: &Connection, one: Option<TicketId>) -> Result<Vec<TicketFacts>> {
     let mut rows: Vec<Row> = Vec::new();
     let mut index: HashMap<TicketId, usize> = HashMap::new();
     {
@@ -262,13 +294,16 @@ impl TicketFacts {
         f.assignee = t.assignee.clone();
         f.group = t.assignment_group.clone();
         f.first_response_at = t.first_response_at;
+        f.revision = t.revision;
         f.upstream_made_sla = match t.extra.get("made_sla") {
             Some(serde_json::Value::Bool(b)) => Some(*b),
             Some(serde_json::Value::String(s)) => parse_bool(Some(s.clone())),
             _ => None,
         };
+        fn text(v: Option<&serde_json::Value>) -> Option<&str> {
+            v.and_then(|v| v.as_str())
+        }
         for e in events {
-            let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(String::from);
             let change = |field: &str, end: &str| {
                 text(
                     e.data
@@ -283,7 +318,7 @@ impl TicketFacts {
                     EventKind::Updated => "updated",
                     EventKind::Commented => "commented",
                 },
-                actor: e.actor.clone(),
+                actor: &e.actor,
                 at: e.at,
                 state_from: change("state", "from"),
                 state_to: change("state", "to"),

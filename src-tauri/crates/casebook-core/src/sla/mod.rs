@@ -1,6 +1,7 @@
 //! Service levels: business-hours calendars, SLA policies and the engine that replays a ticket's
 //! event log against them. See `docs/sla.md` for the rules and the defaults.
 
+mod cache;
 mod calendar;
 mod engine;
 mod facts;
@@ -10,10 +11,11 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
+pub use cache::FactsCache;
 pub use calendar::{Calendar, CompiledCalendar, Day, Holiday, WorkingHours};
 pub use engine::{
     PausedInterval, RiskKey, TargetKind, TargetState, TargetStatus, TicketSla, Timeline,
-    UpstreamSla, compute, compute_with, risk_key, risk_order,
+    UpstreamSla, compute, compute_quiet, compute_with, risk_key, risk_order,
 };
 pub use facts::{Change, ChangeKind, TicketFacts};
 pub use format::{duration as format_duration, time as format_time};

@@ -202,7 +202,7 @@ impl SlaConfig {
 #[derive(Debug, Clone)]
 pub struct CompiledConfig {
     pub(crate) calendars: Vec<CompiledCalendar>,
-    policies: Vec<(SlaPolicy, usize)>,
+    pub(crate) policies: Vec<(SlaPolicy, usize)>,
     by_source: HashMap<String, [Option<usize>; 4]>,
 }
 
@@ -213,12 +213,15 @@ fn rank_index(p: Priority) -> usize {
 impl CompiledConfig {
     /// The policy for a ticket: the one for its source, else the one for any source.
     pub fn policy_for(&self, source: &str, priority: Priority) -> Option<(&SlaPolicy, usize)> {
+        let idx = self.policy_index(source, priority)?;
+        self.policies.get(idx).map(|(p, c)| (p, *c))
+    }
+
+    pub(crate) fn policy_index(&self, source: &str, priority: Priority) -> Option<usize> {
         let i = rank_index(priority);
-        let idx = self
-            .by_source
+        self.by_source
             .get(source)
             .and_then(|s| s[i])
-            .or_else(|| self.by_source.get(ANY_SOURCE).and_then(|s| s[i]))?;
-        self.policies.get(idx).map(|(p, c)| (p, *c))
+            .or_else(|| self.by_source.get(ANY_SOURCE).and_then(|s| s[i]))
     }
 }

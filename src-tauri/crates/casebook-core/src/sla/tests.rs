@@ -784,3 +784,50 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_facts_cache_follows_the_event_log_and_catches_silent_changes() {
+    let (_d, s) = temp_store();
+    let actor = |now| Actor {
+        name: "ana",
+        origin: Origin::App,
+        now,
+    };
+    let a = s.create_ticket(NewTicket::local("one"), &actor(1)).unwrap();
+    s.create_ticket(NewTicket::local("two"), &actor(2)).unwrap();
+    let mut cache = FactsCache::new();
+    assert_eq!(cache.refresh(&s).unwrap().len(), 2);
+    assert_eq!((cache.full_loads, cache.incremental), (1, 0));
+    // Nothing changed: nothing is read.
+    cache.refresh(&s).unwrap();
+    assert_eq!((cache.full_loads, cache.incremental), (1, 0));
+    // An edit and a new ticket: only those are re-read, and the result equals a full load.
+    s.update_ticket(
+        a.id,
+        None,
+        &TicketPatch {
+            state: Some(TicketState::Pending),
+            ..Default::default()
+        },
+        &actor(3),
+    )
+    .unwrap();
+    s.create_ticket(NewTicket::local("three"), &actor(4))
+        .unwrap();
+    let mut got = cache.refresh(&s).unwrap().to_vec();
+    assert_eq!((cache.full_loads, cache.incremental), (1, 1));
+    got.sort_by_key(|f| f.id);
+    assert_eq!(got, s.sla_facts_all().unwrap());
+    // A change that wrote no event is caught by the revision check.
+    s.write(|tx| {
+        tx.execute(
+            "UPDATE tickets SET assignment_group = 'net', revision = revision + 1 WHERE id = ?",
+            [a.id],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    let got = cache.refresh(&s).unwrap();
+    assert_eq!(got[0].group.as_deref(), Some("net"));
+    assert_eq!(cache.full_loads, 2);
+}
