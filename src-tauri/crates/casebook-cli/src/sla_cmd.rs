@@ -462,9 +462,12 @@ pub async fn sla(a: SlaArgs, home: Option<PathBuf>, out: &Out) -> Result<u8, Api
                     );
                 }
                 for p in &s.effective.policies {
-                    let m = |v: Option<i64>| {
-                        v.map(|m| format_duration(m * 60_000))
-                            .unwrap_or_else(|| "—".into())
+                    // Business time in hours: "24 h" is three office days, not one day.
+                    let m = |v: Option<i64>| match v {
+                        Some(m) if m % 60 == 0 => format!("{} h", m / 60),
+                        Some(m) if m > 60 => format!("{} h {} min", m / 60, m % 60),
+                        Some(m) => format!("{m} min"),
+                        None => "—".into(),
                     };
                     println!(
                         "policy {:<14} calendar {:<10} first response {:<8} next update {:<8} resolution {:<8} pauses {}",

@@ -302,7 +302,14 @@ fn policies_from_files_and_the_made_sla_agreement() {
     .unwrap();
     ok(&run(h, &["sla", "set-policy", pol.to_str().unwrap()]));
     let p = ok(&run(h, &["sla", "policies"]));
-    assert!(p.contains("policy */medium      calendar berlin"), "{p}");
+    let medium = p
+        .lines()
+        .find(|l| l.starts_with("policy */medium"))
+        .unwrap();
+    assert!(
+        medium.contains("calendar berlin") && medium.contains("resolution 24 h"),
+        "{p}"
+    );
     // The changed policy recomputes history: INC0000047 is now measured from Monday 08:00 Berlin.
     let s = json(&run(h, &["--json", "sla", "INC0000047"]));
     assert_eq!(s["calendar"], "berlin");
