@@ -358,6 +358,16 @@ impl Casebook {
     /// Waits for the browser to come back (up to the sign-in timeout), exchanges the code, stores
     /// the tokens in the keyring and tests the connection.
     pub async fn finish_sign_in(&self, attempt_id: String) -> Result<ConnectionTestReport> {
+        self.finish_sign_in_within(attempt_id, self.inner.conn.sign_in_timeout)
+            .await
+    }
+
+    /// [`Casebook::finish_sign_in`] with another wait for the browser (the CLI's `--timeout`).
+    pub async fn finish_sign_in_within(
+        &self,
+        attempt_id: String,
+        timeout: Duration,
+    ) -> Result<ConnectionTestReport> {
         let pending = self
             .inner
             .conn
@@ -371,12 +381,9 @@ impl Casebook {
             })?;
         let id = pending.connection_id;
         let clock = Arc::clone(&self.inner.clock);
-        let outcome = oauth::complete(
-            pending,
-            self.inner.conn.tokens.http(),
-            self.inner.conn.sign_in_timeout,
-            move || clock.now(),
-        )
+        let outcome = oauth::complete(pending, self.inner.conn.tokens.http(), timeout, move || {
+            clock.now()
+        })
         .await;
         let tokens = match outcome {
             Ok(t) => t,

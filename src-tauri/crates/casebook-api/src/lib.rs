@@ -159,7 +159,8 @@ impl Casebook {
             &opts.database_key,
             opts.secrets.as_ref(),
             &opts.home,
-            db.exists(),
+            &db,
+            opts.create,
         )?;
         let store = match &key {
             Some(k) => Store::open_encrypted(&db, mode, k)?,

@@ -7,6 +7,7 @@
 //! [`KeySource::Unencrypted`] (tests and benchmarks of other features).
 
 use crate::error::{ApiError, ErrorCode};
+use casebook_core::StoreError;
 use casebook_core::secrets::{SecretError, SecretStore, SecretValue};
 use casebook_core::store::DatabaseKey;
 use std::path::{Path, PathBuf};
@@ -57,19 +58,44 @@ pub(crate) fn resolve(
     source: &KeySource,
     secrets: &dyn SecretStore,
     home: &Path,
-    db_exists: bool,
+    db: &Path,
+    create: bool,
 ) -> Result<Option<DatabaseKey>, ApiError> {
+    let db_exists = db.exists();
+    if !db_exists && !create {
+        // Nothing to find a key for, and nothing may be created.
+        return Err(StoreError::Missing {
+            path: db.to_owned(),
+        }
+        .into());
+    }
+    if db_exists && !matches!(source, KeySource::Unencrypted) && is_plain_sqlite(db) {
+        // A workspace from before encryption (or a foreign SQLite file): no key is created.
+        return Err(StoreError::NotEncrypted {
+            path: db.to_owned(),
+        }
+        .into());
+    }
     match source {
         KeySource::Unencrypted => Ok(None),
         KeySource::Provided(k) => Ok(Some(k.clone())),
-        KeySource::File(path) => from_file(path, home, db_exists).map(Some),
-        KeySource::SecretStore => from_secrets(secrets, home, db_exists).map(Some),
+        KeySource::File(path) => from_file(path, home, db, db_exists).map(Some),
+        KeySource::SecretStore => from_secrets(secrets, home, db, db_exists).map(Some),
     }
+}
+
+fn is_plain_sqlite(db: &Path) -> bool {
+    let mut header = [0u8; 16];
+    std::fs::File::open(db)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .is_ok()
+        && &header == b"SQLite format 3\0"
 }
 
 fn from_secrets(
     secrets: &dyn SecretStore,
     home: &Path,
+    db: &Path,
     db_exists: bool,
 ) -> Result<DatabaseKey, ApiError> {
     let id_path = home.join(WORKSPACE_ID_FILE);
@@ -110,11 +136,12 @@ fn from_secrets(
             )),
         },
         (None, true) => Err(ApiError::new(
-            ErrorCode::WorkspaceKeyMissing,
+            ErrorCode::WorkspaceUnreadable,
             format!(
-                "{} has a database but no {WORKSPACE_ID_FILE} file, so its key cannot be found in the \
-                 keyring; restore that file from a backup — see docs/security.md",
-                home.display()
+                "{} is not a readable Casebook database (damaged, not a database, or encrypted for a \
+                 workspace whose {WORKSPACE_ID_FILE} file is gone); it was not changed — restore it from \
+                 a backup or move it aside to start a new workspace",
+                db.display()
             ),
         )),
         (id, false) => {
@@ -145,8 +172,25 @@ fn from_secrets(
     }
 }
 
-fn from_file(path: &Path, home: &Path, db_exists: bool) -> Result<DatabaseKey, ApiError> {
-    if let (Ok(p), Ok(h)) = (path.canonicalize(), home.canonicalize())
+fn from_file(
+    path: &Path,
+    home: &Path,
+    db: &Path,
+    db_exists: bool,
+) -> Result<DatabaseKey, ApiError> {
+    // The file may not exist yet: compare its (resolved) folder.
+    let resolved = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            dir.canonicalize().ok().map(|d| d.join(name))
+        }
+        _ => None,
+    };
+    if let (Some(p), Ok(h)) = (resolved, home.canonicalize())
         && p.starts_with(&h)
     {
         return Err(ApiError::invalid(format!(
@@ -171,8 +215,10 @@ fn from_file(path: &Path, home: &Path, db_exists: bool) -> Result<DatabaseKey, A
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::new(
             ErrorCode::WorkspaceKeyMissing,
             format!(
-                "the key file {} does not exist, and the workspace database needs it",
-                path.display()
+                "the key file {} does not exist, so {} is not a readable Casebook database; it was \
+                 not changed — point CASEBOOK_KEY_FILE at the workspace's key file",
+                path.display(),
+                db.display()
             ),
         )),
         Err(e) => Err(ApiError::invalid(format!(

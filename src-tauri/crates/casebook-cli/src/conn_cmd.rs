@@ -70,6 +70,9 @@ pub struct LoginArgs {
     /// Only print the address to open; do not try to start a browser.
     #[arg(long)]
     pub no_browser: bool,
+    /// Seconds to wait for the browser to come back (default 300).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -283,9 +286,18 @@ pub async fn login(a: LoginArgs, cb: &Casebook, out: &Out) -> Result<u8, ApiErro
                     );
                 }
                 println!("{}", start.url);
-                eprintln!("waiting up to {} s for the browser…", start.timeout_seconds);
+                eprintln!(
+                    "waiting up to {} s for the browser…",
+                    a.timeout.unwrap_or(start.timeout_seconds)
+                );
             }
-            cb.finish_sign_in(start.attempt_id).await?
+            match a.timeout {
+                Some(s) => {
+                    cb.finish_sign_in_within(start.attempt_id, std::time::Duration::from_secs(s))
+                        .await?
+                }
+                None => cb.finish_sign_in(start.attempt_id).await?,
+            }
         }
     };
     print_report(out, &report);

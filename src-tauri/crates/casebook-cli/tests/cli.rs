@@ -14,12 +14,21 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The database key of a test workspace: a key file outside it (never the user's keyring; the
+/// keyring path has its own tests in tests/connections.rs).
+fn key_file(home: &Path) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(home.to_string_lossy().replace(['/', '\\', ':'], "_"))
+}
+
 fn run(home: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("--home")
         .arg(home)
         .args(args)
         .env_remove("CASEBOOK_HOME")
+        .env("CASEBOOK_KEY_FILE", key_file(home))
         .output()
         .unwrap()
 }
@@ -29,6 +38,8 @@ fn run_stdin(home: &Path, args: &[&str], input: &str) -> Output {
         .arg("--home")
         .arg(home)
         .args(args)
+        .env_remove("CASEBOOK_HOME")
+        .env("CASEBOOK_KEY_FILE", key_file(home))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

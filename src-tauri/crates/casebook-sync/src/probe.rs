@@ -105,8 +105,13 @@ pub async fn test_connection(tm: &TokenManager, conn: &Connection) -> ProbeRepor
     let creds = tm.credentials(conn).await;
     let (creds, expires) = match creds {
         Ok((c, e)) => (c, e),
-        Err(AuthError::NeedsSignIn(why)) => {
-            // Still say whether the instance is reachable and its certificate trusted.
+        Err(AuthError::Unreachable(m)) => {
+            return transport_report(Transport::Unreachable, m, Vec::new());
+        }
+        Err(e) => {
+            // No usable credentials (not signed in, refresh refused, keyring unavailable): still
+            // say whether the instance is reachable and its certificate trusted.
+            let why = e.to_string();
             return match get_json(tm, None, base, base).await {
                 Call::Transport(t, m) => transport_report(t, m, Vec::new()),
                 _ => ProbeReport {
@@ -134,24 +139,6 @@ pub async fn test_connection(tm: &TokenManager, conn: &Connection) -> ProbeRepor
                     zendesk_admin: None,
                     access_expires_at: None,
                 },
-            };
-        }
-        Err(AuthError::Unreachable(m)) => {
-            return transport_report(Transport::Unreachable, m, Vec::new());
-        }
-        Err(e) => {
-            return ProbeReport {
-                status: ConnectionStatus::NeedsSignIn,
-                summary: e.to_string(),
-                account_name: None,
-                capabilities: Vec::new(),
-                checks: vec![Check {
-                    name: "sign-in",
-                    ok: false,
-                    detail: e.to_string(),
-                }],
-                zendesk_admin: None,
-                access_expires_at: None,
             };
         }
     };
