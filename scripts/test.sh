@@ -85,9 +85,17 @@ rust_tests() {
 e2e_tests() {
   # Compile outside the virtual display, then drive the real app.
   cargo nextest run -p casebook-e2e --locked --no-run || return 1
+  # The app keeps the workspace's database key in the OS keyring: give the session an unlocked
+  # Secret Service (scratch state under target/, as for the Rust tests).
   CASEBOOK_APP="$ROOT/target/debug/casebook-app" \
     xvfb-run -a -s "-screen 0 1280x800x24" \
-    dbus-run-session -- cargo nextest run -p casebook-e2e --locked --no-capture
+    dbus-run-session -- sh -ec '
+      export XDG_DATA_HOME="$1/target/e2e-keyring/data" XDG_RUNTIME_DIR="$1/target/e2e-keyring/run"
+      rm -rf "$1/target/e2e-keyring"
+      mkdir -p -m 700 "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
+      printf %s e2e-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+      cargo nextest run -p casebook-e2e --locked --no-capture
+    ' sh "$ROOT"
 }
 
 required "setup" bash scripts/setup.sh
