@@ -861,7 +861,9 @@ fn try_digit_token(buf: &[u8], i: usize, opts: DetectOptions) -> Option<(usize, 
     // fit none of the shapes and cost one look at the byte after them.
     let dl = run(buf, i, 20, |b| b.is_ascii_digit()) - i;
     let nx = at(buf, i + dl);
-    if opts.ipv4 && dl <= 3 && nx == b'.' {
+    // `Chrome/124.0.0.0`, `v/1.2.3.4`: a version after a word and a slash, not an address.
+    let version = prev == b'/' && i >= 2 && is_alnum(buf[i - 2]);
+    if opts.ipv4 && dl <= 3 && nx == b'.' && !version {
         if let Some(e) = ipv4(buf, i, opts.keep_loopback) {
             return Some((i, e, Kind::Ipv4));
         }
