@@ -74,7 +74,7 @@ impl LogGen {
     fn fill(&mut self, s: &str) {
         let mut rest = s;
         while let Some(i) = rest.find('{') {
-            self.line.extend_from_slice(rest[..i].as_bytes());
+            self.line.extend_from_slice(&rest.as_bytes()[..i]);
             let Some(j) = rest[i..].find('}') else {
                 break;
             };

@@ -328,7 +328,10 @@ impl PackageContent {
     }
 }
 
-const ENV_KEYS: &[(&str, fn(&mut Environment) -> &mut String)] = &[
+/// Picks the environment field a ticket's extra key fills.
+type EnvField = fn(&mut Environment) -> &mut String;
+
+const ENV_KEYS: &[(&str, EnvField)] = &[
     ("product_version", |e| &mut e.product_version),
     ("version", |e| &mut e.product_version),
     ("app_version", |e| &mut e.product_version),
@@ -596,7 +599,7 @@ pub fn merge_timeline(existing: &[TimelineEntry], fresh: Vec<TimelineEntry>) -> 
             out.push(e);
         }
     }
-    out.sort_by(|a, b| a.at.cmp(&b.at));
+    out.sort_by_key(|a| a.at);
     out
 }
 

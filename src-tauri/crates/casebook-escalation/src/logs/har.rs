@@ -82,10 +82,10 @@ pub(super) fn analyze(a: &mut Analyzer, bytes: &[u8]) -> Result<(), String> {
             let name = h.name.to_ascii_lowercase();
             if REQUEST_ID_HEADERS.contains(&name.as_str()) && !h.value.is_empty() {
                 facts.request_ids.push(h.value.as_bytes());
-            } else if name == "traceparent" {
-                if let Some(t) = scan::traceparent_trace(h.value.as_bytes()) {
-                    facts.trace_ids.push(t);
-                }
+            } else if name == "traceparent"
+                && let Some(t) = scan::traceparent_trace(h.value.as_bytes())
+            {
+                facts.trace_ids.push(t);
             }
         }
         let mut url_facts = LineFacts::default();

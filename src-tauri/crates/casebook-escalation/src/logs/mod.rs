@@ -342,10 +342,10 @@ impl Analyzer {
             return;
         }
         if self.open_event.is_some() && (scan::continuation(line) || scan::exception_header(line)) {
-            if let Some(sig) = self.open_event.as_ref().and_then(|k| self.sigs.get_mut(k)) {
-                if sig.count == 1 {
-                    sig.continuation_lines += 1;
-                }
+            if let Some(sig) = self.open_event.as_ref().and_then(|k| self.sigs.get_mut(k))
+                && sig.count == 1
+            {
+                sig.continuation_lines += 1;
             }
             return;
         }
@@ -486,7 +486,7 @@ impl Analyzer {
                 lines: *n,
             })
             .collect();
-        formats.sort_by(|a, b| b.lines.cmp(&a.lines));
+        formats.sort_by_key(|f| std::cmp::Reverse(f.lines));
         self.time.formats = formats;
         self.time.first_utc = self.time.first.map(rfc3339);
         self.time.last_utc = self.time.last.map(rfc3339);
@@ -582,10 +582,10 @@ fn message_part(line: &[u8], from: usize) -> &[u8] {
         .count();
     if LEVELS.contains(&&line[p..p + w]) {
         p = seps(line, p + w);
-        if line.get(p) == Some(&b'[') {
-            if let Some(close) = memchr::memchr(b']', &line[p..]) {
-                p = seps(line, p + close + 1);
-            }
+        if line.get(p) == Some(&b'[')
+            && let Some(close) = memchr::memchr(b']', &line[p..])
+        {
+            p = seps(line, p + close + 1);
         }
     }
     &line[p..]
@@ -662,10 +662,8 @@ fn for_each_line(
             }
         }
     }
-    if !line.is_empty() || cut {
-        if !f(strip_cr(&line), cut, total) {
-            return Err(LogError::Cancelled);
-        }
+    if (!line.is_empty() || cut) && !f(strip_cr(&line), cut, total) {
+        return Err(LogError::Cancelled);
     }
     Ok(total)
 }

@@ -226,10 +226,10 @@ pub(crate) fn error_level(line: &[u8]) -> Option<&'static str> {
                 e += 1;
             }
             let word = &head[i..e];
-            if e == head.len() || !head[e].is_ascii_alphanumeric() {
-                if let Some((_, l)) = WORDS.iter().find(|(w, _)| *w == word) {
-                    return Some(l);
-                }
+            if (e == head.len() || !head[e].is_ascii_alphanumeric())
+                && let Some((_, l)) = WORDS.iter().find(|(w, _)| *w == word)
+            {
+                return Some(l);
             }
             i = e;
         } else {

@@ -127,10 +127,11 @@ pub(crate) fn find(line: &[u8], year_for_syslog: i32) -> Option<Found> {
             if let Some(f) = iso(line, i).or_else(|| common_log(line, i)) {
                 return Some(f);
             }
-        } else if b.is_ascii_uppercase() && !prev.is_ascii_alphanumeric() {
-            if let Some(f) = syslog(line, i, year_for_syslog) {
-                return Some(f);
-            }
+        } else if b.is_ascii_uppercase()
+            && !prev.is_ascii_alphanumeric()
+            && let Some(f) = syslog(line, i, year_for_syslog)
+        {
+            return Some(f);
         }
         i += 1;
     }

@@ -863,24 +863,27 @@ fn try_digit_token(buf: &[u8], i: usize, opts: DetectOptions) -> Option<(usize, 
     let nx = at(buf, i + dl);
     // `Chrome/124.0.0.0`, `v/1.2.3.4`: a version after a word and a slash, not an address.
     let version = prev == b'/' && i >= 2 && is_alnum(buf[i - 2]);
-    if opts.ipv4 && dl <= 3 && nx == b'.' && !version {
-        if let Some(e) = ipv4(buf, i, opts.keep_loopback) {
-            return Some((i, e, Kind::Ipv4));
-        }
+    if opts.ipv4
+        && dl <= 3
+        && nx == b'.'
+        && !version
+        && let Some(e) = ipv4(buf, i, opts.keep_loopback)
+    {
+        return Some((i, e, Kind::Ipv4));
     }
-    if dl >= 13
+    if (dl >= 13
         || ((3..=6).contains(&dl)
             && matches!(nx, b' ' | b'-')
-            && at(buf, i + dl + 1).is_ascii_digit())
+            && at(buf, i + dl + 1).is_ascii_digit()))
+        && let Some(e) = card(buf, i)
     {
-        if let Some(e) = card(buf, i) {
-            return Some((i, e, Kind::CardNumber));
-        }
+        return Some((i, e, Kind::CardNumber));
     }
-    if dl == 3 && matches!(nx, b'-' | b'.') {
-        if let Some((s, e, _)) = nanp(buf, i) {
-            return Some((s, e, Kind::Phone));
-        }
+    if dl == 3
+        && matches!(nx, b'-' | b'.')
+        && let Some((s, e, _)) = nanp(buf, i)
+    {
+        return Some((s, e, Kind::Phone));
     }
     if opts.ipv6 && dl <= 4 && (nx == b':' || is(nx, HEX) && !nx.is_ascii_digit()) {
         return ipv6(buf, i, opts);
@@ -1047,7 +1050,7 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `+` and 8–15 digits with single spaces, dashes, dots or parentheses between groups. A number
