@@ -11,7 +11,7 @@ use tantivy::tokenizer::{
 };
 
 /// Version of the schema and analyzers; stored in every commit's payload.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// English prose: lower-cased, ASCII-folded, stemmed.
 pub const EN: &str = "cb_en";
@@ -74,7 +74,7 @@ pub fn build() -> (Schema, Fields) {
     };
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
-        kind: b.add_text_field("kind", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED | FAST),
         origin: b.add_text_field("origin", STRING | STORED | FAST),
         group: b.add_text_field("group", STRING),
         root: b.add_u64_field("root", INDEXED | FAST),

@@ -148,7 +148,7 @@ struct ClauseQ {
     highlight: Vec<String>,
 }
 
-const MAX_EXPANSIONS_SCANNED: usize = 4_000;
+const MAX_EXPANSIONS_SCANNED: usize = 1_500;
 
 fn boosted(q: Box<dyn Query>, boost: f32) -> Box<dyn Query> {
     if (boost - 1.0).abs() < f32::EPSILON {
@@ -545,7 +545,7 @@ impl KbIndex {
             all.extend(filter);
             Box::new(BooleanQuery::new(all))
         };
-        let n_candidates = 40 + limit * 4;
+        let n_candidates = 30 + limit * 2;
         let top = searcher
             .search(&*q, &TopDocs::with_limit(n_candidates).order_by_score())
             .map_err(SearchError::tantivy("searching"))?;
@@ -559,31 +559,50 @@ impl KbIndex {
             .collect();
         mark_matches(searcher, checks, &mut cands)?;
         let n = checks.len().max(1) as f32;
-        // Kind of each candidate (whole runbook vs section) for the collapse and weighting.
-        let kind_of = |addr: DocAddress| -> Option<(TantivyDocument, SourceKind, String)> {
-            let d: TantivyDocument = searcher.doc(addr).ok()?;
-            let kind = d.get_first(f.kind).and_then(|v| v.as_str())?.parse().ok()?;
-            let origin = d.get_first(f.origin).and_then(|v| v.as_str())?.to_owned();
-            Some((d, kind, origin))
-        };
-        let mut scored: Vec<(f32, Candidate, TantivyDocument, SourceKind, String)> = Vec::new();
+        // Kind and origin of each candidate from the fast fields (no stored document is read
+        // until the final hits are known).
+        let mut columns: HashMap<
+            u32,
+            Option<(tantivy::columnar::StrColumn, tantivy::columnar::StrColumn)>,
+        > = HashMap::new();
+        let mut buf = String::new();
+        let mut scored: Vec<(f32, Candidate, SourceKind, String)> = Vec::with_capacity(cands.len());
         for c in cands {
-            let Some((d, kind, origin)) = kind_of(c.addr) else {
+            let cols = columns.entry(c.addr.segment_ord).or_insert_with(|| {
+                let ff = searcher.segment_reader(c.addr.segment_ord).fast_fields();
+                Some((ff.str("kind").ok()??, ff.str("origin").ok()??))
+            });
+            let Some((kind_col, origin_col)) = cols.as_ref() else {
                 continue;
             };
+            let read = |col: &tantivy::columnar::StrColumn, buf: &mut String| -> bool {
+                col.ords()
+                    .first(c.addr.doc_id)
+                    .is_some_and(|o| col.ord_to_str(o, buf).unwrap_or(false))
+            };
+            if !read(kind_col, &mut buf) {
+                continue;
+            }
+            let Ok(kind) = buf.parse::<SourceKind>() else {
+                continue;
+            };
+            if !read(origin_col, &mut buf) {
+                continue;
+            }
+            let origin = buf.clone();
             let m = c.matched.iter().filter(|m| **m).count() as f32;
             let mut s = c.score * (m / n).powf(r.coord_power);
             if kind == SourceKind::Runbook {
                 s *= r.whole_doc;
             }
-            scored.push((s, c, d, kind, origin));
+            scored.push((s, c, kind, origin));
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         // Collapse per origin: the best document stands for its file; a runbook hit names its
         // best section.
         let mut order: Vec<String> = Vec::new();
         let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, (_, _, _, _, origin)) in scored.iter().enumerate() {
+        for (i, (_, _, _, origin)) in scored.iter().enumerate() {
             let key = if r.collapse {
                 origin.clone()
             } else {
@@ -595,19 +614,30 @@ impl KbIndex {
             }
             g.push(i);
         }
+        let load = |addr: DocAddress| -> Result<TantivyDocument> {
+            searcher
+                .doc(addr)
+                .map_err(SearchError::tantivy("loading a result"))
+        };
         for key in order.into_iter().take(limit) {
             let idx = &groups[&key];
             let best = idx[0];
             let section_idx = idx
                 .iter()
                 .copied()
-                .find(|&i| scored[i].3 == SourceKind::RunbookSection);
-            let (score, cand, doc, kind, origin) = &scored[best];
-            let show = section_idx.map(|i| &scored[i].2).unwrap_or(doc);
+                .find(|&i| scored[i].2 == SourceKind::RunbookSection);
+            let (score, cand, kind, origin) = &scored[best];
+            let doc = load(cand.addr)?;
+            let section_doc = match section_idx {
+                Some(i) if i == best => None,
+                Some(i) => Some(load(scored[i].1.addr)?),
+                None => None,
+            };
+            let show = section_doc.as_ref().unwrap_or(&doc);
             let text = |d: &TantivyDocument, fld: Field| {
                 d.get_first(fld).and_then(|v| v.as_str()).map(str::to_owned)
             };
-            let title = text(doc, f.title).unwrap_or_default();
+            let title = text(&doc, f.title).unwrap_or_default();
             let body = text(show, f.body).unwrap_or_default();
             let mut matched: Vec<bool> = cand.matched.clone();
             if let Some(si) = section_idx {
@@ -616,7 +646,7 @@ impl KbIndex {
                 }
             }
             res.hits.push(Hit {
-                doc_id: text(doc, f.id).unwrap_or_default(),
+                doc_id: text(&doc, f.id).unwrap_or_default(),
                 origin: origin.clone(),
                 kind: if *kind == SourceKind::RunbookSection {
                     SourceKind::Runbook
@@ -625,7 +655,7 @@ impl KbIndex {
                 },
                 title_ranges: highlight_ranges(&mut an.en, &title, highlight),
                 title,
-                path: text(doc, f.path).unwrap_or_default(),
+                path: text(&doc, f.path).unwrap_or_default(),
                 section: text(show, f.section),
                 anchor: text(show, f.anchor),
                 snippet: snippet(&mut an.en, &body, highlight, 220),
@@ -633,10 +663,10 @@ impl KbIndex {
                     .get_all(f.tags)
                     .filter_map(|v| v.as_str().map(str::to_owned))
                     .collect(),
-                service: text(doc, f.service),
-                ticket_state: text(doc, f.state).and_then(|s| s.parse().ok()),
+                service: text(&doc, f.service),
+                ticket_state: text(&doc, f.state).and_then(|s| s.parse().ok()),
                 ticket_id: doc.get_first(f.ticket_id).and_then(|v| v.as_i64()),
-                url: text(doc, f.url),
+                url: text(&doc, f.url),
                 score: *score,
                 matched_terms: labels
                     .iter()
@@ -942,7 +972,7 @@ pub(crate) fn snippet(
     terms: &HashSet<String>,
     max: usize,
 ) -> Snippet {
-    let body = truncate(body, 128 * 1024);
+    let body = truncate(body, 32 * 1024);
     let matches = match_offsets(an, body, terms);
     let (start, end) = if matches.is_empty() {
         (0, floor_boundary(body, max.min(body.len())))
