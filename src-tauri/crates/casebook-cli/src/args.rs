@@ -46,6 +46,13 @@ pub enum Command {
     Bench(BenchArgs),
     /// Knowledge-base search speed (55k and 1M documents) against SQLite FTS5 ranked OR.
     BenchSearch(crate::bench_search::BenchSearchArgs),
+    /// Redact secrets and personal data from a file or standard input (`-`) to standard output.
+    Redact(crate::escalate_cmd::RedactArgs),
+    /// Log analysis: timestamps, ids, status codes, error signatures.
+    #[command(subcommand)]
+    Logs(crate::escalate_cmd::LogsCmd),
+    /// Export a ticket's escalation package (Markdown, HTML or zip), redacted.
+    Escalate(crate::escalate_cmd::EscalateArgs),
     /// KPI report: first response, MTTR, SLA compliance, backlog aging, reopen rate, volume.
     Report(crate::sla_cmd::ReportArgs),
     /// A ticket's SLA (`casebook sla CB-3`), the queue by risk, policies and calendars.

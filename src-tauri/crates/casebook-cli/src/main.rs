@@ -8,8 +8,10 @@
 
 mod args;
 mod bench;
+mod bench_logs;
 mod bench_sla;
 mod conn_cmd;
+mod escalate_cmd;
 mod bench_search;
 mod kb_cmd;
 mod output;
@@ -90,10 +92,14 @@ async fn run(cli: Cli, out: &Out) -> Result<u8, ApiError> {
         Command::Bench(mut b) => {
             match b.what.take() {
                 Some(bench_sla::BenchWhat::Sla(a)) => bench_sla::run(a, out)?,
+                Some(bench_sla::BenchWhat::Logs(a)) => bench_logs::run(a, out)?,
                 None => bench::run(b, out)?,
             }
             Ok(0)
         }
+        Command::Redact(a) => escalate_cmd::redact(a),
+        Command::Logs(cmd) => escalate_cmd::logs(cmd, out),
+        Command::Escalate(a) => escalate_cmd::escalate(a, &open(cli.home, false).await?, out).await,
         Command::Report(a) => sla_cmd::report(a, &open(cli.home, false).await?, out).await,
         Command::Sla(a) => sla_cmd::sla(a, cli.home, out).await,
         Command::Macro(cmd) => sla_cmd::macros(cmd, cli.home, out).await,
