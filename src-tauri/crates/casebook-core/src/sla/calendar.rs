@@ -12,7 +12,6 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime, Weekday};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Days searched forward for business time before giving up (ten years).
 const MAX_SEARCH_DAYS: usize = 3_660;
@@ -208,7 +207,7 @@ impl Calendar {
             week,
             holidays: holidays.into_iter().map(|(a, b, _)| (a, b)).collect(),
             always,
-            cache: HashMap::new(),
+            table: Table::default(),
         })
     }
 }
@@ -234,8 +233,9 @@ fn parse_date(s: &str) -> Result<Date, String> {
         .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD)"))
 }
 
-/// A validated calendar, ready to measure business time. Keeps the working intervals of the days
-/// it has looked at, so measuring many tickets over the same weeks converts each day once.
+/// A validated calendar, ready to measure business time. Keeps a table of working intervals and
+/// cumulative business time per local day (built once for the span it is asked about), so
+/// measuring a stretch of any length is two zone conversions and a subtraction.
 #[derive(Debug, Clone)]
 pub struct CompiledCalendar {
     name: String,
@@ -246,7 +246,7 @@ pub struct CompiledCalendar {
     holidays: Vec<(Date, Date)>,
     /// 24/7 without holidays: business time is wall time.
     always: bool,
-    cache: HashMap<Date, Vec<(Millis, Millis)>>,
+    table: Table,
 }
 
 impl CompiledCalendar {
@@ -259,10 +259,16 @@ impl CompiledCalendar {
         self.always
     }
 
-    fn local_date(&self, t: Millis) -> Date {
+    /// The local day number (days since 1970-01-01 in the calendar's zone) of an instant.
+    fn day_of(&self, t: Millis) -> i64 {
         match Timestamp::from_millisecond(t) {
-            Ok(ts) => self.tz.to_datetime(ts).date(),
-            Err(_) => Date::MIN,
+            Ok(ts) => {
+                let d = self.tz.to_datetime(ts).date();
+                days_from_civil(d.year().into(), d.month().into(), d.day().into())
+            }
+            // Outside jiff's range (years -9999..=9999): the first or last day it knows.
+            Err(_) if t < 0 => days_from_civil(-9999, 1, 1),
+            Err(_) => days_from_civil(9999, 12, 31),
         }
     }
 
@@ -278,26 +284,53 @@ impl CompiledCalendar {
         self.holidays.get(i).is_some_and(|h| h.0 <= d)
     }
 
-    /// The working intervals of a local date, as UTC instants.
-    fn day(&mut self, d: Date) -> &[(Millis, Millis)] {
-        if !self.cache.contains_key(&d) {
-            let mut v = Vec::new();
-            if !self.is_holiday(d) {
-                for &(s, e) in &self.week[Day::of(d.weekday()).index()] {
-                    let start = self.instant(at_minute(d, s));
-                    let end = self.instant(at_minute(d, e));
-                    if end > start {
-                        v.push((start, end));
-                    }
-                }
-            }
-            // A bounded cache: a long-running process measuring across many years starts over.
-            if self.cache.len() > 100_000 {
-                self.cache.clear();
-            }
-            self.cache.insert(d, v);
+    /// The working intervals of a local day, as UTC instants.
+    fn intervals(&self, day: i64, out: &mut Vec<(Millis, Millis)>) {
+        let Some(d) = date_of(day) else { return };
+        if self.is_holiday(d) {
+            return;
         }
-        self.cache.get(&d).map(Vec::as_slice).unwrap_or(&[])
+        for &(s, e) in &self.week[Day::of(d.weekday()).index()] {
+            let start = self.instant(at_minute(d, s));
+            let end = self.instant(at_minute(d, e));
+            if end > start {
+                out.push((start, end));
+            }
+        }
+    }
+
+    /// Makes the day table cover `[lo, hi]` (with some room), rebuilding it when it does not.
+    /// Returns false when the span is too long to tabulate (the slow path is used then).
+    fn cover(&mut self, lo: i64, hi: i64) -> bool {
+        if self.table.covers(lo, hi) {
+            return true;
+        }
+        let (mut a, mut b) = (lo - 31, hi + 31);
+        if !self.table.cum.is_empty() {
+            a = a.min(self.table.base);
+            b = b.max(self.table.base + self.table.days() - 1);
+        }
+        if b - a > MAX_TABLE_DAYS {
+            return false;
+        }
+        let mut t = Table {
+            base: a,
+            starts: Vec::with_capacity((b - a + 2) as usize),
+            ivs: Vec::with_capacity((b - a + 1) as usize * 2),
+            cum: Vec::with_capacity((b - a + 2) as usize),
+        };
+        t.cum.push(0);
+        let mut total = 0;
+        for day in a..=b {
+            t.starts.push(t.ivs.len() as u32);
+            let from = t.ivs.len();
+            self.intervals(day, &mut t.ivs);
+            total += t.ivs[from..].iter().map(|(s, e)| e - s).sum::<Millis>();
+            t.cum.push(total);
+        }
+        t.starts.push(t.ivs.len() as u32);
+        self.table = t;
+        true
     }
 
     /// Business time between two instants (0 when `to <= from`).
@@ -308,26 +341,23 @@ impl CompiledCalendar {
         if self.always {
             return to - from;
         }
-        let mut total = 0;
-        let mut d = self.local_date(from);
-        let last = self.local_date(to);
-        loop {
-            for &(s, e) in self.day(d) {
-                let a = s.max(from);
-                let b = e.min(to);
-                if b > a {
-                    total += b - a;
-                }
-            }
-            if d >= last {
-                break;
-            }
-            match d.tomorrow() {
-                Ok(n) => d = n,
-                Err(_) => break,
-            }
+        let (da, db) = (self.day_of(from), self.day_of(to));
+        if !self.cover(da, db) {
+            return self.working_between_slow(from, to);
         }
-        total
+        let t = &self.table;
+        let clip = |day: i64, a: Millis, b: Millis| -> Millis {
+            t.day(day)
+                .iter()
+                .map(|&(s, e)| (e.min(b) - s.max(a)).max(0))
+                .sum()
+        };
+        if da == db {
+            return clip(da, from, to);
+        }
+        clip(da, from, Millis::MAX)
+            + (t.cum_before(db) - t.cum_before(da + 1))
+            + clip(db, Millis::MIN, to)
     }
 
     /// The instant at which `amount` of business time has passed after `from`; `None` when the
@@ -336,10 +366,87 @@ impl CompiledCalendar {
         if self.always {
             return from.checked_add(amount);
         }
+        let left = amount.max(0);
+        let d0 = self.day_of(from);
+        let mut span = 62;
+        loop {
+            if !self.cover(d0, d0 + span) {
+                return self.add_working_slow(from, amount);
+            }
+            let t = &self.table;
+            // The rest of the first day.
+            let mut rest = left;
+            for &(s, e) in t.day(d0) {
+                if e <= from {
+                    continue;
+                }
+                let a = s.max(from);
+                if rest <= e - a {
+                    return Some(a + rest);
+                }
+                rest -= e - a;
+            }
+            // Whole days: the first day whose cumulative time reaches the amount.
+            // `need` is at least 1 ms so that an amount used up exactly at the end of the first
+            // day lands on the start of the next working interval.
+            let need = rest.max(1);
+            let start = t.cum_before(d0 + 1);
+            let last = (t.base + t.days()).min(d0 + span + 1);
+            if t.cum_before(last) - start >= need {
+                let lo = (d0 + 1 - t.base) as usize;
+                let hi = (last - t.base) as usize;
+                let k = lo + t.cum[lo..=hi].partition_point(|&c| c - start < need) - 1;
+                let day = t.base + k as i64;
+                let mut rest = rest - (t.cum[k] - start);
+                for &(s, e) in t.day(day) {
+                    if rest <= e - s {
+                        return Some(s + rest);
+                    }
+                    rest -= e - s;
+                }
+                return None;
+            }
+            if span as usize >= MAX_SEARCH_DAYS {
+                return None;
+            }
+            span = (span * 4).min(MAX_SEARCH_DAYS as i64);
+        }
+    }
+
+    /// Day by day, without the table (for spans too long to tabulate, and as the tests' oracle).
+    pub(crate) fn working_between_slow(&self, from: Millis, to: Millis) -> Millis {
+        if to <= from {
+            return 0;
+        }
+        if self.always {
+            return to - from;
+        }
+        let mut total = 0;
+        let mut buf = Vec::new();
+        let last = self.day_of(to);
+        let mut day = self.day_of(from);
+        while day <= last {
+            buf.clear();
+            self.intervals(day, &mut buf);
+            for &(s, e) in &buf {
+                total += (e.min(to) - s.max(from)).max(0);
+            }
+            day += 1;
+        }
+        total
+    }
+
+    pub(crate) fn add_working_slow(&self, from: Millis, amount: Millis) -> Option<Millis> {
+        if self.always {
+            return from.checked_add(amount);
+        }
         let mut left = amount.max(0);
-        let mut d = self.local_date(from);
+        let mut buf = Vec::new();
+        let mut day = self.day_of(from);
         for _ in 0..MAX_SEARCH_DAYS {
-            for &(s, e) in self.day(d) {
+            buf.clear();
+            self.intervals(day, &mut buf);
+            for &(s, e) in &buf {
                 if e <= from {
                     continue;
                 }
@@ -349,10 +456,79 @@ impl CompiledCalendar {
                 }
                 left -= e - a;
             }
-            d = d.tomorrow().ok()?;
+            day += 1;
         }
         None
     }
+}
+
+/// Longest span of days tabulated at once (about 110 years).
+const MAX_TABLE_DAYS: i64 = 40_000;
+
+/// Working intervals and cumulative business time per local day, for O(1) measurement.
+#[derive(Debug, Clone, Default)]
+struct Table {
+    /// Day number of the first day.
+    base: i64,
+    /// Offsets into `ivs` per day (one more than the days).
+    starts: Vec<u32>,
+    ivs: Vec<(Millis, Millis)>,
+    /// `cum[i]`: business time of the days before `base + i`.
+    cum: Vec<Millis>,
+}
+
+impl Table {
+    fn days(&self) -> i64 {
+        self.cum.len().saturating_sub(1) as i64
+    }
+
+    fn covers(&self, lo: i64, hi: i64) -> bool {
+        !self.cum.is_empty() && lo >= self.base && hi < self.base + self.days()
+    }
+
+    fn day(&self, day: i64) -> &[(Millis, Millis)] {
+        let i = (day - self.base) as usize;
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.ivs[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// Business time of the days before `day` (within the table).
+    fn cum_before(&self, day: i64) -> Millis {
+        let i = (day - self.base).clamp(0, self.days()) as usize;
+        self.cum[i]
+    }
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian; H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day number (inverse of [`days_from_civil`]); `None` outside jiff's range.
+fn date_of(z: i64) -> Option<Date> {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    Date::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(d).ok()?,
+    )
+    .ok()
 }
 
 fn at_minute(d: Date, minute: u16) -> DateTime {

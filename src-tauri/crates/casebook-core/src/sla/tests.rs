@@ -739,6 +739,18 @@ proptest! {
     }
 
     #[test]
+    fn the_day_table_agrees_with_day_by_day_counting(cal in any_calendar(), a in instant(), b in instant(), mins in 0i64..(60 * 60)) {
+        let mut k = cal.compile().unwrap();
+        let (a, b) = (a.min(b), a.max(b));
+        prop_assert_eq!(k.working_between(a, b), k.working_between_slow(a, b));
+        prop_assert_eq!(k.add_working(a, mins * MIN), k.add_working_slow(a, mins * MIN));
+        // Far from the span tabulated so far (the table grows), and back.
+        let later = b + 400 * 24 * H;
+        prop_assert_eq!(k.working_between(a, later), k.working_between_slow(a, later));
+        prop_assert_eq!(k.add_working(later, mins * MIN), k.add_working_slow(later, mins * MIN));
+    }
+
+    #[test]
     fn adding_business_time_is_the_inverse_of_measuring_it(cal in any_calendar(), a in instant(), mins in 0i64..(40 * 60)) {
         let mut k = cal.compile().unwrap();
         let end = k.add_working(a, mins * MIN).unwrap();
