@@ -7,7 +7,12 @@ import { applyTheme, loadTheme, nextTheme, saveTheme, type Theme } from "../lib/
 import { Toasts } from "./toasts.svelte";
 import { WorkspaceModel } from "./workspace.svelte";
 
-export type Route = { name: "queue" } | { name: "ticket"; id: number } | { name: "settings" };
+export type Route =
+  | { name: "queue" }
+  | { name: "ticket"; id: number }
+  | { name: "settings" }
+  | { name: "risk" }
+  | { name: "reports" };
 
 /** Everything the screens share. One instance per window; tests make their own. */
 export class AppState {
@@ -50,9 +55,20 @@ export class AppState {
     this.ticket = null;
   }
 
+  /** The queue ordered by SLA risk (issue 7). */
+  showRisk(): void {
+    this.route = { name: "risk" };
+    this.ticket = null;
+  }
+
+  showReports(): void {
+    this.route = { name: "reports" };
+    this.ticket = null;
+  }
+
   focusFilter(): void {
     // The filter bar is on screen beside an open ticket too; only settings hide it.
-    if (this.route.name === "settings") this.showQueue();
+    if (["settings", "risk", "reports"].includes(this.route.name)) this.showQueue();
     this.filterFocusRequested = true;
   }
 

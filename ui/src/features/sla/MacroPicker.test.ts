@@ -48,7 +48,7 @@ describe("macro picker", () => {
     await fireEvent.change(select, { target: { value: "Customer update" } });
     const text = (await screen.findByTestId("macro-text")) as HTMLTextAreaElement;
     expect(text.value).toContain("by Tue 3 Mar 2026, 11:00 CET");
-    expect(vi.mocked(ipc.previewMacro).mock.calls[0][0]).toMatchObject({
+    expect(vi.mocked(ipc.previewMacro).mock.calls[0]![0]).toMatchObject({
       ticketId: 7,
       name: "Customer update",
       text: null,
@@ -57,7 +57,7 @@ describe("macro picker", () => {
     expect(screen.getByTestId("macro-changes").textContent).toBe("public reply");
     await userEvent.click(screen.getByTestId("macro-send"));
     await waitFor(() => expect(onapplied).toHaveBeenCalled());
-    expect(vi.mocked(ipc.applyMacro).mock.calls[0][0]).toMatchObject({
+    expect(vi.mocked(ipc.applyMacro).mock.calls[0]![0]).toMatchObject({
       ticketId: 7,
       name: "Customer update",
       text: preview().text,
@@ -92,7 +92,7 @@ describe("macro picker", () => {
     );
     const marks = problems.querySelectorAll("mark");
     expect(marks).toHaveLength(1);
-    expect(marks[0].textContent).toBe("{{requester.nmae}}");
+    expect(marks[0]!.textContent).toBe("{{requester.nmae}}");
     const send = screen.getByTestId("macro-send") as HTMLButtonElement;
     expect(send.disabled).toBe(true);
     await userEvent.click(send);
