@@ -314,6 +314,14 @@ impl Casebook {
         .await
     }
 
+    /// The package rendered as the export would show it (redacted, sanitized HTML), for a preview.
+    pub async fn escalation_preview_html(&self, content: PackageContent) -> Result<String> {
+        self.blocking("rendering the preview", move |_| {
+            Ok(casebook_escalation::export::preview_html(&content)?)
+        })
+        .await
+    }
+
     /// Adds a log's error signatures (first and last seen) to the draft's timeline, keeping the
     /// agent's own entries.
     pub async fn escalation_merge_log_timeline(

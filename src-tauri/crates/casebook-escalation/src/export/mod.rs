@@ -335,6 +335,15 @@ pub fn to_html(c: &PackageContent) -> String {
     )
 }
 
+/// The package as the export would show it — redacted Markdown rendered to sanitized HTML — for
+/// the UI's preview pane. Nothing leaves the machine, so nothing is audited.
+pub fn preview_html(content: &PackageContent) -> Result<String, ExportError> {
+    let (redacted, _) = redact_package(content)?;
+    Ok(casebook_core::markdown::render(
+        &to_markdown(&redacted).replace("![", "\\!["),
+    ))
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Manifest<'a> {

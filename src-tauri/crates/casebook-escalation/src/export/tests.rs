@@ -313,3 +313,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn preview_html_is_the_redacted_rendering() {
+    let html = preview_html(&package()).unwrap();
+    assert!(html.contains("<h2>Steps to reproduce</h2>"), "{html}");
+    assert!(
+        html.contains("&lt;email-1&gt;") && !html.contains("alice@example.com"),
+        "{html}"
+    );
+}
