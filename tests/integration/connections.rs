@@ -613,7 +613,59 @@ async fn the_database_key_lives_in_the_keyring_and_a_missing_or_wrong_key_is_cle
         "{}",
         err.message
     );
-    assert!(std::fs::read(home.join("casebook.db")).unwrap() == db, "the file was changed");
+    assert!(
+        std::fs::read(home.join("casebook.db")).unwrap() == db,
+        "the file was changed"
+    );
+}
+
+#[tokio::test]
+async fn a_workspace_from_before_encryption_is_encrypted_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("ws");
+    let clock = Arc::new(FixedClock::new(T0));
+    // Written by a build without encryption.
+    let mut plain = OpenOptions::for_tests(&home, Origin::Cli);
+    plain.clock = Arc::clone(&clock) as Arc<dyn casebook_core::Clock>;
+    let cb = Casebook::open(plain).await.unwrap();
+    cb.create_ticket(casebook_api::dto::NewTicketInput {
+        title: "Printer offline on floor 3".into(),
+        description: String::new(),
+        priority: None,
+        state: None,
+        assignee: None,
+        assignment_group: None,
+        requester: None,
+        tags: vec![],
+    })
+    .await
+    .unwrap();
+    drop(cb);
+    assert!(
+        std::fs::read(home.join("casebook.db"))
+            .unwrap()
+            .starts_with(b"SQLite format 3")
+    );
+    // This build: encrypted with a new key from the keyring, nothing lost.
+    let secrets = Arc::new(MemorySecretStore::new());
+    let cb = Casebook::open(options(&home, &secrets, &clock))
+        .await
+        .unwrap();
+    let t = cb.find_ticket("CB-1".into()).await.unwrap();
+    assert_eq!(t.title, "Printer offline on floor 3");
+    assert_eq!(cb.workspace_info().await.unwrap().pending_ops, 1);
+    drop(cb);
+    assert!(
+        !std::fs::read(home.join("casebook.db"))
+            .unwrap()
+            .starts_with(b"SQLite format 3")
+    );
+    assert_eq!(secrets.len(), 1, "the new key is in the keyring");
+    // And it opens again with that key.
+    let cb = Casebook::open(options(&home, &secrets, &clock))
+        .await
+        .unwrap();
+    assert_eq!(cb.workspace_info().await.unwrap().ticket_count, 1);
 }
 
 /// Serializes any façade output for the leak scan.

@@ -70,11 +70,17 @@ pub(crate) fn resolve(
         .into());
     }
     if db_exists && !matches!(source, KeySource::Unencrypted) && is_plain_sqlite(db) {
-        // A workspace from before encryption (or a foreign SQLite file): no key is created.
-        return Err(StoreError::NotEncrypted {
-            path: db.to_owned(),
-        }
-        .into());
+        // A workspace written before encryption: give it a key and encrypt it in place (a foreign
+        // SQLite file is refused by the store and left alone).
+        let key = match source {
+            KeySource::Provided(k) => k.clone(),
+            KeySource::File(path) => from_file(path, home, db, false)?,
+            KeySource::SecretStore | KeySource::Unencrypted => {
+                from_secrets(secrets, home, db, false)?
+            }
+        };
+        casebook_core::Store::encrypt_in_place(db, &key)?;
+        return Ok(Some(key));
     }
     match source {
         KeySource::Unencrypted => Ok(None),

@@ -4,8 +4,11 @@
 //! key (`PRAGMA key = "x'…'"`), so opening a connection costs no key derivation: readers are
 //! opened often.
 
+use super::{Result, Store, StoreError};
 use crate::secrets::{SecretError, SecretValue, random_hex};
+use rusqlite::{Connection, OpenFlags};
 use std::fmt;
+use std::path::Path;
 
 const KEY_BYTES: usize = 32;
 
@@ -50,6 +53,104 @@ impl fmt::Debug for DatabaseKey {
     }
 }
 
+impl Store {
+    /// Encrypts a plain Casebook database (one written before encryption) in place with `key`.
+    ///
+    /// The content is exported into a new encrypted file next to it, which is checked (opens with
+    /// the key, passes `integrity_check`, same schema version) and then renamed over the original.
+    /// Until that rename the original is untouched; a foreign SQLite file is refused.
+    pub fn encrypt_in_place(path: &Path, key: &DatabaseKey) -> Result<()> {
+        let sql = |e: rusqlite::Error| StoreError::from_open(path, e);
+        let tmp = path.with_extension("db-encrypting");
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&tmp, &e)),
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let version: i64 = {
+            if !path.exists() {
+                return Err(StoreError::Missing {
+                    path: path.to_owned(),
+                });
+            }
+            // CREATE: the attached copy is a new file (the original exists, checked above).
+            let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_CREATE)
+                .map_err(sql)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(sql)?;
+            let ours: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'tickets'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            if ours == 0 {
+                return Err(StoreError::NotAWorkspace {
+                    path: path.to_owned(),
+                });
+            }
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(sql)?;
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(sql)?;
+            let raw = SecretValue::new(format!("x'{}'", key.0.expose()));
+            conn.execute(
+                "ATTACH DATABASE ?1 AS enc KEY ?2",
+                rusqlite::params![tmp.to_string_lossy(), raw.expose()],
+            )
+            .map_err(sql)?;
+            conn.query_row("SELECT sqlcipher_export('enc')", [], |_| Ok(()))
+                .map_err(sql)?;
+            conn.execute_batch(&format!(
+                "PRAGMA enc.user_version = {version}; DETACH DATABASE enc;"
+            ))
+            .map_err(sql)?;
+            version
+        };
+        {
+            let check = Connection::open_with_flags(&tmp, flags).map_err(sql)?;
+            check.execute_batch(key.pragma().expose()).map_err(sql)?;
+            let ok: String = check
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .map_err(sql)?;
+            let v: i64 = check
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(sql)?;
+            if ok != "ok" || v != version {
+                return Err(StoreError::Migration {
+                    path: path.to_owned(),
+                    reason: format!("the encrypted copy did not check out ({ok}, schema {v})"),
+                });
+            }
+        }
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io(&tmp, &e))?;
+        // The old WAL and shared-memory files belong to the plain file: never let SQLite apply
+        // them to the new one.
+        for ext in ["db-wal", "db-shm"] {
+            match std::fs::remove_file(path.with_extension(ext)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(path, &e)),
+            }
+        }
+        std::fs::rename(&tmp, path).map_err(|e| io(path, &e))?;
+        tracing::info!(path = %path.display(), "encrypted the workspace database");
+        Ok(())
+    }
+}
+
+fn io(path: &Path, e: &std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("the stored database key is malformed (expected 64 hex digits)")]
 pub struct InvalidKey;
@@ -57,7 +158,7 @@ pub struct InvalidKey;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{OpenMode, Store, StoreError};
+    use crate::store::OpenMode;
 
     #[test]
     fn keys_are_random_hex_and_checked() {
@@ -162,6 +263,61 @@ mod tests {
         assert!(!out.status.success(), "sqlite3 read it: {stdout}");
         assert!(!stdout.contains(MARKER));
         assert!(stderr.contains("not a database"), "{stderr}");
+    }
+
+    #[test]
+    fn a_plain_workspace_is_encrypted_in_place_with_its_content_and_search() {
+        use crate::model::NewTicket;
+        use crate::store::{Actor, Origin, TicketFilter, TicketQuery};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("casebook.db");
+        {
+            let plain = Store::open(&path, OpenMode::CreateIfMissing).unwrap();
+            let actor = Actor {
+                name: "ana",
+                origin: Origin::App,
+                now: 1_000,
+            };
+            plain
+                .create_ticket(NewTicket::local("VPN drops every ten minutes"), &actor)
+                .unwrap();
+            plain.set_setting("marker", MARKER).unwrap();
+        }
+        let key = DatabaseKey::generate().unwrap();
+        Store::encrypt_in_place(&path, &key).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.starts_with(b"SQLite format 3"));
+        assert!(!String::from_utf8_lossy(&bytes).contains(MARKER));
+        assert!(!path.with_extension("db-encrypting").exists());
+        let store = Store::open_encrypted(&path, OpenMode::MustExist, &key).unwrap();
+        assert_eq!(store.setting("marker").unwrap().as_deref(), Some(MARKER));
+        let page = store
+            .query_tickets(&TicketQuery {
+                filter: TicketFilter {
+                    text: Some("vpn".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(page.total, 1, "full-text search survives the export");
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn a_foreign_plain_database_is_not_encrypted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        {
+            #[allow(clippy::disallowed_methods)] // a foreign file on purpose
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("CREATE TABLE songs (id INTEGER PRIMARY KEY)")
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let err = Store::encrypt_in_place(&path, &DatabaseKey::generate().unwrap()).unwrap_err();
+        assert!(matches!(err, StoreError::NotAWorkspace { .. }), "{err:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
     #[test]
