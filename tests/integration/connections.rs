@@ -198,6 +198,48 @@ async fn oauth_sign_in_with_pkce_then_refresh_rotates_once_per_expiry() {
     );
 }
 
+#[tokio::test]
+async fn servicenow_oauth_sign_in_reports_the_account_and_table_access() {
+    let server = FakeServer::start().await;
+    let e = env().await;
+    let c =
+        e.cb.add_connection(NewConnectionInput {
+            vendor: Vendor::ServiceNow,
+            name: "SN".into(),
+            instance: server.base_url.clone(),
+            auth_method: AuthMethod::OAuth,
+            username: None,
+            oauth_client_id: Some(CLIENT_ID.into()),
+            mirror_scope: None,
+        })
+        .await
+        .unwrap();
+    let start = e.cb.begin_sign_in(c.id).await.unwrap();
+    assert!(
+        start
+            .url
+            .starts_with(&format!("{}/oauth_auth.do?", server.base_url)),
+        "{}",
+        start.url
+    );
+    let b = tokio::spawn(browser(start.url));
+    let r = e.cb.finish_sign_in(start.attempt_id).await.unwrap();
+    b.await.unwrap().unwrap();
+    server.with(|s| assert!(s.violations.is_empty(), "{:?}", s.violations));
+    assert_eq!(r.connection.status, ConnectionStatus::SignedIn, "{r:?}");
+    assert_eq!(
+        r.connection.account_name.as_deref(),
+        Some("Ana Agent <ana.agent>")
+    );
+    assert_eq!(
+        r.connection.capabilities,
+        vec![
+            "can read incident".to_owned(),
+            "may not read sc_req_item (ask for the itil role or table access)".to_owned()
+        ]
+    );
+}
+
 /// Awaits futures concurrently (no extra dependency): each runs as its own task.
 async fn futures_join_all<F, T>(futs: impl Iterator<Item = F>) -> Vec<T>
 where

@@ -277,6 +277,32 @@ fn route(req: &Request, s: &mut State) -> (u16, Vec<(&'static str, String)>, Str
             }})),
             false => (401, vec![], String::new()),
         },
+        ("GET", "/api/now/table/sys_user") => match bearer(req, s) {
+            // `sys_id=javascript:gs.getUserID()`: the signed-in user.
+            true if req
+                .query
+                .get("sysparm_query")
+                .is_some_and(|q| q.contains("gs.getUserID()")) =>
+            {
+                json(
+                    serde_json::json!({"result": [{"user_name": "ana.agent", "name": "Ana Agent"}]}),
+                )
+            }
+            true => (400, vec![], String::new()),
+            false => (401, vec![], String::new()),
+        },
+        ("GET", "/api/now/table/incident") => match bearer(req, s) {
+            true => json(serde_json::json!({"result": [{"sys_id": "1"}]})),
+            false => (401, vec![], String::new()),
+        },
+        ("GET", "/api/now/table/sc_req_item") => match bearer(req, s) {
+            true => (
+                403,
+                vec![],
+                "{\"error\":{\"message\":\"User Not Authorized\"}}".into(),
+            ),
+            false => (401, vec![], String::new()),
+        },
         ("GET", "/") => (200, vec![], "fake upstream".into()),
         _ => (404, vec![], String::new()),
     }
