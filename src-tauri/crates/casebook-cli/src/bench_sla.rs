@@ -504,10 +504,15 @@ pub fn run(args: SlaBenchArgs, out: &Out) -> Result<(), ApiError> {
     let mut warm = Vec::new();
     for k in 0..5i64 {
         let id = ids.get(k as usize * 7).copied().unwrap_or(1);
-        let tags = if k % 2 == 0 {
-            vec!["bench-touch".to_owned()]
+        // A real change every time: add the tag, or take it off again.
+        let current = store.ticket(id)?.ticket.tags;
+        let tags: Vec<String> = if current.iter().any(|t| t == "bench-touch") {
+            current.into_iter().filter(|t| t != "bench-touch").collect()
         } else {
-            vec![]
+            current
+                .into_iter()
+                .chain(["bench-touch".to_owned()])
+                .collect()
         };
         store.update_ticket(
             id,

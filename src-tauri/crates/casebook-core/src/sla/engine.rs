@@ -289,8 +289,9 @@ pub fn compute_with(
     compute_inner(f, tl, cfg, now, true)
 }
 
-/// [`compute_with`] without the explanations (empty strings): the same numbers and states, for
-/// bulk work (reports, ordering the whole queue) where no one reads the text.
+/// [`compute_with`] without the text (explanations and summary empty, policy and calendar names
+/// `None`): the same numbers and states, for bulk work (reports, ordering the whole queue) where
+/// no one reads the text.
 pub fn compute_quiet(
     f: &TicketFacts,
     tl: &Timeline,
@@ -336,8 +337,10 @@ fn compute_inner(
     let Some(cal) = cfg.calendars.get_mut(*cal_idx) else {
         return out;
     };
-    out.policy = Some(format!("{}/{}", policy.source, policy.priority));
-    out.calendar = Some(cal.name().to_owned());
+    if explain_it {
+        out.policy = Some(format!("{}/{}", policy.source, policy.priority));
+        out.calendar = Some(cal.name().to_owned());
+    }
     if now < f.created_at {
         out.summary = "the ticket did not exist yet".into();
         return out;

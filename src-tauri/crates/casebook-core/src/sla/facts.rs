@@ -91,7 +91,10 @@ struct Row {
 const TICKET_SQL: &str = "SELECT id, key, source, requester, assignee, assignment_group, state, \
     priority, created_at, first_response_at, extra ->> '$.made_sla', revision FROM tickets";
 
-const EVENT_SQL: &str = "SELECT ticket_id, kind, actor, at, data FROM events";
+// `created` events carry nothing the SLA needs (the ticket row has the creation time): they are
+// filtered out in SQL, and the actor and data are read only where they matter.
+const EVENT_SQL: &str = "SELECT ticket_id, kind, CASE kind WHEN 'commented' THEN actor END, at, \
+    data FROM events WHERE kind != 'created'";
 
 fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let state: String = r.get(6)?;
@@ -173,7 +176,7 @@ fn add_event(row: &mut Row, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
     };
     let ev = Ev {
         kind,
-        actor: r.get_ref(2)?.as_str()?,
+        actor: r.get_ref(2)?.as_str_or_null()?.unwrap_or_default(),
         at: r.get(3)?,
         state_from: state.and_then(|c| c.from.as_deref()),
         state_to: state.and_then(|c| c.to.as_deref()),
@@ -261,14 +264,21 @@ pub(crate) fn load(c: &Connection, one: Option<TicketId>) -> Result<Vec<TicketFa
         }
     }
     let sql = match one {
-        Some(_) => format!("{EVENT_SQL} WHERE ticket_id = ?1 ORDER BY at, id"),
-        None => format!("{EVENT_SQL} WHERE ?1 IS NULL ORDER BY id"),
+        Some(_) => format!("{EVENT_SQL} AND ticket_id = ?1 ORDER BY at, id"),
+        None => format!("{EVENT_SQL} AND ?1 IS NULL ORDER BY id"),
     };
     let mut stmt = c.prepare_cached(&sql)?;
     let mut q = stmt.query([one])?;
+    // Events of one ticket are mostly adjacent in the log: remember the last one looked up.
+    let mut last: Option<(TicketId, usize)> = None;
     while let Some(r) = q.next()? {
         let id: TicketId = r.get(0)?;
-        if let Some(&i) = index.get(&id) {
+        let i = match last {
+            Some((l, i)) if l == id => Some(i),
+            _ => index.get(&id).copied(),
+        };
+        if let Some(i) = i {
+            last = Some((id, i));
             add_event(&mut rows[i], r)?;
         }
     }
