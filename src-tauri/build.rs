@@ -20,6 +20,16 @@ const COMMANDS: &[&str] = &[
     "list_views",
     "save_view",
     "delete_view",
+    "list_connections",
+    "add_connection",
+    "rename_connection",
+    "remove_connection",
+    "test_connection",
+    "set_connection_secret",
+    "delete_connection_secret",
+    "begin_sign_in",
+    "finish_sign_in",
+    "cancel_sign_in",
 ];
 
 fn main() {

@@ -1,6 +1,7 @@
 //! The Casebook desktop shell: opens the workspace, serves the UI, routes IPC commands to the
 //! `casebook_api` façade and forwards its change events. Everything else lives in the crates.
 
+mod browser;
 mod commands;
 mod events;
 mod state;
@@ -30,6 +31,16 @@ pub fn run() {
             commands::views::list_views,
             commands::views::save_view,
             commands::views::delete_view,
+            commands::connections::list_connections,
+            commands::connections::add_connection,
+            commands::connections::rename_connection,
+            commands::connections::remove_connection,
+            commands::connections::test_connection,
+            commands::connections::set_connection_secret,
+            commands::connections::delete_connection_secret,
+            commands::connections::begin_sign_in,
+            commands::connections::finish_sign_in,
+            commands::connections::cancel_sign_in,
         ])
         .setup(|app| {
             // Setup runs before the webview's first IPC request is handled: no command can

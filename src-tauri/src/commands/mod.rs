@@ -2,6 +2,7 @@
 //! run on the main thread and freeze the window), calls the façade and returns its
 //! `{code, message}` error unchanged. No SQL or business rule lives here.
 
+pub mod connections;
 pub mod markdown;
 pub mod tickets;
 pub mod views;

@@ -2,5 +2,6 @@
 // mock this module. Error helpers are pure and live in lib/errors.
 export * from "./commands";
 export * from "./sla";
+export * from "./connections";
 export { onChanges, CHANGES_EVENT } from "./events";
 export type { ApiError, ErrorCode } from "../lib/errors";
