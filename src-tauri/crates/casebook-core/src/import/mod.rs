@@ -108,24 +108,113 @@ pub fn import_reader(
     let mut records = read::records(input, options.format, &options.mapping)?;
     let now = clock.now();
     let _bulk = store.bulk_load()?;
-    let mut summary = ImportSummary::default();
+    // Two stages on two threads: this one reads and maps rows into batches while a writer thread
+    // stores the previous batch (parsing and mapping are a sixth of the work: off the critical
+    // path, they cost nothing). One batch in flight at a time keeps memory bounded.
+    std::thread::scope(|scope| {
+        let (to_writer, batches) = std::sync::mpsc::sync_channel::<Vec<ImportedTicket>>(1);
+        let (report, reports) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            for batch in batches {
+                let r = store.import_batch(&batch, importer, now);
+                let failed = r.is_err();
+                if report.send(r).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let mut writer = Writer {
+            to_writer: Some(to_writer),
+            reports,
+        };
+        let mut summary = ImportSummary::default();
+        let result = read_all(
+            &mut *records,
+            &plan,
+            now,
+            &mut writer,
+            &mut summary,
+            progress,
+        );
+        // Whatever happened, wait for the batches already handed over, and report their outcome.
+        let finished = writer.finish(&mut summary);
+        result?;
+        finished?;
+        if summary.tickets_imported >= ANALYZE_AFTER {
+            store.analyze()?;
+        }
+        progress(ImportProgress {
+            rows_read: summary.rows_read,
+            bytes_read: records.bytes_read(),
+            tickets_imported: summary.tickets_imported,
+        });
+        Ok(summary)
+    })
+}
+
+/// The reading side's handle on the writer thread.
+struct Writer {
+    to_writer: Option<std::sync::mpsc::SyncSender<Vec<ImportedTicket>>>,
+    reports: std::sync::mpsc::Receiver<
+        Result<crate::store::ImportBatchReport, crate::store::StoreError>,
+    >,
+}
+
+impl Writer {
+    /// Hands a batch over (waiting while the previous one is being written).
+    fn send(
+        &mut self,
+        batch: &mut Vec<ImportedTicket>,
+        summary: &mut ImportSummary,
+    ) -> Result<(), ImportError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(batch, Vec::with_capacity(BATCH_SIZE));
+        let sent = self.to_writer.as_ref().map(|w| w.send(full));
+        self.collect(summary)?;
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The writer stopped: its error was collected above, or it comes at `finish`.
+            _ => self.finish(summary),
+        }
+    }
+
+    /// Adds the reports of the batches written so far; the first failure is returned.
+    fn collect(&mut self, summary: &mut ImportSummary) -> Result<(), ImportError> {
+        while let Ok(r) = self.reports.try_recv() {
+            let r = r?;
+            summary.tickets_imported += r.inserted;
+            summary.duplicates += r.duplicates.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Waits for every batch handed over to be written.
+    fn finish(&mut self, summary: &mut ImportSummary) -> Result<(), ImportError> {
+        self.to_writer = None;
+        while let Ok(r) = self.reports.recv() {
+            let r = r?;
+            summary.tickets_imported += r.inserted;
+            summary.duplicates += r.duplicates.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and maps every row, handing full batches to the writer.
+fn read_all(
+    records: &mut dyn read::Records,
+    plan: &Plan,
+    now: Millis,
+    writer: &mut Writer,
+    summary: &mut ImportSummary,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<(), ImportError> {
     let mut batch: Vec<ImportedTicket> = Vec::with_capacity(BATCH_SIZE);
     // Keys whose rows are finished; with history grouping a key seen again later is reported.
     let mut closed_keys: HashSet<String> = HashSet::new();
     let mut group: Option<Group> = None;
-
-    let flush =
-        |batch: &mut Vec<ImportedTicket>, summary: &mut ImportSummary| -> Result<(), ImportError> {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let r = store.import_batch(batch, importer, now)?;
-            summary.tickets_imported += r.inserted;
-            summary.duplicates += r.duplicates.len() as u64;
-            batch.clear();
-            Ok(())
-        };
-
     loop {
         let next = records.next_record();
         let rec = match next {
@@ -141,14 +230,9 @@ pub fn import_reader(
                 if let Some(g) = group.take() {
                     batch.push(g.finish());
                 }
-                flush(&mut batch, &mut summary)?;
+                writer.send(&mut batch, summary)?;
                 summary.problem(records.line(), reason);
-                progress(ImportProgress {
-                    rows_read: summary.rows_read,
-                    bytes_read: records.bytes_read(),
-                    tickets_imported: summary.tickets_imported,
-                });
-                return Ok(summary);
+                return Ok(());
             }
             Some(Ok(rec)) => rec,
         };
@@ -187,7 +271,7 @@ pub fn import_reader(
             batch.push(Group::new(snapshot).finish());
         }
         if batch.len() >= BATCH_SIZE {
-            flush(&mut batch, &mut summary)?;
+            writer.send(&mut batch, summary)?;
             progress(ImportProgress {
                 rows_read: summary.rows_read,
                 bytes_read: records.bytes_read(),
@@ -198,16 +282,7 @@ pub fn import_reader(
     if let Some(g) = group.take() {
         batch.push(g.finish());
     }
-    flush(&mut batch, &mut summary)?;
-    if summary.tickets_imported >= ANALYZE_AFTER {
-        store.analyze()?;
-    }
-    progress(ImportProgress {
-        rows_read: summary.rows_read,
-        bytes_read: records.bytes_read(),
-        tickets_imported: summary.tickets_imported,
-    });
-    Ok(summary)
+    writer.send(&mut batch, summary)
 }
 
 /// One mapped row: the ticket as this row shows it.

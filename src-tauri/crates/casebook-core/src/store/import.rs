@@ -2,10 +2,9 @@
 //! the store or not at all, so an import killed half-way leaves only whole tickets behind.
 
 use super::events::{EventKind, NewEvent, Origin, append_event};
-use super::tickets::{insert_ticket, validate_ticket_text};
+use super::tickets::{insert_ticket_unless_key_exists, validate_ticket_text};
 use super::{Result, Store};
 use crate::model::{Millis, NewTicket};
-use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
 
 /// One change in an imported ticket's history (for example a row of a ServiceNow audit export).
@@ -48,18 +47,16 @@ impl Store {
         }
         self.write(|tx| {
             let mut report = ImportBatchReport::default();
-            let mut exists = tx.prepare_cached("SELECT 1 FROM tickets WHERE key = ?")?;
             for item in batch {
                 let Some(key) = item.ticket.key.as_deref() else {
                     return Err(super::StoreError::Invalid(
                         "an imported ticket needs a key".into(),
                     ));
                 };
-                if exists.query_row([key], |_| Ok(())).optional()?.is_some() {
+                let Some(id) = insert_ticket_unless_key_exists(tx, &item.ticket, key, now)? else {
                     report.duplicates.push(key.to_owned());
                     continue;
-                }
-                let id = insert_ticket(tx, &item.ticket, key, now)?;
+                };
                 let created_at = item.ticket.created_at.unwrap_or(now);
                 let actor = item.created_by.as_deref().unwrap_or(importer);
                 append_event(

@@ -62,6 +62,9 @@ impl Default for TicketQuery {
     }
 }
 
+/// Most values of one kind the filter pickers get.
+const FACET_LIMIT: usize = 500;
+
 /// Largest page a caller may ask for.
 pub const MAX_PAGE: u32 = 1_000;
 
@@ -428,6 +431,9 @@ impl Store {
     }
 
     pub fn facets(&self) -> Result<Facets> {
+        if let Some(index) = self.queue_index(false)? {
+            return Ok(index.facets(FACET_LIMIT));
+        }
         self.read(|c| {
             let top = |sql: &str| -> Result<Vec<(String, u64)>> {
                 let mut stmt = c.prepare_cached(sql)?;
@@ -703,6 +709,7 @@ mod tests {
                 Ok(())
             };
             check(&store, Some(&sql_store))?;
+            prop_assert_eq!(store.facets().unwrap(), sql_store.facets().unwrap());
             drop(sql_store);
             for (which, v, kind) in &edits {
                 let id = (*which % seeds.len()) as i64 + 1;

@@ -108,6 +108,18 @@ pub(crate) fn insert_ticket(
     key: &str,
     now: Millis,
 ) -> Result<TicketId> {
+    insert_ticket_unless_key_exists(tx, t, key, now)?
+        .ok_or_else(|| StoreError::Invalid(format!("a ticket with key {key} exists already")))
+}
+
+/// Inserts a ticket row and its tags unless a ticket with this key exists (`None`: one does).
+/// One B-tree probe where a lookup and then an insert would cost two.
+pub(crate) fn insert_ticket_unless_key_exists(
+    tx: &Transaction<'_>,
+    t: &NewTicket,
+    key: &str,
+    now: Millis,
+) -> Result<Option<TicketId>> {
     let tags = normalize_tags(&t.tags);
     let created = t.created_at.unwrap_or(now);
     let updated = t.updated_at.unwrap_or(created);
@@ -115,9 +127,9 @@ pub(crate) fn insert_ticket(
         "INSERT INTO tickets (key, source, upstream_id, title, description, state, state_raw, \
          priority, priority_raw, assignee, assignment_group, requester, organization, tags, \
          created_at, updated_at, first_response_at, resolved_at, extra) \
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
     )?;
-    stmt.execute(params![
+    let inserted = stmt.execute(params![
         key,
         t.source,
         t.upstream_id,
@@ -138,13 +150,16 @@ pub(crate) fn insert_ticket(
         t.resolved_at,
         t.extra.to_string(),
     ])?;
+    if inserted == 0 {
+        return Ok(None);
+    }
     let id = tx.last_insert_rowid();
     let mut ins =
         tx.prepare_cached("INSERT OR IGNORE INTO ticket_tags (ticket_id, tag) VALUES (?, ?)")?;
     for tag in &tags {
         ins.execute(params![id, tag])?;
     }
-    Ok(id)
+    Ok(Some(id))
 }
 
 pub(crate) fn write_tags(tx: &Transaction<'_>, id: TicketId, tags: &[String]) -> Result<()> {
