@@ -15,7 +15,7 @@ pub const MAX_QUERY_BYTES: usize = 1_024;
 /// Most clauses kept from one query.
 pub const MAX_CLAUSES: usize = 24;
 /// Shortest prefix expanded as you type.
-pub const MIN_PREFIX_CHARS: usize = 2;
+pub const MIN_PREFIX_CHARS: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Clause {

@@ -227,14 +227,14 @@ fn fuzzy_terms(
 ) -> Vec<String> {
     let q = FuzzyTermQuery::new(Term::from_field_text(field, word), distance, true);
     let mut df: HashMap<String, u64> = HashMap::new();
+    let Ok(automaton) = q.automaton() else {
+        return Vec::new();
+    };
     for seg in searcher.segment_readers() {
-        let Ok(automaton) = q.automaton() else {
-            return Vec::new();
-        };
         let Ok(inv) = seg.inverted_index(field) else {
             continue;
         };
-        let Ok(mut stream) = inv.terms().search(automaton).into_stream() else {
+        let Ok(mut stream) = inv.terms().search(&automaton).into_stream() else {
             continue;
         };
         let mut n = 0;
@@ -310,11 +310,11 @@ fn clause_q(
         }
         if prefix {
             let mut seen: HashSet<String> = en.iter().cloned().collect();
-            let mut exp = prefix_terms(searcher, f.body, word, 6);
+            let mut exp = prefix_terms(searcher, f.body, word, 5);
             if let Some(en) = &en
                 && en != word
             {
-                exp.extend(prefix_terms(searcher, f.body, en, 3));
+                exp.extend(prefix_terms(searcher, f.body, en, 2));
             }
             // Stems shorter than the typed text ("configur" for "configura").
             let chars: Vec<char> = word.chars().collect();
@@ -332,7 +332,7 @@ fn clause_q(
                     cq.highlight.push(t);
                 }
             }
-            for t in prefix_terms(searcher, f.names, word, 4) {
+            for t in prefix_terms(searcher, f.names, word, 3) {
                 if Some(&t) != id.as_ref() {
                     add_term(&mut cq, f.names, &t, r.names * 0.6);
                 }
