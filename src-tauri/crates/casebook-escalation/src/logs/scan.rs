@@ -47,6 +47,7 @@ impl Scanner {
         let keys = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(KEYS.iter().map(|(k, _)| k))
             .unwrap_or_else(|e| unreachable!("fixed key automaton: {e}"));
         Scanner { keys }

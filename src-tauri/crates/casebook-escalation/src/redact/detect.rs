@@ -116,9 +116,12 @@ pub(crate) struct Detector {
 impl Detector {
     pub fn new(opts: DetectOptions) -> Detector {
         // Leftmost-longest: `secret_access_key` wins over `secret`, `x-api-key` over `api-key`.
+        // A full DFA: with case-insensitive patterns there is no literal prefilter to lean on,
+        // and the DFA walks bytes several times faster than the default NFA (45 patterns: small).
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(TRIGGERS.iter().map(|(p, _)| p))
             // The patterns are fixed literals: building cannot fail.
             .unwrap_or_else(|e| unreachable!("trigger automaton: {e}"));
