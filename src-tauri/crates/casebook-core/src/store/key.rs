@@ -222,6 +222,22 @@ mod tests {
     }
 
     #[test]
+    fn a_backup_of_an_encrypted_store_is_encrypted_with_the_same_key() {
+        let (dir, path, key) = encrypted_store();
+        let store = Store::open_encrypted(&path, OpenMode::MustExist, &key).unwrap();
+        let backup = dir.path().join("backup.db");
+        store.vacuum_into(&backup).unwrap();
+        let bytes = std::fs::read(&backup).unwrap();
+        assert!(
+            !bytes.starts_with(b"SQLite format 3"),
+            "VACUUM INTO wrote plaintext"
+        );
+        assert!(!String::from_utf8_lossy(&bytes).contains(MARKER));
+        let copy = Store::open_encrypted(&backup, OpenMode::MustExist, &key).unwrap();
+        assert_eq!(copy.setting("marker").unwrap().as_deref(), Some(MARKER));
+    }
+
+    #[test]
     fn a_wrong_key_is_reported_and_nothing_changes() {
         let (_dir, path, _key) = encrypted_store();
         let before = std::fs::read(&path).unwrap();
