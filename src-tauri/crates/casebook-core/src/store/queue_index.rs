@@ -22,6 +22,8 @@ use std::collections::{HashMap, HashSet};
 /// Longest word indexed, in bytes: longer runs are hashes, base64 or pasted junk, not words anyone
 /// types into a filter.
 const MAX_WORD_BYTES: usize = 48;
+/// Pages ending at most this deep are found with a bounded heap; deeper ones by selection.
+const HEAP_PAGE_UP_TO: usize = 2_000;
 /// Words of a filter beyond this many are ignored (a pasted wall of text stays cheap).
 const MAX_QUERY_WORDS: usize = 32;
 
@@ -433,8 +435,8 @@ impl QueueIndex {
         acc
     }
 
-    /// Positions matching `f`, in no particular order.
-    fn matches(&self, f: &TicketFilter) -> Vec<u32> {
+    /// Calls `visit` with each position matching `f`, in no particular order.
+    fn for_each_match(&self, f: &TicketFilter, mut visit: impl FnMut(u32)) {
         // Bit masks; a code outside 0..32 (impossible: the schema checks both columns) matches
         // nothing rather than panicking.
         let states: u32 = f
@@ -478,11 +480,13 @@ impl QueueIndex {
                     .is_none_or(|s| s.binary_search(&self.source[p]).is_ok())
         };
         match self.candidates(f) {
-            Some(bits) => bits.iter().filter(|&p| test(p)).map(|p| p as u32).collect(),
+            Some(bits) => bits
+                .iter()
+                .filter(|&p| test(p))
+                .for_each(|p| visit(p as u32)),
             None => (0..self.ids.len())
                 .filter(|&p| test(p))
-                .map(|p| p as u32)
-                .collect(),
+                .for_each(|p| visit(p as u32)),
         }
     }
 
@@ -530,7 +534,9 @@ impl QueueIndex {
     }
 
     pub(crate) fn count(&self, f: &TicketFilter) -> u64 {
-        self.matches(f).len() as u64
+        let mut n = 0;
+        self.for_each_match(f, |_| n += 1);
+        n
     }
 
     /// The ids of one page in queue order, and the total number of matches.
@@ -542,8 +548,6 @@ impl QueueIndex {
         offset: u32,
         limit: u32,
     ) -> (Vec<TicketId>, u64) {
-        let mut hits = self.matches(f);
-        let total = hits.len() as u64;
         // The same total order as the SQL `ORDER BY` (see query.rs), id last so it is strict.
         let key = |p: u32| -> (i64, i64, i64) {
             let p = p as usize;
@@ -563,17 +567,43 @@ impl QueueIndex {
             }
         };
         let end = (offset as usize).saturating_add(limit as usize);
-        if end == 0 || offset as usize >= hits.len() {
-            return (Vec::new(), total);
+        let mut total = 0u64;
+        let mut hits: Vec<((i64, i64, i64), u32)>;
+        if end <= HEAP_PAGE_UP_TO {
+            // The usual first pages: keep the best `end` in a heap while scanning (one comparison
+            // with the heap's worst for most tickets), no list of every match.
+            let mut heap = std::collections::BinaryHeap::with_capacity(end + 1);
+            self.for_each_match(f, |p| {
+                total += 1;
+                if end == 0 {
+                    return;
+                }
+                let k = key(p);
+                if heap.len() < end {
+                    heap.push((k, p));
+                } else if heap
+                    .peek()
+                    .is_some_and(|worst: &((i64, i64, i64), u32)| k < worst.0)
+                {
+                    heap.pop();
+                    heap.push((k, p));
+                }
+            });
+            hits = heap.into_sorted_vec();
+        } else {
+            hits = Vec::new();
+            self.for_each_match(f, |p| hits.push((key(p), p)));
+            total = hits.len() as u64;
+            if end < hits.len() {
+                hits.select_nth_unstable(end - 1);
+                hits.truncate(end);
+            }
+            hits.sort_unstable();
         }
-        if end < hits.len() {
-            hits.select_nth_unstable_by_key(end - 1, |&p| key(p));
-            hits.truncate(end);
-        }
-        hits.sort_unstable_by_key(|&p| key(p));
-        let ids = hits[offset as usize..]
+        let ids = hits
             .iter()
-            .map(|&p| self.ids[p as usize])
+            .skip(offset as usize)
+            .map(|&(_, p)| self.ids[p as usize])
             .collect();
         (ids, total)
     }
@@ -736,6 +766,53 @@ mod tests {
         #[test]
         fn fast_words_match_the_reference(text in "([a-zA-Z0-9 ,.\\-_]|é|É|ß|東|—|\u{00A0}|\\PC){0,80}") {
             proptest::prop_assert_eq!(words(&text), reference_words(&text));
+        }
+    }
+
+    #[test]
+    fn deep_pages_and_first_pages_follow_one_order() {
+        let mut idx = QueueIndex::default();
+        let mut scratch = Vec::new();
+        let n = 5_000i64;
+        for id in 1..=n {
+            let key = format!("K{id}");
+            idx.insert(
+                &Source {
+                    id,
+                    key: &key,
+                    title: "t",
+                    description: "",
+                    state: "open",
+                    priority: 1 + id % 4,
+                    assignee: None,
+                    group: None,
+                    source: "local",
+                    tags: "",
+                    created: id % 97,
+                    updated: id % 31,
+                },
+                &mut scratch,
+            );
+        }
+        let f = TicketFilter::default();
+        for (sort, reverse) in [
+            (SortKey::Priority, false),
+            (SortKey::Updated, true),
+            (SortKey::Created, false),
+        ] {
+            // The whole order, one page at a time across the heap/selection boundary.
+            let (all, total) = idx.page(&f, sort, reverse, 0, 1_000);
+            assert_eq!(total, n as u64);
+            let mut walked = all.clone();
+            for offset in (1_000..n as u32).step_by(700) {
+                let (page, _) = idx.page(&f, sort, reverse, offset, 700);
+                walked.extend(page);
+            }
+            let (deep, _) = idx.page(&f, sort, reverse, 1_990, 30);
+            let (whole, _) = idx.page(&f, sort, reverse, 0, n as u32);
+            assert_eq!(walked, whole, "{sort:?} {reverse}");
+            assert_eq!(deep, whole[1_990..2_020], "{sort:?} {reverse}");
+            assert_eq!(&whole[..1_000], all.as_slice());
         }
     }
 
