@@ -9,8 +9,8 @@ pub mod escalation;
 pub mod kb;
 pub mod outbox_export;
 pub mod sample;
-pub mod workspace_key;
 pub mod sla;
+pub mod workspace_key;
 
 pub use casebook_core::store::Origin;
 pub use error::{ApiError, ErrorCode};
@@ -89,7 +89,9 @@ impl OpenOptions {
             origin,
             clock: Arc::new(SystemClock),
             create: true,
-            secrets: Arc::new(casebook_core::secrets::KeyringSecretStore::new(APP_IDENTIFIER)),
+            secrets: Arc::new(casebook_core::secrets::KeyringSecretStore::new(
+                APP_IDENTIFIER,
+            )),
             database_key: workspace_key::KeySource::from_env(),
             http: Default::default(),
             sign_in_timeout: Duration::from_secs(300),
