@@ -4,6 +4,7 @@
 
 pub mod connections;
 pub mod markdown;
+pub mod sla;
 pub mod tickets;
 pub mod views;
 pub mod workspace;
