@@ -16,6 +16,12 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Mutex, PoisonError};
 use ts_rs::TS;
 
+/// The core types these commands return, re-exported for the shell (which depends on the façade
+/// only).
+pub use casebook_core::macros::Macro as MacroDef;
+pub use casebook_core::reports::{Report as KpiReport, ReportFilter as KpiReportFilter};
+pub use casebook_core::sla::TicketSla as TicketSlaView;
+
 /// The workspace's SLA facts, kept between reports and risk orderings (see [`sla::FactsCache`]).
 pub(crate) type SlaSlot = Mutex<sla::FactsCache>;
 
