@@ -116,7 +116,7 @@ async fn runbook_folders_are_indexed_with_bad_files_skipped_and_rescanned_increm
     let edited = books.path().join("etcd/etcdNoLeader.md");
     let mut text = std::fs::read_to_string(&edited).unwrap();
     text.push_str("\n\n## Escalation\nPage the quorumkeeper team.\n");
-    std::thread::sleep(Duration::from_millis(20)); // a new modification time
+    tokio::time::sleep(Duration::from_millis(20)).await; // a new modification time
     std::fs::write(&edited, text).unwrap();
     std::fs::remove_file(books.path().join("node/NodeFilesystemSpaceFillingUp.md")).unwrap();
     let r = cb.kb_reindex(false, |_| {}).await.unwrap();

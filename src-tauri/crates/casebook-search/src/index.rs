@@ -255,10 +255,10 @@ impl KbIndex {
 
     fn writer_sender(&self) -> Result<Sender<Cmd>> {
         let mut slot = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((tx, handle)) = slot.as_ref() {
-            if !handle.is_finished() {
-                return Ok(tx.clone());
-            }
+        if let Some((tx, handle)) = slot.as_ref()
+            && !handle.is_finished()
+        {
+            return Ok(tx.clone());
         }
         if let Some((_, old)) = slot.take() {
             let _ = old.join();
@@ -587,10 +587,11 @@ fn remove_leftovers(kb_dir: &Path) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("index-") && name != current {
-            if let Err(err) = std::fs::remove_dir_all(e.path()) {
-                tracing::warn!(error = %err, dir = %name, "cannot remove an old index");
-            }
+        if name.starts_with("index-")
+            && name != current
+            && let Err(err) = std::fs::remove_dir_all(e.path())
+        {
+            tracing::warn!(error = %err, dir = %name, "cannot remove an old index");
         }
     }
 }

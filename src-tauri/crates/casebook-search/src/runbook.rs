@@ -132,16 +132,8 @@ fn push_value(fm: &mut FrontMatter, key: &str, value: String) {
     match key {
         "title" => fm.title = Some(value),
         "tags" | "tag" | "keywords" => fm.tags.push(value),
-        "service" | "services" | "component" => {
-            if fm.service.is_none() {
-                fm.service = Some(value)
-            }
-        }
-        "owner" | "owners" | "team" => {
-            if fm.owner.is_none() {
-                fm.owner = Some(value)
-            }
-        }
+        "service" | "services" | "component" if fm.service.is_none() => fm.service = Some(value),
+        "owner" | "owners" | "team" if fm.owner.is_none() => fm.owner = Some(value),
         "alert" | "alerts" | "alertname" => fm.alerts.push(value),
         _ => {}
     }

@@ -338,19 +338,22 @@ fn clause_q(
                 }
             }
         }
-        if !known && fuzzy > 0 && r.fuzzy && !prefix {
-            if let Some(en) = &en {
-                let mut seen = HashSet::new();
-                for t in fuzzy_terms(searcher, f.body, en, fuzzy, 3)
-                    .into_iter()
-                    .chain(fuzzy_terms(searcher, f.title, en, fuzzy, 2))
-                {
-                    if seen.insert(t.clone()) {
-                        for (field, w) in en_fields {
-                            add_term(&mut cq, field, &t, w * 0.7);
-                        }
-                        cq.highlight.push(t);
+        if !known
+            && fuzzy > 0
+            && r.fuzzy
+            && !prefix
+            && let Some(en) = &en
+        {
+            let mut seen = HashSet::new();
+            for t in fuzzy_terms(searcher, f.body, en, fuzzy, 3)
+                .into_iter()
+                .chain(fuzzy_terms(searcher, f.title, en, fuzzy, 2))
+            {
+                if seen.insert(t.clone()) {
+                    for (field, w) in en_fields {
+                        add_term(&mut cq, field, &t, w * 0.7);
                     }
+                    cq.highlight.push(t);
                 }
             }
         }
