@@ -222,7 +222,7 @@ fn add(row: &mut Row, ev: Ev<'_>) {
             if !by_requester {
                 row.facts.touches.push(at);
             }
-            if ev.visibility.as_deref() == Some("public") && !by_requester {
+            if ev.visibility == Some("public") && !by_requester {
                 row.facts.changes.push(Change {
                     at,
                     kind: ChangeKind::PublicReply,
