@@ -120,7 +120,7 @@ struct Rule {
 }
 
 /// One label's pseudonym table. Keys are 64-bit keyed hashes of the values (SipHash with this
-/// redactor's random keys), not the values: the table costs ~24 bytes per distinct value however
+/// redactor's random keys), not the values: the table costs a few dozen bytes per distinct value however
 /// long the values are, and holds no value a memory dump could show. Two values colliding would
 /// share a placeholder (about 1 in 10^7 for a million distinct values) — a correlation error,
 /// never a leak.
