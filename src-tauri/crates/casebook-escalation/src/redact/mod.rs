@@ -120,10 +120,10 @@ struct Rule {
 }
 
 /// One label's pseudonym table. Keys are 64-bit keyed hashes of the values (SipHash with this
-/// redactor's random keys), not the values: the table costs a few dozen bytes per distinct value however
-/// long the values are, and holds no value a memory dump could show. Two values colliding would
-/// share a placeholder (about 1 in 10^7 for a million distinct values) — a correlation error,
-/// never a leak.
+/// redactor's random keys), not the values: the table costs a few dozen bytes per distinct value
+/// however long the values are, and holds no value a memory dump could show. Two values
+/// colliding would share a placeholder (about 1 in 10^7 for a million distinct values) — a
+/// correlation error, never a leak.
 #[derive(Default)]
 struct Pseudonyms {
     next: u32,
