@@ -785,7 +785,7 @@ fn secret_assignment(buf: &[u8], s: usize, e: usize, out: &mut Vec<Candidate>) {
     let val = &buf[v..end];
     if val.len() < 3
         || val[0] == b'<'
-        || val.starts_with(b"${")
+        || val[0] == b'$' // a shell or template reference (`$VAR`, `${X}`, `$(cmd)`), not a value
         || val.starts_with(b"{{")
         || val.iter().all(|&b| b == b'*' || b == b'x' || b == b'X')
         || NOT_SECRETS.iter().any(|n| val.eq_ignore_ascii_case(n))
@@ -874,10 +874,12 @@ fn try_digit_token(buf: &[u8], i: usize, opts: DetectOptions) -> Option<(usize, 
     {
         return Some((i, e, Kind::Ipv4));
     }
-    if (dl >= 13
-        || ((3..=6).contains(&dl)
-            && matches!(nx, b' ' | b'-')
-            && at(buf, i + dl + 1).is_ascii_digit()))
+    // `group 0@6061696424008232163` (an id after `@`) is not a card.
+    if prev != b'@'
+        && (dl >= 13
+            || ((3..=6).contains(&dl)
+                && matches!(nx, b' ' | b'-')
+                && at(buf, i + dl + 1).is_ascii_digit()))
         && let Some(e) = card(buf, i)
     {
         return Some((i, e, Kind::CardNumber));
@@ -1188,6 +1190,14 @@ mod tests {
             vec![(Kind::Ipv6, "2001:db8::8a2e:370:7334".into())]
         );
         assert!(kinds("std::vec::Vec and a::b and ::1 and 00:1a:2b:3c:4d:5e").is_empty());
+    }
+
+    #[test]
+    fn references_and_ids_after_at_are_not_secrets() {
+        assert!(kinds("export new_password=$(openssl rand -base64 32)").is_empty());
+        assert!(kinds("DB_PASSWORD=${VAULT_DB_PASSWORD}").is_empty());
+        assert!(kinds("group 0@6061696424008232163: overlap").is_empty());
+        assert_eq!(kinds("DB_PASSWORD=s3cr3tvalue").len(), 1);
     }
 
     #[test]
