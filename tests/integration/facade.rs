@@ -337,6 +337,18 @@ async fn writes_by_another_process_are_announced() {
         (batch.kind, batch.origin),
         (ChangeKind::Workspace, ChangeOrigin::External)
     );
+    // By the time the app hears of it, its queue (the in-memory queue index) shows it.
+    let text = |t: &str| TicketQuery {
+        filter: TicketFilter {
+            text: Some(t.into()),
+            ..TicketFilter::default()
+        },
+        ..TicketQuery::default()
+    };
+    let page = app.list_tickets(text("cli")).await.unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.rows[0].title, "from the cli");
+    assert_eq!(app.list_tickets(text("fro")).await.unwrap().total, 2);
     watcher.abort();
 }
 

@@ -530,7 +530,10 @@ impl Casebook {
                     Ok(Ok(token)) => {
                         if last.is_some_and(|l| l != token) {
                             kb::on_change(&me.inner, None);
+                            // Rebuild the queue index here, before the UI hears of the change
+                            // and asks again, so no UI query waits for the rebuild.
                             me.inner.store.note_external_change();
+                            me.warm_queue_index().await;
                             let _ = me.inner.changes.send(ChangeBatch {
                                 kind: ChangeKind::Workspace,
                                 ids: Vec::new(),
