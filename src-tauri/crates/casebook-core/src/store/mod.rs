@@ -233,6 +233,16 @@ impl Store {
         Ok(self.queue_index(true)?.map_or(0, |i| i.len()))
     }
 
+    /// Roughly how many bytes of memory the queue index holds (0 before it is built).
+    pub fn queue_index_bytes(&self) -> usize {
+        self.queue
+            .index
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |i| i.approx_bytes())
+    }
+
     /// The queue index brought up to date, built first if `build` (else `None` until it exists).
     fn queue_index(&self, build: bool) -> Result<Option<Arc<QueueIndex>>> {
         let mut slot = self

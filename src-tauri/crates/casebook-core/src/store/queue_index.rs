@@ -311,6 +311,25 @@ impl QueueIndex {
         self.live
     }
 
+    /// Roughly how much memory the index holds (its arrays, postings and strings).
+    pub(crate) fn approx_bytes(&self) -> usize {
+        let n = self.ids.capacity();
+        let columns = n * (8 + 1 + 1 + 1 + 4 * 3 + 8 * 2 + 16 * 2) + self.pos_of.capacity() * 16;
+        let docs: usize = self
+            .doc_words
+            .iter()
+            .chain(&self.doc_tags)
+            .map(|d| d.len() * 4)
+            .sum();
+        let postings = |p: &Postings| -> usize {
+            p.lists.iter().map(|l| l.capacity() * 4 + 24).sum::<usize>()
+                + p.keys.iter().map(|k| k.len() * 2 + 40).sum::<usize>()
+                + p.sorted.capacity() * 4
+        };
+        let names: usize = self.names.names.iter().map(|k| k.len() * 2 + 40).sum();
+        columns + docs + postings(&self.words) + postings(&self.tags) + names
+    }
+
     /// Re-reads the given tickets: changed ones are updated, new ones added, vanished ones removed.
     pub(crate) fn refresh(&mut self, c: &Connection, ids: &HashSet<TicketId>) -> Result<()> {
         let list: Vec<String> = ids.iter().map(i64::to_string).collect();
