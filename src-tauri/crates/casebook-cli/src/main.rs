@@ -9,10 +9,10 @@
 mod args;
 mod bench;
 mod bench_logs;
+mod bench_search;
 mod bench_sla;
 mod conn_cmd;
 mod escalate_cmd;
-mod bench_search;
 mod kb_cmd;
 mod output;
 mod sla_cmd;
