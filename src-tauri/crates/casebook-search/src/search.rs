@@ -560,7 +560,12 @@ impl KbIndex {
                 matched: vec![false; checks.len()],
             })
             .collect();
-        mark_matches(searcher, checks, &mut cands)?;
+        if checks.len() == 1 {
+            // One clause: every candidate matched it.
+            cands.iter_mut().for_each(|c| c.matched[0] = true);
+        } else {
+            mark_matches(searcher, checks, &mut cands)?;
+        }
         let n = checks.len().max(1) as f32;
         // Kind and origin of each candidate from the fast fields (no stored document is read
         // until the final hits are known).
@@ -910,19 +915,38 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..cut]
 }
 
-/// Byte ranges of the tokens of `text` whose analyzed form is in `terms`.
+/// Byte ranges of the tokens of `text` whose analyzed form is in `terms`. Only tokens that share
+/// their first three letters with a term are analyzed (stems keep the start of the word), so a
+/// long runbook costs a scan, not a stemming pass.
 fn match_offsets(
     an: &mut TextAnalyzer,
     text: &str,
     terms: &HashSet<String>,
 ) -> Vec<(usize, usize, String)> {
+    let key = |s: &str| -> String { s.chars().take(3).collect() };
+    let keys: HashSet<String> = terms.iter().map(|t| key(t)).collect();
     let mut out = Vec::new();
-    let mut ts = an.token_stream(text);
-    while ts.advance() {
-        let t = ts.token();
-        if terms.contains(&t.text) {
-            out.push((t.offset_from, t.offset_to, t.text.clone()));
+    let mut start: Option<usize> = None;
+    let mut check = |a: usize, b: usize, out: &mut Vec<(usize, usize, String)>| {
+        let tok = &text[a..b];
+        if !keys.contains(&key(&tok.to_lowercase())) {
+            return;
         }
+        if let Some(stem) = analyze(an, tok).into_iter().next()
+            && terms.contains(&stem)
+        {
+            out.push((a, b, stem));
+        }
+    };
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            start.get_or_insert(i);
+        } else if let Some(a) = start.take() {
+            check(a, i, &mut out);
+        }
+    }
+    if let Some(a) = start {
+        check(a, text.len(), &mut out);
     }
     out
 }
