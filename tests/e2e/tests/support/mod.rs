@@ -338,6 +338,34 @@ impl Session {
         self.wait_for(&testid(id)).await
     }
 
+    /// Clicks an element as a user would: scrolled to the middle of its scroll container first
+    /// (the ticket pane scrolls; WebKitWebDriver scrolls only until the element's edge shows, where
+    /// a transient toast may cover it). A click that still lands on something else says what.
+    pub async fn click_testid(&self, id: &str) {
+        let el = self.by_testid(id).await;
+        let arg = serde_json::to_value(&el).expect("an element reference");
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center', inline: 'center'});",
+                vec![arg.clone()],
+            )
+            .await
+            .expect("scroll the element into view");
+        if let Err(e) = el.click().await {
+            let cover = self
+                .client
+                .execute(
+                    "const r = arguments[0].getBoundingClientRect();
+                     const at = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                     return at ? at.outerHTML.slice(0, 200) : 'nothing';",
+                    vec![arg],
+                )
+                .await
+                .unwrap_or_default();
+            panic!("click on {id} failed ({e}); the element at its centre is {cover}");
+        }
+    }
+
     pub async fn all(&self, selector: &str) -> Vec<Element> {
         self.client
             .find_all(css(selector))
