@@ -2,7 +2,7 @@
 //!
 //! By default the key is generated when the workspace is created and kept in the OS keyring
 //! (`database-key/<workspace id>` under the app identifier). A headless machine without a keyring
-//! can keep it in a file instead (`--key-file` / `CASEBOOK_KEY_FILE`), outside the data directory.
+//! can keep it in a file instead (`CASEBOOK_KEY_FILE`), outside the data directory.
 //! There is no silent fallback: a workspace is opened unencrypted only when the caller says
 //! [`KeySource::Unencrypted`] (tests and benchmarks of other features).
 
