@@ -8,6 +8,7 @@
 //! - cold open: opening the store and reading the first page.
 
 use crate::args::BenchArgs;
+use crate::bench_util::{Rng, machine, ms, percentile};
 use crate::output::Out;
 use casebook_api::ApiError;
 use casebook_core::import::{Format, ImportOptions, Mapping, import_reader};
@@ -18,7 +19,7 @@ use casebook_core::{OpenMode, Store, SystemClock};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const TARGET_IMPORT_PER_S: f64 = 50_000.0;
 const TARGET_PAGE_P99_MS: f64 = 5.0;
@@ -44,21 +45,6 @@ struct Report {
     queue_index_mib: f64,
     db_size_mib: f64,
     slowest_queries: Vec<SlowQuery>,
-}
-
-/// A small deterministic generator (xorshift64*), so every run asks the same queries.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 fn err(context: &str, e: impl std::fmt::Display) -> ApiError {
@@ -217,18 +203,6 @@ fn bench_mapping() -> Mapping {
     m
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 fn queries(store: &Store, corpus: &Corpus, n: usize) -> Result<Vec<TicketQuery>, ApiError> {
     let facets = store.facets().map_err(|e| err("facets", e))?;
     let words: Vec<&str> = corpus
@@ -325,30 +299,6 @@ fn time_queries(store: &Store, qs: &[TicketQuery]) -> Result<(Vec<f64>, Vec<Slow
     timed.sort_by(|a, b| b.0.total_cmp(&a.0));
     timed.truncate(8);
     Ok((times, timed))
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map_or(String::new(), |kb| {
-            format!(", {:.0} GiB RAM", kb / 1024.0 / 1024.0)
-        });
-    format!("{cpu}, {cores} cores{mem}, {}", std::env::consts::OS)
 }
 
 pub fn run(args: BenchArgs, out: &Out) -> Result<(), ApiError> {

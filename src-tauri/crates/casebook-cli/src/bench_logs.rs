@@ -4,6 +4,7 @@
 //! field) over every line — and a 500 MB log streamed through both with the process's peak
 //! memory (VmHWM) printed.
 
+use crate::bench_util::machine;
 use crate::output::Out;
 use casebook_api::{ApiError, ErrorCode};
 use casebook_escalation::bench::{self, LogGen, NaiveAnalyzer, NaiveRedactor};
@@ -55,15 +56,6 @@ fn err(context: &str, e: impl std::fmt::Display) -> ApiError {
 
 fn mb_s(bytes: usize, secs: f64) -> f64 {
     bytes as f64 / 1_000_000.0 / secs.max(1e-9)
-}
-
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into());
-    format!("{cores} cores, load average {load} at start")
 }
 
 pub fn run(a: LogsBenchArgs, out: &Out) -> Result<(), ApiError> {

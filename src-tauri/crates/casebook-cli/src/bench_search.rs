@@ -6,6 +6,7 @@
 //! size (copies get their own ids). Queries are generated from the same text, deterministically:
 //! alert names, ticket phrases, section headings, typos, quoted phrases and half-typed words.
 
+use crate::bench_util::{Rng, machine, ms, percentile};
 use crate::kb_cmd::load_runbooks;
 use crate::output::Out;
 use casebook_api::{ApiError, ErrorCode};
@@ -62,20 +63,6 @@ struct Report {
     corpus: String,
     base_documents: usize,
     sizes: Vec<SizeReport>,
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> ApiError {
@@ -257,28 +244,6 @@ fn make_queries(docs: &[KbDocument], alerts: &[String], n: usize) -> Vec<String>
     out
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1_000.0
-}
-
-fn machine() -> String {
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into());
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    format!("{cpus} CPUs, load average {load}")
-}
-
 fn dir_size(p: &Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(p) else {
         return std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
@@ -417,8 +382,8 @@ fn run_size(
     }
     cb_times.sort_by(f64::total_cmp);
     fts_times.sort_by(f64::total_cmp);
-    let (p50, p99) = (pct(&cb_times, 0.5), pct(&cb_times, 0.99));
-    let (f50, f99) = (pct(&fts_times, 0.5), pct(&fts_times, 0.99));
+    let (p50, p99) = (percentile(&cb_times, 0.5), percentile(&cb_times, 0.99));
+    let (f50, f99) = (percentile(&fts_times, 0.5), percentile(&fts_times, 0.99));
     Ok(SizeReport {
         docs: n,
         queries: queries.len(),

@@ -8,6 +8,7 @@
 //! - KPI report: `Store::report` over a year (totals, and grouped by assignment group), vs. the
 //!   same naive per-ticket loading.
 
+use crate::bench_util::{Rng, ms};
 use crate::output::Out;
 use casebook_api::ApiError;
 use casebook_api::sla::{AgreementRow, agreement};
@@ -58,21 +59,6 @@ fn err(context: &str, e: impl std::fmt::Display) -> ApiError {
         casebook_api::ErrorCode::Internal,
         format!("bench: {context}: {e}"),
     )
-}
-
-/// xorshift64*: the same workspace on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 fn change(field: &str, from: Value, to: Value) -> Map<String, Value> {
@@ -144,7 +130,7 @@ fn generate(n: usize, start: Millis, rng: &mut Rng) -> (Vec<ImportedTicket>, Vec
             }
         }
         if rng.below(100) < 3 {
-            let p = Priority::ALL[rng.below(4) as usize];
+            let p = Priority::ALL[rng.below(4)];
             history.push(ImportedUpdate {
                 at: created + 30 * MIN,
                 actor: "Agent".into(),
@@ -201,10 +187,6 @@ fn build(store: &Store, n: usize, say: &dyn Fn(&str)) -> Result<(), ApiError> {
     drop(_bulk);
     store.analyze()?;
     Ok(())
-}
-
-fn ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -11,6 +11,7 @@ mod bench;
 mod bench_logs;
 mod bench_search;
 mod bench_sla;
+mod bench_util;
 mod conn_cmd;
 mod escalate_cmd;
 mod kb_cmd;
