@@ -4,9 +4,10 @@
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_casebook");
+mod support;
+use support::{code, command, json, run};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,32 +15,8 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The database key of a test workspace: a key file outside it (never the user's keyring; the
-/// keyring path has its own tests in tests/connections.rs).
-fn key_file(home: &Path) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-keys");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(home.to_string_lossy().replace(['/', '\\', ':'], "_"))
-}
-
-fn run(home: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("CASEBOOK_HOME")
-        .env("CASEBOOK_KEY_FILE", key_file(home))
-        .output()
-        .unwrap()
-}
-
 fn run_stdin(home: &Path, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("CASEBOOK_HOME")
-        .env("CASEBOOK_KEY_FILE", key_file(home))
+    let mut child = command(home, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -52,20 +29,6 @@ fn run_stdin(home: &Path, args: &[&str], input: &str) -> Output {
         .write_all(input.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
 }
 
 #[test]

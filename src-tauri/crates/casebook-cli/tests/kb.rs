@@ -1,46 +1,13 @@
 //! `casebook kb`, `casebook search` and `casebook eval`, run as a user runs them.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_casebook");
+mod support;
+use support::{code, json, run};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/fixtures/kb")
-}
-
-/// The database key of a test workspace: a key file outside it (never the user's keyring).
-fn key_file(home: &Path) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-kb-keys");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(home.to_string_lossy().replace(['/', '\\', ':'], "_"))
-}
-
-fn run(home: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("CASEBOOK_HOME")
-        .env("CASEBOOK_KEY_FILE", key_file(home))
-        .output()
-        .unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
 }
 
 #[test]
