@@ -38,6 +38,15 @@ const COMMANDS: &[&str] = &[
     "begin_sign_in",
     "finish_sign_in",
     "cancel_sign_in",
+    "kb_search",
+    "kb_similar",
+    "kb_get_document",
+    "kb_link",
+    "kb_status",
+    "kb_list_sources",
+    "kb_add_folder",
+    "kb_remove_folder",
+    "kb_reindex",
 ];
 
 fn main() {

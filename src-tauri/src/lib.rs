@@ -49,6 +49,15 @@ pub fn run() {
             commands::connections::begin_sign_in,
             commands::connections::finish_sign_in,
             commands::connections::cancel_sign_in,
+            commands::kb::kb_search,
+            commands::kb::kb_similar,
+            commands::kb::kb_get_document,
+            commands::kb::kb_link,
+            commands::kb::kb_status,
+            commands::kb::kb_list_sources,
+            commands::kb::kb_add_folder,
+            commands::kb::kb_remove_folder,
+            commands::kb::kb_reindex,
         ])
         .setup(|app| {
             // Setup runs before the webview's first IPC request is handled: no command can
