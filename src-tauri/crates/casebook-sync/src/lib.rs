@@ -1,5 +1,8 @@
-//! Casebook's link to the upstream ITSMs: connection profiles, sign-in and (later) sync.
+//! Casebook's link to the upstream ITSMs: connection profiles, sign-in, connectors and sync.
 
 pub mod auth;
+pub mod connector;
+pub mod error;
 pub mod http;
+pub mod model;
 pub mod probe;

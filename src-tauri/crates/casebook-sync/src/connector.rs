@@ -1,0 +1,131 @@
+//! The vendor-neutral connector: what the sync engine asks of ServiceNow, Jira Service Management
+//! and Zendesk. One implementation per vendor; the engine drives them all the same way.
+//!
+//! # What the engine relies on
+//!
+//! - **Pull is idempotent.** A page may repeat tickets of the previous one (overlap across equal
+//!   timestamps, eventual consistency windows); the engine skips a ticket whose
+//!   [`RemoteVersion::token`] it already stored. A connector should prefer re-sending to skipping.
+//! - **Cursors are opaque and only advance after commit.** The engine stores `page.next` in the
+//!   same SQLite transaction as the page's tickets. If the page fails to parse (truncated JSON,
+//!   an HTML login page, a bad timestamp) the connector returns an error and the engine keeps
+//!   the old cursor: nothing of that page is written.
+//! - **Writes name their base.** [`Connector::update_fields`] gets the version the local edit was
+//!   made on and must not write when the record moved since (Zendesk `safe_update` +
+//!   `updated_stamp`; ServiceNow and Jira: re-read `sys_mod_count` / `updated` immediately before
+//!   the write). It then answers [`UpdateOutcome::Moved`] with the record as it is now; the engine
+//!   merges per field (base / mine / theirs) and calls again with the new base and only the fields
+//!   that do not conflict.
+//! - **Exactly once.** Comments and creations carry a marker unique to the outbox operation. After
+//!   a write whose outcome is unknown ([`SyncError::UnknownOutcome`]: the request was sent, no
+//!   answer came back) the engine first asks [`Connector::find_comment`] /
+//!   [`Connector::find_created`] and only writes again if the marker is not found.
+//! - **Errors are classified.** Transport failures before anything was sent are
+//!   [`SyncError::Offline`]; a write that may have reached the upstream is
+//!   [`SyncError::UnknownOutcome`] (never `Timeout`); 401 is [`SyncError::AuthExpired`]; 429 is
+//!   [`SyncError::RateLimited`] with `Retry-After`; an HTML page where JSON was expected is
+//!   [`SyncError::HtmlInsteadOfJson`]; unparsable JSON [`SyncError::MalformedJson`]; a timestamp
+//!   in a format or zone the connector does not know [`SyncError::BadTimestamp`] (never guessed).
+//!   Connectors do not retry or sleep themselves: backoff belongs to the engine (which has the
+//!   injected clock and sleeper).
+//! - **Credentials** come from [`crate::auth::tokens::TokenManager`] on every call (an access
+//!   token refreshed mid-sync just works); a secret never appears in an error, a log line or a
+//!   returned value.
+
+use crate::error::SyncError;
+use crate::model::{
+    ArticlePage, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteComment, RemoteTicket,
+    RemoteVersion, TicketPage, TicketRef,
+};
+use casebook_core::connection::Vendor;
+
+pub type SyncResult<T> = Result<T, SyncError>;
+
+/// The answer to a conditional update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdateOutcome {
+    /// The fields were written; this is the record's version after the write.
+    Applied(RemoteVersion),
+    /// The record changed since `base`; nothing was written. This is the record now ("theirs").
+    Moved(Box<RemoteTicket>),
+}
+
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync {
+    fn vendor(&self) -> Vendor;
+
+    /// The streams this connection mirrors (ServiceNow tables, Jira project keys, Zendesk
+    /// `tickets`), from the connection's mirror scope. Each has its own cursor.
+    fn scopes(&self) -> Vec<String>;
+
+    /// The next page of tickets changed since `cursor` (`None`: from the beginning) in `scope`,
+    /// oldest change first, each with its comments. At most `limit` tickets (a hint: a connector
+    /// may return fewer, e.g. because the upstream applies ACLs after the limit).
+    async fn pull_tickets(
+        &self,
+        scope: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<TicketPage>;
+
+    /// One ticket as it is now, with its comments. [`SyncError::NotFound`] when it is gone (or
+    /// the account lost access).
+    async fn fetch_ticket(&self, ticket: &TicketRef) -> SyncResult<RemoteTicket>;
+
+    /// Writes `changes` (canonical values) if the record is still at `base`; otherwise writes
+    /// nothing and returns [`UpdateOutcome::Moved`] with the current record. Only the named fields
+    /// are sent.
+    async fn update_fields(
+        &self,
+        ticket: &TicketRef,
+        base: &RemoteVersion,
+        changes: &FieldValues,
+    ) -> SyncResult<UpdateOutcome>;
+
+    /// Appends a public reply or an internal note carrying `comment.marker` in a way that
+    /// [`Connector::find_comment`] can see later (e.g. a last line made with
+    /// [`crate::model::embed_marker`], or a comment property). Never conflicts.
+    async fn add_comment(
+        &self,
+        ticket: &TicketRef,
+        comment: &NewComment,
+    ) -> SyncResult<RemoteComment>;
+
+    /// The comment created with `marker` on this ticket, if the upstream has it.
+    async fn find_comment(
+        &self,
+        ticket: &TicketRef,
+        marker: &str,
+    ) -> SyncResult<Option<RemoteComment>>;
+
+    /// Creates a ticket carrying `new.marker` in a field that round-trips (ServiceNow
+    /// `correlation_id`, Zendesk `external_id`, a Jira issue property).
+    async fn create_ticket(&self, new: &NewRemoteTicket) -> SyncResult<RemoteTicket>;
+
+    /// The ticket created with `marker` in `scope`, if the upstream has it.
+    async fn find_created(&self, scope: &str, marker: &str) -> SyncResult<Option<RemoteTicket>>;
+
+    /// Every upstream id currently visible in `scope` (the deletion / lost-access sweep). Ids only,
+    /// paged internally; a ticket missing here but present locally is deleted or out of reach.
+    async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>>;
+
+    /// Whether this connection has a knowledge base to pull.
+    fn has_knowledge_base(&self) -> bool {
+        false
+    }
+
+    /// The next page of knowledge-base articles changed since `cursor`. Retired/unpublished ones
+    /// come back with `retired: true`.
+    async fn pull_articles(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<ArticlePage> {
+        let _ = limit;
+        Ok(ArticlePage {
+            articles: Vec::new(),
+            next: cursor.cloned().unwrap_or_else(|| Cursor(String::new())),
+            has_more: false,
+        })
+    }
+}
