@@ -8,6 +8,7 @@
 //! assertions (e.g. how many comments carry a marker), its fault plan and its request log.
 
 pub mod faults;
+pub mod jira;
 pub mod server;
 pub mod servicenow;
 

@@ -1,0 +1,1448 @@
+//! The fake Jira Service Management Cloud: the platform REST v3 paths the connector uses and the
+//! `servicedeskapi` request endpoints, behaving like the real ones:
+//!
+//! - `GET|POST /rest/api/3/search/jql` with `nextPageToken` (no `total`, no `startAt`; the token
+//!   is only valid for the query it came from), `fields` defaulting to `id` only, bounded JQL
+//!   required. The removed `GET|POST /rest/api/3/search` answers **410 Gone** with Atlassian's
+//!   message.
+//! - JQL: `project = X`, `project in (X, Y)`, `key = X-1`, `labels = x`, `updated|created >= |>
+//!   |<= |< <value>` joined by `AND`, `ORDER BY f [ASC|DESC], ...`. A value is epoch milliseconds
+//!   or a quoted `"yyyy-MM-dd HH:mm"` / `"yyyy-MM-dd"` read **in the account's time zone** (the
+//!   real trap); date resolution is the minute (the value is floored to its minute).
+//! - Timestamps as Jira writes them: `2024-03-01T20:00:01.234+1100` (ms, offset without colon),
+//!   in the account's zone (fixed `+11:00` by default).
+//! - `PUT /rest/api/3/issue/{key}` (status changes are ignored there), transitions, create with
+//!   `properties`, `servicedeskapi` comments (public / internal), the request SLA, 404 and 400
+//!   bodies `{"errorMessages":[...],"errors":{...}}`, 401 for a missing or rejected token, 429
+//!   with `Retry-After` and the `X-RateLimit-*` / `RateLimit-Reason` headers.
+
+use crate::faults::{FaultPlan, lock};
+use crate::server::{self, Handler, Request, RequestLog, Response, ServerHandle};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// 2024-03-01 09:00:00 UTC: where every fake clock starts.
+pub const T0_MS: i64 = 1_709_283_600_000;
+/// Each write moves the fake clock by this much (ms precision shows).
+pub const WRITE_STEP_MS: i64 = 1_234;
+
+/// The account the connector signs in as (email + API token, Basic).
+pub const AGENT_ID: &str = "557058:0001-agent-ana";
+pub const AGENT_NAME: &str = "Ana Agent";
+/// "Another agent" for concurrent edits.
+pub const OTHER_ID: &str = "557058:0002-agent-bo";
+pub const OTHER_NAME: &str = "Bo Colleague";
+pub const CUSTOMER_ID: &str = "qm:0003-customer-cy";
+pub const CUSTOMER_NAME: &str = "Cy Customer";
+
+/// The workflow: (status id, name, category key). Every status is reachable from every other by
+/// the transition with the same id (global transitions).
+pub const STATUSES: &[(&str, &str, &str)] = &[
+    ("10001", "Waiting for support", "new"),
+    ("10002", "In Progress", "indeterminate"),
+    ("10003", "Waiting for customer", "indeterminate"),
+    ("10004", "Escalated", "indeterminate"),
+    ("10005", "Resolved", "done"),
+    ("10006", "Closed", "done"),
+];
+
+pub const PRIORITIES: &[(&str, &str)] = &[
+    ("1", "Highest"),
+    ("2", "High"),
+    ("3", "Medium"),
+    ("4", "Low"),
+    ("5", "Lowest"),
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comment {
+    pub id: u64,
+    /// Plain text (the JSM request comment body); rendered as ADF on the platform API.
+    pub body: String,
+    pub public: bool,
+    pub author: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub id: u64,
+    pub key: String,
+    pub project: String,
+    pub summary: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub assignee: Option<String>,
+    pub reporter: String,
+    pub labels: Vec<String>,
+    pub created: i64,
+    pub updated: i64,
+    pub resolutiondate: Option<i64>,
+    pub comments: Vec<Comment>,
+    /// Issue properties (key → value), set at creation or by `PUT .../properties/{key}`.
+    pub properties: BTreeMap<String, Value>,
+    /// SLA goal for "Time to resolution" (ms after creation).
+    pub sla_goal_ms: i64,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub now: i64,
+    /// The account's time zone offset in seconds (bare JQL datetimes are read in it; timestamps
+    /// are written in it).
+    pub tz_offset_secs: i32,
+    pub issues: Vec<Issue>,
+    next_id: u64,
+    next_comment: u64,
+    next_number: HashMap<String, u64>,
+    tokens: HashMap<String, (String, usize)>,
+    next_token: u64,
+    /// The page size cap when fields other than `id` are asked for (real: "fewer may be
+    /// returned").
+    pub page_cap: usize,
+    /// When set, the Basic credentials must be exactly these (`user:token`, before base64).
+    pub accepted_basic: Option<String>,
+}
+
+impl State {
+    fn tick(&mut self) -> i64 {
+        self.now += WRITE_STEP_MS;
+        self.now
+    }
+
+    fn issue_mut(&mut self, key_or_id: &str) -> Option<&mut Issue> {
+        self.issues
+            .iter_mut()
+            .find(|i| i.key == key_or_id || i.id.to_string() == key_or_id)
+    }
+
+    fn issue(&self, key_or_id: &str) -> Option<&Issue> {
+        self.issues
+            .iter()
+            .find(|i| i.key == key_or_id || i.id.to_string() == key_or_id)
+    }
+}
+
+/// What to seed.
+#[derive(Debug, Clone)]
+pub struct NewIssue {
+    pub project: String,
+    pub summary: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub assignee: Option<String>,
+    pub labels: Vec<String>,
+}
+
+impl NewIssue {
+    pub fn new(project: &str, summary: &str) -> NewIssue {
+        NewIssue {
+            project: project.to_owned(),
+            summary: summary.to_owned(),
+            description: String::new(),
+            status: "Waiting for support".into(),
+            priority: "Medium".into(),
+            assignee: None,
+            labels: Vec::new(),
+        }
+    }
+}
+
+/// A running fake Jira Service Management site.
+pub struct JiraFake {
+    server: ServerHandle,
+    state: Arc<Mutex<State>>,
+}
+
+struct JiraHandler {
+    state: Arc<Mutex<State>>,
+    base: Mutex<String>,
+}
+
+/// Starts a fake on 127.0.0.1 with an empty site.
+pub async fn start() -> std::io::Result<JiraFake> {
+    let state = Arc::new(Mutex::new(State {
+        now: T0_MS,
+        tz_offset_secs: 11 * 3600,
+        issues: Vec::new(),
+        next_id: 10_000,
+        next_comment: 20_000,
+        next_number: HashMap::new(),
+        tokens: HashMap::new(),
+        next_token: 1,
+        page_cap: 100,
+        accepted_basic: None,
+    }));
+    let handler = Arc::new(JiraHandler {
+        state: state.clone(),
+        base: Mutex::new(String::new()),
+    });
+    let server = server::serve(handler.clone()).await?;
+    *lock(&handler.base) = server.base_url();
+    Ok(JiraFake { server, state })
+}
+
+impl JiraFake {
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+    pub fn faults(&self) -> &FaultPlan {
+        self.server.faults()
+    }
+    pub fn requests(&self) -> &RequestLog {
+        self.server.requests()
+    }
+    pub fn server(&self) -> &ServerHandle {
+        &self.server
+    }
+
+    /// Direct access to the state (tests that need something unusual).
+    pub fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut lock(&self.state))
+    }
+
+    pub fn now(&self) -> i64 {
+        lock(&self.state).now
+    }
+
+    /// Moves the site's clock forward.
+    pub fn advance(&self, ms: i64) {
+        lock(&self.state).now += ms;
+    }
+
+    /// Only these Basic credentials (`email:token`) are accepted from now on.
+    pub fn accept_only(&self, email: &str, token: &str) {
+        lock(&self.state).accepted_basic = Some(format!("{email}:{token}"));
+    }
+
+    /// Creates an issue as the customer; returns its key.
+    pub fn seed(&self, new: NewIssue) -> String {
+        let mut s = lock(&self.state);
+        create(&mut s, new, CUSTOMER_ID, BTreeMap::new())
+            .key
+            .clone()
+    }
+
+    /// Changes an issue as "another agent" (bumps `updated`).
+    pub fn edit_as_other(&self, key: &str, f: impl FnOnce(&mut Issue)) {
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        if let Some(i) = s.issue_mut(key) {
+            f(i);
+            i.updated = now;
+        }
+    }
+
+    /// Adds a comment as "another agent" (bumps `updated`).
+    pub fn comment_as_other(&self, key: &str, body: &str, public: bool) {
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        let id = s.next_comment;
+        s.next_comment += 1;
+        if let Some(i) = s.issue_mut(key) {
+            i.comments.push(Comment {
+                id,
+                body: body.to_owned(),
+                public,
+                author: OTHER_ID.to_owned(),
+                created: now,
+            });
+            i.updated = now;
+        }
+    }
+
+    /// Deletes an issue (it stops matching any JQL; reads answer 404).
+    pub fn delete(&self, key: &str) {
+        lock(&self.state).issues.retain(|i| i.key != key);
+    }
+
+    pub fn issue(&self, key: &str) -> Option<Issue> {
+        lock(&self.state).issue(key).cloned()
+    }
+
+    pub fn issue_count(&self) -> usize {
+        lock(&self.state).issues.len()
+    }
+
+    /// How many comments on `key` contain `needle` (e.g. an idempotency marker).
+    pub fn comments_containing(&self, key: &str, needle: &str) -> usize {
+        lock(&self.state)
+            .issue(key)
+            .map(|i| {
+                i.comments
+                    .iter()
+                    .filter(|c| c.body.contains(needle))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// How many issues carry `property` with this value.
+    pub fn issues_with_property(&self, property: &str, value: &Value) -> usize {
+        lock(&self.state)
+            .issues
+            .iter()
+            .filter(|i| i.properties.get(property) == Some(value))
+            .count()
+    }
+}
+
+fn create<'a>(
+    s: &'a mut State,
+    new: NewIssue,
+    reporter: &str,
+    props: BTreeMap<String, Value>,
+) -> &'a Issue {
+    let now = s.tick();
+    let id = s.next_id;
+    s.next_id += 1;
+    let n = s.next_number.entry(new.project.clone()).or_insert(0);
+    *n += 1;
+    let key = format!("{}-{}", new.project, n);
+    let done = status_category(&new.status) == "done";
+    s.issues.push(Issue {
+        id,
+        key,
+        project: new.project,
+        summary: new.summary,
+        description: new.description,
+        status: new.status,
+        priority: new.priority,
+        assignee: new.assignee,
+        reporter: reporter.to_owned(),
+        labels: new.labels,
+        created: now,
+        updated: now,
+        resolutiondate: done.then_some(now),
+        comments: Vec::new(),
+        properties: props,
+        sla_goal_ms: 8 * 3_600_000,
+    });
+    &s.issues[s.issues.len() - 1]
+}
+
+fn status_category(name: &str) -> &'static str {
+    STATUSES
+        .iter()
+        .find(|(_, n, _)| *n == name)
+        .map(|(_, _, c)| *c)
+        .unwrap_or("indeterminate")
+}
+
+/// Jira's timestamp format: `2024-03-01T20:00:01.234+1100`.
+pub fn jira_time(ms: i64, offset_secs: i32) -> String {
+    let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
+        return String::new();
+    };
+    let Ok(off) = jiff::tz::Offset::from_seconds(offset_secs) else {
+        return String::new();
+    };
+    ts.to_zoned(jiff::tz::TimeZone::fixed(off))
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f%z")
+        .to_string()
+}
+
+/// The error body every Jira endpoint uses.
+pub fn error_body(messages: &[&str], errors: Value) -> Value {
+    json!({ "errorMessages": messages, "errors": errors })
+}
+
+fn err(status: u16, msg: &str) -> Response {
+    Response::json(status, &error_body(&[msg], json!({})))
+}
+
+fn not_found() -> Response {
+    err(
+        404,
+        "Issue does not exist or you do not have permission to see it.",
+    )
+}
+
+/// Atlassian Document Format for plain text: paragraphs split on blank lines, line breaks as
+/// `hardBreak`.
+pub fn adf(text: &str) -> Value {
+    let paras: Vec<Value> = text
+        .split("\n\n")
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut content = Vec::new();
+            for (k, line) in p.split('\n').enumerate() {
+                if k > 0 {
+                    content.push(json!({ "type": "hardBreak" }));
+                }
+                if !line.is_empty() {
+                    content.push(json!({ "type": "text", "text": line }));
+                }
+            }
+            json!({ "type": "paragraph", "content": content })
+        })
+        .collect();
+    json!({ "type": "doc", "version": 1, "content": paras })
+}
+
+/// Plain text from ADF (the inverse of [`adf`] for what it produces).
+pub fn adf_text(v: &Value) -> String {
+    fn walk(v: &Value, out: &mut String) {
+        match v["type"].as_str() {
+            Some("text") => out.push_str(v["text"].as_str().unwrap_or("")),
+            Some("hardBreak") => out.push('\n'),
+            _ => {
+                if let Some(c) = v["content"].as_array() {
+                    for x in c {
+                        walk(x, out);
+                    }
+                }
+            }
+        }
+    }
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(_) => {
+            let paras: Vec<String> = v["content"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|p| {
+                            let mut s = String::new();
+                            walk(p, &mut s);
+                            s
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            paras.join("\n\n")
+        }
+        _ => String::new(),
+    }
+}
+
+fn user(base: &str, id: &str) -> Value {
+    let name = match id {
+        AGENT_ID => AGENT_NAME,
+        OTHER_ID => OTHER_NAME,
+        CUSTOMER_ID => CUSTOMER_NAME,
+        other => other,
+    };
+    json!({
+        "self": format!("{base}/rest/api/3/user?accountId={id}"),
+        "accountId": id,
+        "displayName": name,
+        "active": true,
+        "accountType": if id == CUSTOMER_ID { "customer" } else { "atlassian" },
+        "timeZone": "Australia/Sydney",
+    })
+}
+
+fn status_json(base: &str, name: &str) -> Value {
+    let (id, _, cat) = STATUSES
+        .iter()
+        .find(|(_, n, _)| *n == name)
+        .copied()
+        .unwrap_or(("10002", "In Progress", "indeterminate"));
+    let (cat_id, cat_name, color) = match cat {
+        "new" => (2, "To Do", "blue-gray"),
+        "done" => (3, "Done", "green"),
+        _ => (4, "In Progress", "yellow"),
+    };
+    json!({
+        "self": format!("{base}/rest/api/3/status/{id}"),
+        "id": id,
+        "name": name,
+        "description": "",
+        "iconUrl": format!("{base}/images/icons/statuses/generic.png"),
+        "statusCategory": {
+            "self": format!("{base}/rest/api/3/statuscategory/{cat_id}"),
+            "id": cat_id, "key": cat, "colorName": color, "name": cat_name
+        }
+    })
+}
+
+fn priority_json(base: &str, name: &str) -> Value {
+    let id = PRIORITIES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(i, _)| *i)
+        .unwrap_or("3");
+    json!({ "self": format!("{base}/rest/api/3/priority/{id}"), "id": id, "name": name,
+            "iconUrl": format!("{base}/images/icons/priorities/{}.svg", name.to_ascii_lowercase()) })
+}
+
+fn platform_comment(base: &str, s: &State, i: &Issue, c: &Comment) -> Value {
+    json!({
+        "self": format!("{base}/rest/api/3/issue/{}/comment/{}", i.id, c.id),
+        "id": c.id.to_string(),
+        "author": user(base, &c.author),
+        "updateAuthor": user(base, &c.author),
+        "body": adf(&c.body),
+        "created": jira_time(c.created, s.tz_offset_secs),
+        "updated": jira_time(c.created, s.tz_offset_secs),
+        "jsdPublic": c.public,
+    })
+}
+
+/// All fields of an issue, or those named in `fields` (`*all`, `*navigable`, names; `-name`
+/// removes one). `None`: only `id` (the `/search/jql` default).
+fn issue_json(base: &str, s: &State, i: &Issue, fields: Option<&[String]>) -> Value {
+    let all = json!({
+        "summary": i.summary,
+        "description": if i.description.is_empty() { Value::Null } else { adf(&i.description) },
+        "status": status_json(base, &i.status),
+        "priority": priority_json(base, &i.priority),
+        "assignee": i.assignee.as_deref().map(|a| user(base, a)),
+        "reporter": user(base, &i.reporter),
+        "labels": i.labels,
+        "created": jira_time(i.created, s.tz_offset_secs),
+        "updated": jira_time(i.updated, s.tz_offset_secs),
+        "resolutiondate": i.resolutiondate.map(|t| jira_time(t, s.tz_offset_secs)),
+        "project": { "self": format!("{base}/rest/api/3/project/{}", i.project), "key": i.project, "name": i.project },
+        "issuetype": { "id": "10100", "name": "Service Request" },
+        "comment": {
+            "comments": i.comments.iter().map(|c| platform_comment(base, s, i, c)).collect::<Vec<_>>(),
+            "maxResults": i.comments.len(), "total": i.comments.len(), "startAt": 0,
+            "self": format!("{base}/rest/api/3/issue/{}/comment", i.id),
+        },
+    });
+    let mut out = serde_json::Map::new();
+    let Value::Object(all) = all else {
+        return Value::Null;
+    };
+    match fields {
+        None => {}
+        Some(list) => {
+            let wants_all = list.iter().any(|f| f == "*all" || f == "*navigable");
+            for (k, v) in &all {
+                let named = list.iter().any(|f| f == k);
+                let removed = list.iter().any(|f| f.strip_prefix('-') == Some(k));
+                if (wants_all || named) && !removed {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    let mut v = json!({
+        "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+        "id": i.id.to_string(),
+        "key": i.key,
+        "self": format!("{base}/rest/api/3/issue/{}", i.id),
+    });
+    if fields.is_some() {
+        v["fields"] = Value::Object(out);
+    }
+    v
+}
+
+// ---------- JQL ----------
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Str(String),
+    Op(String),
+    LParen,
+    RParen,
+    Comma,
+}
+
+fn lex(q: &str) -> Result<Vec<Tok>, String> {
+    let mut out = Vec::new();
+    let cs: Vec<char> = q.chars().collect();
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '(' {
+            out.push(Tok::LParen);
+            i += 1;
+        } else if c == ')' {
+            out.push(Tok::RParen);
+            i += 1;
+        } else if c == ',' {
+            out.push(Tok::Comma);
+            i += 1;
+        } else if c == '"' || c == '\'' {
+            let mut s = String::new();
+            i += 1;
+            while i < cs.len() && cs[i] != c {
+                s.push(cs[i]);
+                i += 1;
+            }
+            if i >= cs.len() {
+                return Err("unterminated string".into());
+            }
+            i += 1;
+            out.push(Tok::Str(s));
+        } else if "=!<>~".contains(c) {
+            let mut s = c.to_string();
+            if i + 1 < cs.len() && cs[i + 1] == '=' {
+                s.push('=');
+                i += 1;
+            }
+            i += 1;
+            out.push(Tok::Op(s));
+        } else {
+            let mut s = String::new();
+            while i < cs.len() && !cs[i].is_whitespace() && !"()=,!<>~\"'".contains(cs[i]) {
+                s.push(cs[i]);
+                i += 1;
+            }
+            out.push(Tok::Word(s));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+struct Clause {
+    field: String,
+    op: String,
+    values: Vec<String>,
+    /// Whether each value was quoted.
+    quoted: Vec<bool>,
+}
+
+#[derive(Debug)]
+struct Jql {
+    clauses: Vec<Clause>,
+    order: Vec<(String, bool)>,
+}
+
+fn parse_jql(q: &str) -> Result<Jql, String> {
+    let toks = lex(q)?;
+    let mut i = 0;
+    let mut clauses = Vec::new();
+    let mut order = Vec::new();
+    let word =
+        |t: Option<&Tok>, w: &str| matches!(t, Some(Tok::Word(x)) if x.eq_ignore_ascii_case(w));
+    while i < toks.len() {
+        if word(toks.get(i), "order") && word(toks.get(i + 1), "by") {
+            i += 2;
+            loop {
+                let Some(Tok::Word(f)) = toks.get(i) else {
+                    return Err("Expecting a field name after 'order by'.".into());
+                };
+                let f = f.to_ascii_lowercase();
+                i += 1;
+                let mut asc = true;
+                if word(toks.get(i), "asc") {
+                    i += 1;
+                } else if word(toks.get(i), "desc") {
+                    asc = false;
+                    i += 1;
+                }
+                order.push((f, asc));
+                if toks.get(i) == Some(&Tok::Comma) {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            if i < toks.len() {
+                return Err("Expecting end of query after the ORDER BY clause.".into());
+            }
+            break;
+        }
+        if !clauses.is_empty() {
+            if word(toks.get(i), "and") {
+                i += 1;
+            } else if word(toks.get(i), "or") {
+                return Err("OR is not supported by this fake".into());
+            } else {
+                return Err(format!("Expecting 'AND' or 'ORDER BY' at token {i}."));
+            }
+        }
+        let field = match toks.get(i) {
+            Some(Tok::Word(f)) => f.to_ascii_lowercase(),
+            _ => return Err("Expecting a field name.".into()),
+        };
+        i += 1;
+        let op = match toks.get(i) {
+            Some(Tok::Op(o)) => o.clone(),
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("in") => "in".into(),
+            _ => return Err(format!("Expecting an operator after '{field}'.")),
+        };
+        i += 1;
+        let mut values = Vec::new();
+        let mut quoted = Vec::new();
+        if op == "in" {
+            if toks.get(i) != Some(&Tok::LParen) {
+                return Err("Expecting '(' after 'in'.".into());
+            }
+            i += 1;
+            loop {
+                match toks.get(i) {
+                    Some(Tok::Word(w)) => {
+                        values.push(w.clone());
+                        quoted.push(false);
+                    }
+                    Some(Tok::Str(w)) => {
+                        values.push(w.clone());
+                        quoted.push(true);
+                    }
+                    _ => return Err("Expecting a value in the list.".into()),
+                }
+                i += 1;
+                match toks.get(i) {
+                    Some(Tok::Comma) => i += 1,
+                    Some(Tok::RParen) => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return Err("Expecting ',' or ')'.".into()),
+                }
+            }
+        } else {
+            match toks.get(i) {
+                Some(Tok::Word(w)) => {
+                    values.push(w.clone());
+                    quoted.push(false);
+                }
+                Some(Tok::Str(w)) => {
+                    values.push(w.clone());
+                    quoted.push(true);
+                }
+                _ => return Err(format!("Expecting a value after '{field} {op}'.")),
+            }
+            i += 1;
+        }
+        clauses.push(Clause {
+            field,
+            op,
+            values,
+            quoted,
+        });
+    }
+    Ok(Jql { clauses, order })
+}
+
+/// A JQL date value as epoch ms, floored to the minute (JQL's resolution). Bare datetimes are
+/// read in the account's time zone.
+fn jql_time(v: &str, quoted: bool, tz_offset_secs: i32) -> Result<i64, String> {
+    let ms = if !quoted && v.chars().all(|c| c.is_ascii_digit()) {
+        v.parse::<i64>().map_err(|e| e.to_string())?
+    } else {
+        let norm = v.replace('/', "-");
+        let dt = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", &norm)
+            .or_else(|_| jiff::civil::Date::strptime("%Y-%m-%d", &norm).map(|d| d.to_datetime(jiff::civil::Time::midnight())))
+            .map_err(|_| format!("Date value '{v}' for field is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'."))?;
+        let off = jiff::tz::Offset::from_seconds(tz_offset_secs).map_err(|e| e.to_string())?;
+        dt.to_zoned(jiff::tz::TimeZone::fixed(off))
+            .map_err(|e| e.to_string())?
+            .timestamp()
+            .as_millisecond()
+    };
+    Ok(ms - ms.rem_euclid(60_000))
+}
+
+fn matches(c: &Clause, i: &Issue, tz: i32) -> Result<bool, String> {
+    let cmp_time = |t: i64| -> Result<bool, String> {
+        let v = jql_time(&c.values[0], c.quoted[0], tz)?;
+        Ok(match c.op.as_str() {
+            ">=" => t >= v,
+            ">" => t > v,
+            "<=" => t <= v,
+            "<" => t < v,
+            "=" => t == v,
+            o => {
+                return Err(format!(
+                    "The operator '{o}' is not supported by the date fields."
+                ));
+            }
+        })
+    };
+    let eq_any = |actual: &str| c.values.iter().any(|v| v.eq_ignore_ascii_case(actual));
+    Ok(match c.field.as_str() {
+        "project" => match c.op.as_str() {
+            "=" | "in" => eq_any(&i.project),
+            "!=" => !eq_any(&i.project),
+            o => {
+                return Err(format!(
+                    "The operator '{o}' is not supported by the 'project' field."
+                ));
+            }
+        },
+        "key" | "issuekey" => match c.op.as_str() {
+            "=" | "in" => eq_any(&i.key),
+            o => {
+                return Err(format!(
+                    "The operator '{o}' is not supported by the 'key' field."
+                ));
+            }
+        },
+        "labels" => match c.op.as_str() {
+            "=" | "in" => i.labels.iter().any(|l| eq_any(l)),
+            o => {
+                return Err(format!(
+                    "The operator '{o}' is not supported by the 'labels' field."
+                ));
+            }
+        },
+        "updated" => cmp_time(i.updated)?,
+        "created" => cmp_time(i.created)?,
+        other => {
+            return Err(format!(
+                "Field '{other}' does not exist or you do not have permission to view it."
+            ));
+        }
+    })
+}
+
+fn run_jql(s: &State, q: &Jql) -> Result<Vec<usize>, String> {
+    if q.clauses.is_empty() {
+        return Err(
+            "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+                .into(),
+        );
+    }
+    let mut hits = Vec::new();
+    for (k, i) in s.issues.iter().enumerate() {
+        let mut ok = true;
+        for c in &q.clauses {
+            if !matches(c, i, s.tz_offset_secs)? {
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            hits.push(k);
+        }
+    }
+    for (f, _) in &q.order {
+        if !["updated", "created", "id", "key"].contains(&f.as_str()) {
+            return Err(format!(
+                "Field '{f}' does not exist or you do not have permission to view it."
+            ));
+        }
+    }
+    let order = if q.order.is_empty() {
+        vec![("key".to_owned(), false)]
+    } else {
+        q.order.clone()
+    };
+    hits.sort_by(|a, b| {
+        let (a, b) = (&s.issues[*a], &s.issues[*b]);
+        for (f, asc) in &order {
+            let o = match f.as_str() {
+                "updated" => a.updated.cmp(&b.updated),
+                "created" => a.created.cmp(&b.created),
+                _ => a.id.cmp(&b.id),
+            };
+            let o = if *asc { o } else { o.reverse() };
+            if o.is_ne() {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    Ok(hits)
+}
+
+// ---------- handler ----------
+
+impl JiraHandler {
+    fn authorized(&self, req: &Request) -> bool {
+        let Some(h) = req.header("authorization") else {
+            return false;
+        };
+        let s = lock(&self.state);
+        match (&s.accepted_basic, h.split_once(' ')) {
+            (_, None) => false,
+            (None, Some((scheme, _))) => {
+                scheme.eq_ignore_ascii_case("basic") || scheme.eq_ignore_ascii_case("bearer")
+            }
+            (Some(expected), Some((scheme, val))) => {
+                scheme.eq_ignore_ascii_case("basic")
+                    && decode_b64(val).as_deref() == Some(expected.as_str())
+            }
+        }
+    }
+
+    fn search(&self, req: &Request) -> Response {
+        let base = lock(&self.base).clone();
+        // GET: query parameters; POST: a JSON body.
+        let (jql, token, max, fields) = if req.method == "POST" {
+            let Ok(b) = req.json() else {
+                return err(400, "The request body is not valid JSON.");
+            };
+            let fields = b["fields"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            });
+            (
+                b["jql"].as_str().unwrap_or("").to_owned(),
+                b["nextPageToken"].as_str().map(str::to_owned),
+                b["maxResults"].as_u64().map(|n| n as usize),
+                fields,
+            )
+        } else {
+            let fields = req.param("fields").map(|f| {
+                f.split(',')
+                    .map(|x| x.trim().to_owned())
+                    .collect::<Vec<_>>()
+            });
+            let max = match req.param("maxResults") {
+                Some(m) => match m.parse::<usize>() {
+                    Ok(n) => Some(n),
+                    Err(_) => return err(400, "maxResults must be a number."),
+                },
+                None => None,
+            };
+            (
+                req.param("jql").unwrap_or("").to_owned(),
+                req.param("nextPageToken").map(str::to_owned),
+                max,
+                fields,
+            )
+        };
+        let id_only = fields.as_ref().is_none_or(|f| f.iter().all(|x| x == "id"));
+        let mut s = lock(&self.state);
+        let cap = if id_only { 5000 } else { s.page_cap };
+        let limit = max.unwrap_or(50).clamp(1, cap);
+        let parsed = match parse_jql(&jql) {
+            Ok(q) => q,
+            Err(e) => {
+                return Response::json(
+                    400,
+                    &error_body(&[&format!("Error in the JQL Query: {e}")], json!({})),
+                );
+            }
+        };
+        let hits = match run_jql(&s, &parsed) {
+            Ok(h) => h,
+            Err(e) => return err(400, &e),
+        };
+        let offset = match &token {
+            None => 0,
+            Some(t) => match s.tokens.get(t) {
+                Some((q, off)) if *q == jql => *off,
+                _ => return err(400, "The provided next page token is invalid or expired."),
+            },
+        };
+        let page: Vec<usize> = hits.iter().skip(offset).take(limit).copied().collect();
+        let end = offset + page.len();
+        let mut v = json!({
+            "issues": page
+                .iter()
+                .map(|k| issue_json(&base, &s, &s.issues[*k], fields.as_deref().filter(|_| !id_only)))
+                .collect::<Vec<_>>(),
+            "isLast": end >= hits.len(),
+        });
+        if id_only {
+            // `fields=id` still returns an (empty) fields object per issue.
+            if let Some(a) = v["issues"].as_array_mut() {
+                for i in a {
+                    i["fields"] = json!({});
+                }
+            }
+        }
+        if end < hits.len() {
+            let t = format!("Ch{:016x}", 0x5eed_0000_u64 + s.next_token);
+            s.next_token += 1;
+            s.tokens.insert(t.clone(), (jql, end));
+            v["nextPageToken"] = json!(t);
+        }
+        Response::json(200, &v)
+    }
+
+    fn get_issue(&self, key: &str, req: &Request) -> Response {
+        let base = lock(&self.base).clone();
+        let s = lock(&self.state);
+        let Some(i) = s.issue(key) else {
+            return not_found();
+        };
+        let fields: Vec<String> = req
+            .param("fields")
+            .map(|f| f.split(',').map(|x| x.trim().to_owned()).collect())
+            .unwrap_or_else(|| vec!["*all".to_owned()]);
+        let mut v = issue_json(&base, &s, i, Some(&fields));
+        if req.param("properties").is_some() {
+            v["properties"] = json!(i.properties);
+        }
+        Response::json(200, &v)
+    }
+
+    fn edit_issue(&self, key: &str, req: &Request) -> Response {
+        let Ok(b) = req.json() else {
+            return err(400, "The request body is not valid JSON.");
+        };
+        let mut s = lock(&self.state);
+        if s.issue(key).is_none() {
+            return not_found();
+        }
+        let f = &b["fields"];
+        let mut errors = serde_json::Map::new();
+        if let Some(p) = f.get("priority") {
+            let name = p["name"].as_str().or_else(|| {
+                p["id"]
+                    .as_str()
+                    .and_then(|id| PRIORITIES.iter().find(|(i, _)| *i == id).map(|(_, n)| *n))
+            });
+            if name.is_none_or(|n| !PRIORITIES.iter().any(|(_, x)| *x == n)) {
+                errors.insert(
+                    "priority".into(),
+                    json!("Specify the Priority (name) in the string format"),
+                );
+            }
+        }
+        if let Some(a) = f.get("assignee")
+            && !a.is_null()
+            && a["accountId"].as_str().is_none()
+        {
+            errors.insert(
+                "assignee".into(),
+                json!("Specify a valid value for assignee"),
+            );
+        }
+        if let Some(d) = f.get("description")
+            && !d.is_null()
+            && !d.is_object()
+        {
+            errors.insert(
+                "description".into(),
+                json!("Operation value must be an Atlassian Document (see the Atlassian Document Format)"),
+            );
+        }
+        if let Some(sm) = f.get("summary")
+            && sm.as_str().is_none_or(str::is_empty)
+        {
+            errors.insert(
+                "summary".into(),
+                json!("You must specify a summary of the issue."),
+            );
+        }
+        if !errors.is_empty() {
+            return Response::json(400, &error_body(&[], Value::Object(errors)));
+        }
+        let now = s.tick();
+        let Some(i) = s.issue_mut(key) else {
+            return not_found();
+        };
+        if let Some(x) = f["summary"].as_str() {
+            i.summary = x.to_owned();
+        }
+        if let Some(d) = f.get("description") {
+            i.description = adf_text(d);
+        }
+        if let Some(p) = f.get("priority") {
+            let name = p["name"].as_str().map(str::to_owned).or_else(|| {
+                p["id"].as_str().and_then(|id| {
+                    PRIORITIES
+                        .iter()
+                        .find(|(i, _)| *i == id)
+                        .map(|(_, n)| (*n).to_owned())
+                })
+            });
+            if let Some(n) = name {
+                i.priority = n;
+            }
+        }
+        if let Some(a) = f.get("assignee") {
+            i.assignee = a["accountId"].as_str().map(str::to_owned);
+        }
+        if let Some(l) = f["labels"].as_array() {
+            i.labels = l
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect();
+        }
+        // `fields.status` is ignored here, as on the real site ("issue transition is not
+        // supported and is ignored").
+        i.updated = now;
+        Response::empty(204)
+    }
+
+    fn transitions(&self, key: &str) -> Response {
+        let base = lock(&self.base).clone();
+        let s = lock(&self.state);
+        let Some(i) = s.issue(key) else {
+            return not_found();
+        };
+        let list: Vec<Value> = STATUSES
+            .iter()
+            .filter(|(_, n, _)| *n != i.status)
+            .map(|(id, n, _)| {
+                json!({
+                    "id": id, "name": format!("Move to {n}"), "to": status_json(&base, n),
+                    "hasScreen": false, "isGlobal": true, "isInitial": false,
+                    "isAvailable": true, "isConditional": false, "isLooped": false,
+                })
+            })
+            .collect();
+        Response::json(
+            200,
+            &json!({ "expand": "transitions", "transitions": list }),
+        )
+    }
+
+    fn do_transition(&self, key: &str, req: &Request) -> Response {
+        let Ok(b) = req.json() else {
+            return err(400, "The request body is not valid JSON.");
+        };
+        let mut s = lock(&self.state);
+        let Some(cur) = s.issue(key).map(|i| i.status.clone()) else {
+            return not_found();
+        };
+        let id = b["transition"]["id"].as_str().unwrap_or("");
+        let Some((_, to, cat)) = STATUSES.iter().find(|(i, n, _)| *i == id && *n != cur) else {
+            return Response::json(
+                400,
+                &error_body(
+                    &[&format!(
+                        "Transition id '{id}' is not valid for this issue."
+                    )],
+                    json!({}),
+                ),
+            );
+        };
+        let now = s.tick();
+        if let Some(i) = s.issue_mut(key) {
+            i.status = (*to).to_owned();
+            i.resolutiondate = (*cat == "done").then_some(now);
+            i.updated = now;
+        }
+        Response::empty(204)
+    }
+
+    fn create_issue(&self, req: &Request) -> Response {
+        let base = lock(&self.base).clone();
+        let Ok(b) = req.json() else {
+            return err(400, "The request body is not valid JSON.");
+        };
+        let f = &b["fields"];
+        let Some(project) = f["project"]["key"].as_str() else {
+            return Response::json(
+                400,
+                &error_body(
+                    &[],
+                    json!({ "project": "Specify a valid project ID or key" }),
+                ),
+            );
+        };
+        let Some(summary) = f["summary"].as_str().filter(|s| !s.is_empty()) else {
+            return Response::json(
+                400,
+                &error_body(
+                    &[],
+                    json!({ "summary": "You must specify a summary of the issue." }),
+                ),
+            );
+        };
+        let mut new = NewIssue::new(project, summary);
+        if let Some(d) = f.get("description") {
+            new.description = adf_text(d);
+        }
+        if let Some(p) = f["priority"]["name"].as_str() {
+            new.priority = p.to_owned();
+        }
+        new.assignee = f["assignee"]["accountId"].as_str().map(str::to_owned);
+        if let Some(l) = f["labels"].as_array() {
+            new.labels = l
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect();
+        }
+        let mut props = BTreeMap::new();
+        if let Some(ps) = b["properties"].as_array() {
+            for p in ps {
+                if let Some(k) = p["key"].as_str() {
+                    props.insert(k.to_owned(), p["value"].clone());
+                }
+            }
+        }
+        let mut s = lock(&self.state);
+        let i = create(&mut s, new, AGENT_ID, props);
+        Response::json(
+            201,
+            &json!({ "id": i.id.to_string(), "key": i.key, "self": format!("{base}/rest/api/3/issue/{}", i.id) }),
+        )
+    }
+
+    fn date_dto(&self, ms: i64, tz: i32) -> Value {
+        json!({
+            "iso8601": jira_time(ms, tz),
+            "jira": jira_time(ms, tz),
+            "friendly": "Today 9:00 AM",
+            "epochMillis": ms,
+        })
+    }
+
+    fn sd_comment(&self, base: &str, s: &State, i: &Issue, c: &Comment) -> Value {
+        json!({
+            "id": c.id.to_string(),
+            "body": c.body,
+            "public": c.public,
+            "author": {
+                "accountId": c.author,
+                "displayName": user(base, &c.author)["displayName"],
+                "active": true,
+                "timeZone": "Australia/Sydney",
+                "_links": { "self": format!("{base}/rest/api/2/user?accountId={}", c.author) },
+            },
+            "created": self.date_dto(c.created, s.tz_offset_secs),
+            "_links": { "self": format!("{base}/rest/servicedeskapi/request/{}/comment/{}", i.id, c.id) },
+        })
+    }
+
+    fn list_comments(&self, key: &str, req: &Request) -> Response {
+        let base = lock(&self.base).clone();
+        let s = lock(&self.state);
+        let Some(i) = s.issue(key) else {
+            return not_found();
+        };
+        let public = req.param("public").is_none_or(|v| v != "false");
+        let internal = req.param("internal").is_none_or(|v| v != "false");
+        let start: usize = req.param("start").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let limit: usize = req
+            .param("limit")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(50)
+            .clamp(1, 100);
+        let all: Vec<&Comment> = i
+            .comments
+            .iter()
+            .filter(|c| (c.public && public) || (!c.public && internal))
+            .collect();
+        let values: Vec<Value> = all
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|c| self.sd_comment(&base, &s, i, c))
+            .collect();
+        let last = start + values.len() >= all.len();
+        let mut links = json!({
+            "base": base,
+            "context": "",
+            "self": format!("{base}/rest/servicedeskapi/request/{key}/comment?start={start}&limit={limit}"),
+        });
+        if !last {
+            links["next"] = json!(format!(
+                "{base}/rest/servicedeskapi/request/{key}/comment?start={}&limit={limit}",
+                start + limit
+            ));
+        }
+        Response::json(
+            200,
+            &json!({ "size": values.len(), "start": start, "limit": limit, "isLastPage": last, "values": values, "_links": links }),
+        )
+    }
+
+    fn add_comment(&self, key: &str, req: &Request) -> Response {
+        let base = lock(&self.base).clone();
+        let Ok(b) = req.json() else {
+            return err(400, "The request body is not valid JSON.");
+        };
+        let Some(body) = b["body"].as_str().filter(|x| !x.trim().is_empty()) else {
+            return err(400, "Comment body is required.");
+        };
+        let public = b["public"].as_bool().unwrap_or(true);
+        let mut s = lock(&self.state);
+        if s.issue(key).is_none() {
+            return not_found();
+        }
+        let now = s.tick();
+        let id = s.next_comment;
+        s.next_comment += 1;
+        let c = Comment {
+            id,
+            body: body.to_owned(),
+            public,
+            author: AGENT_ID.to_owned(),
+            created: now,
+        };
+        let Some(i) = s.issue_mut(key) else {
+            return not_found();
+        };
+        i.comments.push(c.clone());
+        i.updated = now;
+        let i = i.clone();
+        Response::json(201, &self.sd_comment(&base, &s, &i, &c))
+    }
+
+    fn sla(&self, key: &str) -> Response {
+        let base = lock(&self.base).clone();
+        let s = lock(&self.state);
+        let Some(i) = s.issue(key) else {
+            return not_found();
+        };
+        let tz = s.tz_offset_secs;
+        let breach = i.created + i.sla_goal_ms;
+        let dur = |ms: i64| json!({ "millis": ms, "friendly": format!("{}m", ms / 60_000) });
+        let mut v = json!({
+            "id": "1",
+            "name": "Time to resolution",
+            "_links": { "self": format!("{base}/rest/servicedeskapi/request/{}/sla/1", i.id) },
+            "completedCycles": [],
+        });
+        match i.resolutiondate {
+            Some(done) => {
+                v["completedCycles"] = json!([{
+                    "startTime": self.date_dto(i.created, tz),
+                    "stopTime": self.date_dto(done, tz),
+                    "breachTime": self.date_dto(breach, tz),
+                    "breached": done > breach,
+                    "goalDuration": dur(i.sla_goal_ms),
+                    "elapsedTime": dur(done - i.created),
+                    "remainingTime": dur(breach - done),
+                }]);
+            }
+            None => {
+                v["ongoingCycle"] = json!({
+                    "startTime": self.date_dto(i.created, tz),
+                    "breachTime": self.date_dto(breach, tz),
+                    "breached": s.now > breach,
+                    "paused": i.status == "Waiting for customer",
+                    "withinCalendarHours": true,
+                    "goalDuration": dur(i.sla_goal_ms),
+                    "elapsedTime": dur(s.now - i.created),
+                    "remainingTime": dur(breach - s.now),
+                });
+            }
+        }
+        Response::json(
+            200,
+            &json!({ "size": 1, "start": 0, "limit": 50, "isLastPage": true, "values": [v],
+                     "_links": { "base": base, "context": "", "self": format!("{base}/rest/servicedeskapi/request/{key}/sla") } }),
+        )
+    }
+}
+
+fn decode_b64(s: &str) -> Option<String> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.trim().bytes().filter(|c| *c != b'=') {
+        let v = A.iter().position(|x| *x == c)? as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+impl Handler for JiraHandler {
+    fn handle(&self, req: &Request) -> Response {
+        if !self.authorized(req) {
+            return self.unauthorized();
+        }
+        let seg = req.segments();
+        let m = req.method.as_str();
+        match (m, seg.as_slice()) {
+            ("GET" | "POST", ["rest", "api", "3", "search"]) => err(
+                410,
+                "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
+            ),
+            ("GET" | "POST", ["rest", "api", "3", "search", "jql"]) => self.search(req),
+            ("GET", ["rest", "api", "3", "myself"]) => {
+                let base = lock(&self.base).clone();
+                let mut u = user(&base, AGENT_ID);
+                u["emailAddress"] = json!("ana@example.test");
+                Response::json(200, &u)
+            }
+            ("POST", ["rest", "api", "3", "issue"]) => self.create_issue(req),
+            ("GET", ["rest", "api", "3", "issue", key]) => self.get_issue(key, req),
+            ("PUT", ["rest", "api", "3", "issue", key]) => self.edit_issue(key, req),
+            ("GET", ["rest", "api", "3", "issue", key, "transitions"]) => self.transitions(key),
+            ("POST", ["rest", "api", "3", "issue", key, "transitions"]) => {
+                self.do_transition(key, req)
+            }
+            ("GET", ["rest", "servicedeskapi", "request", key, "comment"]) => {
+                self.list_comments(key, req)
+            }
+            ("POST", ["rest", "servicedeskapi", "request", key, "comment"]) => {
+                self.add_comment(key, req)
+            }
+            ("GET", ["rest", "servicedeskapi", "request", key, "sla"]) => self.sla(key),
+            _ => err(404, "null for uri: the requested resource is not available"),
+        }
+    }
+
+    fn error_status(&self, status: u16) -> Response {
+        let msg = match status {
+            409 => "The issue could not be updated due to a conflicting update.",
+            503 => "Service Unavailable",
+            _ => "Internal server error",
+        };
+        let r = err(status, msg);
+        if status == 503 {
+            r.with_header("Retry-After", "5")
+        } else {
+            r
+        }
+    }
+
+    fn rate_limited(&self, retry_after_secs: u64) -> Response {
+        let reset = jira_time(lock(&self.state).now + retry_after_secs as i64 * 1000, 0);
+        err(429, "Rate limit exceeded.")
+            .with_header("Retry-After", retry_after_secs.to_string())
+            .with_header("X-RateLimit-Limit", "100")
+            .with_header("X-RateLimit-Remaining", "0")
+            .with_header("X-RateLimit-Reset", reset)
+            .with_header("X-RateLimit-NearLimit", "true")
+            .with_header("RateLimit-Reason", "jira-burst-based")
+    }
+
+    fn unauthorized(&self) -> Response {
+        err(401, "Client must be authenticated to access this resource.")
+            .with_header("WWW-Authenticate", "Basic realm=\"protected-area\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn timestamps_have_ms_and_an_offset_without_colon() {
+        assert_eq!(
+            jira_time(T0_MS + 1234, 11 * 3600),
+            "2024-03-01T20:00:01.234+1100"
+        );
+        assert_eq!(jira_time(T0_MS, 0), "2024-03-01T09:00:00.000+0000");
+    }
+
+    #[test]
+    fn bare_jql_datetimes_are_read_in_the_account_zone_and_floored_to_the_minute() {
+        // 20:00 in +11:00 is 09:00 UTC.
+        assert_eq!(
+            jql_time("2024-03-01 20:00", true, 11 * 3600).unwrap(),
+            T0_MS
+        );
+        assert_eq!(
+            jql_time(&(T0_MS + 59_999).to_string(), false, 0).unwrap(),
+            T0_MS
+        );
+        assert!(jql_time("yesterday-ish", true, 0).is_err());
+    }
+
+    #[test]
+    fn jql_parses_what_the_connector_sends() {
+        let q = parse_jql(
+            "project in (HD, \"OPS\") AND updated >= 1709283600000 ORDER BY updated ASC, id ASC",
+        )
+        .unwrap();
+        assert_eq!(q.clauses.len(), 2);
+        assert_eq!(q.clauses[0].values, vec!["HD", "OPS"]);
+        assert_eq!(q.order, vec![("updated".into(), true), ("id".into(), true)]);
+        assert!(parse_jql("project = HD OR project = X").is_err());
+    }
+
+    #[test]
+    fn adf_round_trips_plain_text() {
+        let t = "Line one\nline two\n\n[casebook-op:abc]";
+        assert_eq!(adf_text(&adf(t)), t);
+        assert_eq!(
+            decode_b64("YW5hQGV4YW1wbGUudGVzdDp0b2s=").as_deref(),
+            Some("ana@example.test:tok")
+        );
+    }
+}
