@@ -19,6 +19,9 @@ pub struct FactsCache {
     watermark: i64,
     facts: Vec<TicketFacts>,
     index: HashMap<TicketId, usize>,
+    /// `stamps[i]`: the refresh that last (re)read `facts[i]` (see [`FactsCache::stamp`]).
+    stamps: Vec<u64>,
+    stamp: u64,
     /// Full reloads and incremental refreshes so far (for tests and the benchmark).
     pub full_loads: u64,
     pub incremental: u64,
@@ -27,6 +30,28 @@ pub struct FactsCache {
 impl FactsCache {
     pub fn new() -> FactsCache {
         FactsCache::default()
+    }
+
+    /// The facts held (as of the last refresh).
+    pub fn facts(&self) -> &[TicketFacts] {
+        &self.facts
+    }
+
+    /// Where a ticket's facts are in [`FactsCache::facts`].
+    pub fn position(&self, id: TicketId) -> Option<usize> {
+        self.index.get(&id).copied()
+    }
+
+    /// A counter that grows with every refresh that re-read something; facts re-read by it carry
+    /// it (see [`FactsCache::stamp_at`]), so a consumer that remembers the stamp it has seen knows
+    /// what to recompute.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    /// The stamp of the refresh that last read `facts()[i]` (0 when out of range).
+    pub fn stamp_at(&self, i: usize) -> u64 {
+        self.stamps.get(i).copied().unwrap_or(0)
     }
 
     /// The facts of every ticket, current as of this call.
@@ -57,13 +82,20 @@ impl FactsCache {
             let incremental =
                 self.full_loads > 0 && max_id >= self.watermark && changed.len() <= MAX_INCREMENTAL;
             if incremental {
+                if !changed.is_empty() {
+                    self.stamp += 1;
+                }
                 for id in changed {
                     let fresh = load(c, Some(id))?.into_iter().next();
                     match (self.index.get(&id).copied(), fresh) {
-                        (Some(i), Some(f)) => self.facts[i] = f,
+                        (Some(i), Some(f)) => {
+                            self.facts[i] = f;
+                            self.stamps[i] = self.stamp;
+                        }
                         (None, Some(f)) => {
                             self.index.insert(id, self.facts.len());
                             self.facts.push(f);
+                            self.stamps.push(self.stamp);
                         }
                         // An event for a ticket that no longer exists: the check below reloads.
                         (_, None) => {}
@@ -73,6 +105,8 @@ impl FactsCache {
             }
             if !incremental || held(self) != (count, revisions) {
                 self.facts = load(c, None)?;
+                self.stamp += 1;
+                self.stamps = vec![self.stamp; self.facts.len()];
                 self.index = self
                     .facts
                     .iter()

@@ -6,7 +6,9 @@ mod calendar;
 mod engine;
 mod facts;
 mod format;
+mod notify;
 mod policy;
+mod risk;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -19,6 +21,10 @@ pub use engine::{
 };
 pub use facts::{Change, ChangeKind, TicketFacts};
 pub use format::{duration as format_duration, time as format_time};
+pub use notify::{
+    DEFAULT_NOTIFY_BEFORE_MINUTES, MAX_NOTIFY_BEFORE_MINUTES, Notice, due_notices,
+};
+pub use risk::{RECOMPUTE_ALL_EVERY, RiskCache, risk_instant, risk_value};
 pub use policy::{
     ANY_SOURCE, CALENDAR_24X7, CALENDAR_BUSINESS, CompiledConfig, MAX_TARGET_MINUTES, SlaConfig,
     SlaPolicy,

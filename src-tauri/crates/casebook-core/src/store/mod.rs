@@ -22,7 +22,7 @@ pub use events::{Event, EventKind, Origin, OutboxOp, OutboxStatus};
 pub use import::{ImportBatchReport, ImportedTicket, ImportedUpdate};
 pub use kb::KbSourceRow;
 pub use key::{DatabaseKey, InvalidKey};
-pub use query::{Facets, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
+pub use query::{Facets, NO_RISK, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
 pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
 pub use views::SavedView;
 
@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_sla.sql"),
     include_str!("../../migrations/0005_escalations.sql"),
     include_str!("../../migrations/0006_queue_index.sql"),
+    include_str!("../../migrations/0007_sla_notices.sql"),
 ];
 
 /// The schema version this build understands (SQLite `user_version`).

@@ -566,6 +566,7 @@ impl QueueIndex {
         reverse: bool,
         offset: u32,
         limit: u32,
+        risk: &dyn Fn(TicketId) -> i64,
     ) -> (Vec<TicketId>, u64) {
         // The same total order as the SQL `ORDER BY` (see query.rs), id last so it is strict.
         let key = |p: u32| -> (i64, i64, i64) {
@@ -583,6 +584,8 @@ impl QueueIndex {
                 (SortKey::Updated, true) => (upd, id, 0),
                 (SortKey::Created, false) => (-cre, -id, 0),
                 (SortKey::Created, true) => (cre, id, 0),
+                (SortKey::Risk, false) => (risk(id), -upd, -id),
+                (SortKey::Risk, true) => (risk(id).saturating_neg(), upd, id),
             }
         };
         let end = (offset as usize).saturating_add(limit as usize);
@@ -814,21 +817,24 @@ mod tests {
             );
         }
         let f = TicketFilter::default();
+        let risk = |id: TicketId| if id % 3 == 0 { i64::MAX } else { id % 89 };
         for (sort, reverse) in [
             (SortKey::Priority, false),
             (SortKey::Updated, true),
             (SortKey::Created, false),
+            (SortKey::Risk, false),
+            (SortKey::Risk, true),
         ] {
             // The whole order, one page at a time across the heap/selection boundary.
-            let (all, total) = idx.page(&f, sort, reverse, 0, 1_000);
+            let (all, total) = idx.page(&f, sort, reverse, 0, 1_000, &risk);
             assert_eq!(total, n as u64);
             let mut walked = all.clone();
             for offset in (1_000..n as u32).step_by(700) {
-                let (page, _) = idx.page(&f, sort, reverse, offset, 700);
+                let (page, _) = idx.page(&f, sort, reverse, offset, 700, &risk);
                 walked.extend(page);
             }
-            let (deep, _) = idx.page(&f, sort, reverse, 1_990, 30);
-            let (whole, _) = idx.page(&f, sort, reverse, 0, n as u32);
+            let (deep, _) = idx.page(&f, sort, reverse, 1_990, 30, &risk);
+            let (whole, _) = idx.page(&f, sort, reverse, 0, n as u32, &risk);
             assert_eq!(walked, whole, "{sort:?} {reverse}");
             assert_eq!(deep, whole[1_990..2_020], "{sort:?} {reverse}");
             assert_eq!(&whole[..1_000], all.as_slice());
