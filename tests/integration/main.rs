@@ -6,6 +6,7 @@ mod connections;
 mod facade;
 mod fake_oauth;
 mod kb;
+mod kb_view;
 mod kill;
 
 use casebook_api::{Casebook, OpenOptions};

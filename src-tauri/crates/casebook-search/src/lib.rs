@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod doc;
 pub mod eval;
 pub mod index;
+pub mod links;
 pub mod query;
 pub mod runbook;
 pub mod schema;

@@ -2,6 +2,7 @@
 //! matter, mapping a file to one document plus one per section, and rendering for the runbook view.
 
 use crate::doc::{KbDocument, SourceKind, html_to_text};
+use crate::links::{self, LINK_HREF_PREFIX, RunbookLink};
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -551,6 +552,9 @@ pub struct RenderedRunbook {
     pub html: String,
     pub sections: Vec<SectionRef>,
     pub front: FrontMatter,
+    /// Relative links to other Markdown files of the folder, rewritten in `html` to
+    /// `#runbook-link-<n>` (see [`crate::links`]).
+    pub links: Vec<RunbookLink>,
 }
 
 /// The prefix of heading ids in rendered runbooks (keeps them from clobbering page globals).
@@ -559,7 +563,15 @@ pub const ANCHOR_ID_PREFIX: &str = "section-";
 /// Renders a runbook to sanitized HTML with heading anchors. Same Markdown options and the same
 /// sanitization policy as `casebook_core::markdown::render`, plus `id` on headings.
 pub fn render(text: &str, file_stem: &str) -> RenderedRunbook {
+    render_at(text, file_stem, "")
+}
+
+/// [`render`] for the file at `rel_path` in its folder: relative links to other Markdown files
+/// are resolved against it and listed in `links`; links to a heading of the same page
+/// (`#diagnosis`) point at its prefixed id (`#section-diagnosis`).
+pub fn render_at(text: &str, file_stem: &str, rel_path: &str) -> RenderedRunbook {
     let parsed = parse(text, file_stem);
+    let mut links: Vec<RunbookLink> = Vec::new();
     let (front, body, _) = split_front_matter(text);
     let mut anchors = parsed.sections.iter().map(|(s, _)| s.anchor.clone());
     let events = Parser::new_ext(body, md_options()).map(|e| match e {
@@ -574,6 +586,32 @@ pub fn render(text: &str, file_stem: &str) -> RenderedRunbook {
             classes,
             attrs,
         }),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let dest_url = if let Some(fragment) = dest_url.strip_prefix('#') {
+                format!("#{ANCHOR_ID_PREFIX}{fragment}").into()
+            } else if let Some((path, anchor)) = links::resolve(rel_path, &dest_url) {
+                let href = format!("{LINK_HREF_PREFIX}{}", links.len());
+                links.push(RunbookLink {
+                    href: href.clone(),
+                    path,
+                    anchor,
+                });
+                href.into()
+            } else {
+                dest_url
+            };
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })
+        }
         other => other,
     });
     let mut raw = String::with_capacity(body.len() * 3 / 2);
@@ -597,6 +635,7 @@ pub fn render(text: &str, file_stem: &str) -> RenderedRunbook {
         html,
         sections: parsed.sections.into_iter().map(|(s, _)| s).collect(),
         front,
+        links,
     }
 }
 
@@ -696,6 +735,32 @@ mod tests {
             assert!(!r.html.to_lowercase().contains(bad), "{bad} in {}", r.html);
         }
         assert_eq!(r.sections.len(), 2);
+    }
+
+    #[test]
+    fn links_to_other_runbooks_are_resolved_and_rewritten() {
+        let r = render_at(
+            "# T\n## Check\nSee [the node](../node/NodeDown.md#fix), [here](#check), \
+             [site](https://example.com/a.md) and [bad](javascript:alert(1)).\n",
+            "T",
+            "kube/T.md",
+        );
+        assert_eq!(
+            r.links,
+            vec![RunbookLink {
+                href: "#runbook-link-0".into(),
+                path: "node/NodeDown.md".into(),
+                anchor: Some("fix".into()),
+            }]
+        );
+        assert!(r.html.contains(r##"href="#runbook-link-0""##), "{}", r.html);
+        assert!(r.html.contains(r##"href="#section-check""##), "{}", r.html);
+        assert!(
+            r.html.contains(r#"href="https://example.com/a.md""#),
+            "{}",
+            r.html
+        );
+        assert!(!r.html.contains("javascript"), "{}", r.html);
     }
 
     #[test]

@@ -225,6 +225,23 @@ pub struct KbDocumentView {
     pub ticket_id: Option<i64>,
     pub ticket_key: Option<String>,
     pub url: Option<String>,
+    /// Runbooks: links to other runbooks of the folder. Their `href` in `html` is `href` here.
+    pub links: Vec<KbDocLink>,
+}
+
+/// A link from a runbook to another Markdown file of its folder, resolved by the façade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct KbDocLink {
+    /// The `href` attribute in the document's HTML (`#runbook-link-<n>`).
+    pub href: String,
+    /// The target's path inside the folder.
+    pub path: String,
+    /// The target's document id; `null` when that file is not in the knowledge base.
+    pub doc_id: Option<String>,
+    /// The heading to scroll to (its element id is `section-<anchor>`).
+    pub anchor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]

@@ -8,6 +8,7 @@
 //! `kb reindex` (and builds a missing index before its first search).
 
 pub mod dto;
+mod watch;
 
 use crate::{ApiError, Casebook, ErrorCode, Inner, Result, agent_name};
 use casebook_core::model::{LinkKind, TicketState};
@@ -52,6 +53,16 @@ struct KbRuntime {
     /// Serializes reconciliations (background sync and explicit reindex).
     reconcile: Mutex<()>,
     sync: Option<Sender<SyncMsg>>,
+    /// The app: the runbook folder watcher (told when the folder list changes).
+    watch: Option<Sender<watch::WatchMsg>>,
+}
+
+impl KbRuntime {
+    fn folders_changed(&self) {
+        if let Some(tx) = &self.watch {
+            let _ = tx.send(watch::WatchMsg::Refresh);
+        }
+    }
 }
 
 enum SyncMsg {
@@ -426,10 +437,16 @@ impl Casebook {
             }
             tx
         });
+        let watch = if background {
+            watch::start(Arc::downgrade(&self.inner))
+        } else {
+            None
+        };
         let rt = Arc::new(KbRuntime {
             index,
             reconcile: Mutex::new(()),
             sync,
+            watch,
         });
         *slot = Some(Arc::clone(&rt));
         drop(slot);
@@ -496,6 +513,7 @@ impl Casebook {
             )?;
             report.documents = rt.index.num_docs();
             report.elapsed_ms = started.elapsed().as_millis() as u64;
+            rt.folders_changed();
             Ok(report)
         })
         .await
@@ -513,6 +531,7 @@ impl Casebook {
             let _g = lock(&rt.reconcile);
             rt.index
                 .apply(vec![WriteOp::DeleteGroup(format!("folder:{id}"))])?;
+            rt.folders_changed();
             Ok(())
         })
         .await
@@ -639,6 +658,7 @@ impl Casebook {
                 ticket_id: doc.ticket_id,
                 ticket_key: None,
                 url: None,
+                links: Vec::new(),
             };
             match doc.kind {
                 SourceKind::Runbook | SourceKind::RunbookSection => {
@@ -653,7 +673,18 @@ impl Casebook {
                         ApiError::invalid(format!("the runbook {}: {reason}", file.display()))
                     })?;
                     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-                    let r = runbook::render(&text, stem);
+                    let (source, rel) = origin_parts(&doc.origin)?;
+                    let r = runbook::render_at(&text, stem, rel);
+                    for link in r.links {
+                        let id = format!("rb:{source}:{}", link.path);
+                        let known = rt.index.document(&id)?.is_some();
+                        view.links.push(KbDocLink {
+                            href: link.href,
+                            path: link.path,
+                            doc_id: known.then_some(id),
+                            anchor: link.anchor,
+                        });
+                    }
                     view.title = r.title;
                     view.html = r.html;
                     view.sections = r
@@ -728,8 +759,8 @@ impl Casebook {
     }
 }
 
-/// The file behind a runbook origin, only inside a registered folder.
-fn runbook_file(inner: &Inner, origin: &str) -> Result<PathBuf> {
+/// The folder id and the folder-relative path of a runbook origin (`file:<id>:<path>`).
+fn origin_parts(origin: &str) -> Result<(i64, &str)> {
     let mut it = origin.splitn(3, ':');
     let (Some("file"), Some(id), Some(rel)) = (it.next(), it.next(), it.next()) else {
         return Err(ApiError::invalid("not a runbook document"));
@@ -737,6 +768,12 @@ fn runbook_file(inner: &Inner, origin: &str) -> Result<PathBuf> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::invalid("not a runbook document"))?;
+    Ok((id, rel))
+}
+
+/// The file behind a runbook origin, only inside a registered folder.
+fn runbook_file(inner: &Inner, origin: &str) -> Result<PathBuf> {
+    let (id, rel) = origin_parts(origin)?;
     let sources: HashMap<i64, String> = inner
         .store
         .kb_sources()?
