@@ -43,6 +43,8 @@ pub enum Origin {
     App,
     Cli,
     Import,
+    /// Pulled from (or settled with) an upstream by the sync engine.
+    Sync,
 }
 
 impl Origin {
@@ -51,6 +53,7 @@ impl Origin {
             Origin::App => "app",
             Origin::Cli => "cli",
             Origin::Import => "import",
+            Origin::Sync => "sync",
         }
     }
 
@@ -59,6 +62,7 @@ impl Origin {
             "app" => Origin::App,
             "cli" => Origin::Cli,
             "import" => Origin::Import,
+            "sync" => Origin::Sync,
             _ => return None,
         })
     }
@@ -125,6 +129,10 @@ pub struct OutboxOp {
     pub attempts: i64,
     pub last_error: Option<String>,
     pub created_at: Millis,
+}
+
+pub(crate) fn parse_outbox_status(s: &str) -> Option<OutboxStatus> {
+    OutboxStatus::parse(s)
 }
 
 pub(crate) struct NewEvent<'a> {

@@ -13,6 +13,7 @@ mod kb;
 mod key;
 mod query;
 mod queue_index;
+mod sync;
 mod tickets;
 mod views;
 
@@ -24,6 +25,10 @@ pub use kb::KbSourceRow;
 pub use key::{DatabaseKey, InvalidKey};
 pub use query::{Facets, NO_RISK, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
 pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
+pub use sync::{
+    ApplyReport, ConflictRow, NewConflict, PulledComment, PulledTicket, PushEffect, Resolution,
+    SYNC_ACTOR, SYNC_FIELDS, SyncOp, SyncStatusRow, validate_field_value,
+};
 pub use views::SavedView;
 
 use queue_index::QueueIndex;
@@ -43,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_escalations.sql"),
     include_str!("../../migrations/0006_queue_index.sql"),
     include_str!("../../migrations/0007_sla_notices.sql"),
+    include_str!("../../migrations/0008_sync.sql"),
 ];
 
 /// The schema version this build understands (SQLite `user_version`).

@@ -1,0 +1,1838 @@
+//! The store side of sync (issue 5): applying pulled upstream tickets, pull cursors, the outbox's
+//! state machine, the conflict inbox and the deleted-upstream marker.
+//!
+//! Rules kept here (the engine relies on them):
+//! - A pulled page and its cursor are written in one transaction: a crash or a bad page never
+//!   advances the cursor past tickets that were not stored.
+//! - Upstream changes are written like any edit (event with origin `sync`, `revision` bumped), so
+//!   the SLA facts and the queue index see them, but a field with a local edit not yet pushed (or
+//!   in the conflict inbox) is never overwritten: the push decides, per field, whether it conflicts.
+//! - Re-applying a ticket version already stored is a no-op (pull overlap is harmless).
+//! - Outbox states: `pending` → `in_flight` (committed before the request is sent) → `done`,
+//!   `unknown` (sent, no answer: the marker is looked up before any retry), `conflict` (waits for
+//!   the agent) or `failed` (permanent, waits for retry/discard). A transient failure goes back
+//!   to `pending` with `next_attempt_at`. `in_flight` found when a sync starts means the app died
+//!   mid-request: it becomes `unknown`.
+
+use super::events::{EventKind, NewEvent, NewOutboxOp, Origin, append_event, enqueue};
+use super::tickets::{Actor, insert_ticket_unless_key_exists, load_ticket, write_tags};
+use super::{Result, Store, StoreError};
+use crate::model::{
+    Millis, NewTicket, Priority, Ticket, TicketId, TicketState, Visibility, normalize_tags,
+};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+
+/// The editable fields the sync merges one by one (the names of the store's edit log).
+pub const SYNC_FIELDS: [&str; 7] = [
+    "title",
+    "description",
+    "state",
+    "priority",
+    "assignee",
+    "assignment_group",
+    "tags",
+];
+
+/// The actor name stamped on events that came from an upstream.
+pub const SYNC_ACTOR: &str = "sync";
+
+/// A ticket as pulled from an upstream, in the store's vocabulary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PulledTicket {
+    pub upstream_id: String,
+    pub key: String,
+    pub scope: String,
+    /// The upstream version token (compared for equality only).
+    pub version: String,
+    pub version_updated_at: Millis,
+    pub created_at: Millis,
+    pub first_response_at: Option<Millis>,
+    pub resolved_at: Option<Millis>,
+    pub title: String,
+    pub description: String,
+    pub state: TicketState,
+    pub state_raw: Option<String>,
+    pub priority: Priority,
+    pub priority_raw: Option<String>,
+    pub assignee: Option<String>,
+    pub assignment_group: Option<String>,
+    pub requester: Option<String>,
+    pub organization: Option<String>,
+    pub tags: Vec<String>,
+    pub url: Option<String>,
+    pub extra: Value,
+    pub comments: Vec<PulledComment>,
+}
+
+impl PulledTicket {
+    /// The editable fields in canonical JSON.
+    pub fn field_values(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("title".into(), json!(self.title.trim()));
+        m.insert("description".into(), json!(self.description));
+        m.insert("state".into(), json!(self.state));
+        m.insert("priority".into(), json!(self.priority));
+        m.insert("assignee".into(), json!(clean(self.assignee.clone())));
+        m.insert(
+            "assignment_group".into(),
+            json!(clean(self.assignment_group.clone())),
+        );
+        m.insert("tags".into(), json!(normalize_tags(&self.tags)));
+        m
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PulledComment {
+    pub upstream_id: String,
+    pub visibility: Visibility,
+    pub author: String,
+    pub body: String,
+    pub created_at: Millis,
+    /// The idempotency marker Casebook wrote with it (its own comment coming back).
+    pub marker: Option<String>,
+}
+
+/// What applying pulled tickets did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyReport {
+    pub created: u64,
+    pub updated: u64,
+    /// Already at this version (overlap re-reads).
+    pub unchanged: u64,
+    pub comments_added: u64,
+    /// Upstream values not applied because the field has a local edit waiting to be pushed.
+    pub fields_kept_local: u64,
+    /// Local comments recognized upstream by their marker (an unknown outcome settled).
+    pub comments_confirmed: u64,
+    pub marked_deleted: u64,
+    /// Ids of the local tickets created or changed (for change events).
+    pub changed_ids: Vec<TicketId>,
+}
+
+/// An outbox operation with its sync bookkeeping and the ticket it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncOp {
+    pub id: i64,
+    pub ticket_id: TicketId,
+    pub ticket_key: String,
+    pub target: String,
+    /// `create`, `update` or `comment`.
+    pub op: String,
+    pub payload: Value,
+    pub base: Value,
+    pub status: super::OutboxStatus,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub error_kind: Option<String>,
+    pub marker: Option<String>,
+    pub next_attempt_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Option<Millis>,
+    /// The ticket's upstream id (none before a local creation was pushed).
+    pub upstream_id: Option<String>,
+    pub scope: Option<String>,
+    pub deleted_upstream: bool,
+}
+
+/// What a successful push changed, recorded with `done`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PushEffect {
+    /// Fields were written (or found already equal); the upstream is now at `version` with these
+    /// field values.
+    Updated {
+        version: String,
+        version_updated_at: Millis,
+        fields: Map<String, Value>,
+    },
+    /// The comment exists upstream with this id.
+    Commented { upstream_id: String },
+    /// The ticket exists upstream.
+    Created(Box<PulledTicket>),
+    /// Nothing to record (e.g. every field already had the wanted value upstream).
+    Nothing,
+}
+
+/// A field changed on both sides since the edit's base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewConflict {
+    pub field: String,
+    pub base: Value,
+    pub mine: Value,
+    pub theirs: Value,
+    /// The upstream version `theirs` was read at (`{"token","updated_at"}`).
+    pub theirs_version: Value,
+}
+
+/// A conflict inbox entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictRow {
+    pub id: i64,
+    pub ticket_id: TicketId,
+    pub ticket_key: String,
+    pub ticket_title: String,
+    pub source: String,
+    pub outbox_id: i64,
+    pub field: String,
+    pub base: Value,
+    pub mine: Value,
+    pub theirs: Value,
+    pub theirs_version: Value,
+    pub created_at: Millis,
+}
+
+/// How the agent settles a conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum Resolution {
+    /// Push my value over theirs (a new outbox operation based on their version).
+    KeepMine,
+    /// Take the upstream value; nothing is pushed.
+    TakeTheirs,
+    /// Push an edited value (a new outbox operation based on their version).
+    Edited(Value),
+}
+
+/// One connection's sync status.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncStatusRow {
+    pub connection_id: i64,
+    pub last_started_at: Option<Millis>,
+    pub last_success_at: Option<Millis>,
+    pub last_error: Option<String>,
+    pub last_error_kind: Option<String>,
+    pub pending_ops: u64,
+    pub unknown_ops: u64,
+    pub failed_ops: u64,
+    pub conflicts: u64,
+    pub deleted_upstream: u64,
+    pub tickets: u64,
+}
+
+fn clean(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn json_text(v: &Value) -> String {
+    v.to_string()
+}
+
+fn parse_json(s: &str) -> Result<Value> {
+    serde_json::from_str(s).map_err(|e| StoreError::Data(e.to_string()))
+}
+
+/// A field's current local value in canonical JSON.
+fn local_value(t: &Ticket, field: &str) -> Value {
+    match field {
+        "title" => json!(t.title),
+        "description" => json!(t.description),
+        "state" => json!(t.state),
+        "priority" => json!(t.priority),
+        "assignee" => json!(t.assignee),
+        "assignment_group" => json!(t.assignment_group),
+        "tags" => json!(t.tags),
+        _ => Value::Null,
+    }
+}
+
+/// Checks a canonical value for a field and normalizes it (trimmed text, normalized tags).
+pub fn validate_field_value(field: &str, v: &Value) -> Result<Value> {
+    let bad = |what: &str| StoreError::Invalid(format!("{field} must be {what}"));
+    Ok(match field {
+        "title" => {
+            let s = v.as_str().ok_or_else(|| bad("text"))?.trim();
+            super::tickets::validate_ticket_text(s, "")?;
+            json!(s)
+        }
+        "description" => {
+            let s = v.as_str().ok_or_else(|| bad("text"))?;
+            super::tickets::validate_ticket_text("-", s)?;
+            json!(s)
+        }
+        "state" => {
+            let s = v.as_str().ok_or_else(|| bad("a state"))?;
+            let st: TicketState = s
+                .parse()
+                .map_err(|_| bad("one of new, open, pending, on_hold, resolved, closed"))?;
+            json!(st)
+        }
+        "priority" => {
+            let s = v.as_str().ok_or_else(|| bad("a priority"))?;
+            let p: Priority = s
+                .parse()
+                .map_err(|_| bad("one of critical, high, medium, low"))?;
+            json!(p)
+        }
+        "assignee" | "assignment_group" => match v {
+            Value::Null => Value::Null,
+            Value::String(s) => json!(clean(Some(s.clone()))),
+            _ => return Err(bad("text or empty")),
+        },
+        "tags" => {
+            let arr = v.as_array().ok_or_else(|| bad("a list of tags"))?;
+            let tags: Vec<&str> = arr
+                .iter()
+                .map(|t| t.as_str().ok_or_else(|| bad("a list of tags")))
+                .collect::<Result<_>>()?;
+            json!(normalize_tags(tags))
+        }
+        other => return Err(StoreError::Invalid(format!("unknown field {other}"))),
+    })
+}
+
+/// Writes field values to a ticket row (revision bumped) and returns `{field: {from, to}}` for
+/// the fields that really changed. Tags are mirrored to `ticket_tags`.
+fn set_fields(
+    tx: &Transaction<'_>,
+    t: &Ticket,
+    values: &Map<String, Value>,
+    now: Millis,
+    extra: Option<&Value>,
+) -> Result<Map<String, Value>> {
+    let mut changes = Map::new();
+    let mut next = t.clone();
+    for (field, to) in values {
+        let from = local_value(t, field);
+        if &from == to {
+            continue;
+        }
+        let to = validate_field_value(field, to)?;
+        if from == to {
+            continue;
+        }
+        match field.as_str() {
+            "title" => next.title = to.as_str().unwrap_or_default().to_owned(),
+            "description" => next.description = to.as_str().unwrap_or_default().to_owned(),
+            "state" => {
+                next.state = serde_json::from_value(to.clone())
+                    .map_err(|e| StoreError::Data(e.to_string()))?
+            }
+            "priority" => {
+                next.priority = serde_json::from_value(to.clone())
+                    .map_err(|e| StoreError::Data(e.to_string()))?
+            }
+            "assignee" => next.assignee = to.as_str().map(str::to_owned),
+            "assignment_group" => next.assignment_group = to.as_str().map(str::to_owned),
+            "tags" => {
+                next.tags = serde_json::from_value(to.clone())
+                    .map_err(|e| StoreError::Data(e.to_string()))?
+            }
+            _ => continue,
+        }
+        changes.insert(field.clone(), json!({ "from": from, "to": to }));
+    }
+    if changes.is_empty() && extra.is_none() {
+        return Ok(changes);
+    }
+    if changes.contains_key("state") {
+        next.resolved_at = match (t.state.is_done(), next.state.is_done()) {
+            (false, true) => Some(now),
+            (true, false) => None,
+            _ => t.resolved_at,
+        };
+    }
+    let bump = i64::from(!changes.is_empty());
+    tx.prepare_cached(
+        "UPDATE tickets SET title = ?, description = ?, state = ?, priority = ?, assignee = ?, \
+         assignment_group = ?, tags = ?, resolved_at = ?, extra = ?, revision = revision + ? \
+         WHERE id = ?",
+    )?
+    .execute(params![
+        next.title,
+        next.description,
+        next.state.as_str(),
+        next.priority.rank(),
+        next.assignee,
+        next.assignment_group,
+        next.tags.join(","),
+        next.resolved_at,
+        extra.unwrap_or(&t.extra).to_string(),
+        bump,
+        t.id,
+    ])?;
+    if changes.contains_key("tags") {
+        write_tags(tx, t.id, &next.tags)?;
+    }
+    Ok(changes)
+}
+
+/// Fields of a ticket with a local edit not yet pushed or an open conflict.
+fn protected_fields(tx: &Transaction<'_>, ticket_id: TicketId) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    let mut stmt = tx.prepare_cached(
+        "SELECT payload FROM outbox WHERE ticket_id = ? AND op = 'update' AND status != 'done'",
+    )?;
+    let payloads = stmt
+        .query_map([ticket_id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for p in payloads {
+        if let Value::Object(m) = parse_json(&p)? {
+            out.extend(m.keys().cloned());
+        }
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT field FROM sync_conflicts WHERE ticket_id = ? AND status = 'open'",
+    )?;
+    for f in stmt.query_map([ticket_id], |r| r.get::<_, String>(0))? {
+        out.insert(f?);
+    }
+    Ok(out)
+}
+
+fn with_sync_version(extra: &Value, p: &PulledTicket) -> Value {
+    let mut m = match extra {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    m.insert(
+        "sync_version".into(),
+        json!({ "token": p.version, "updated_at": p.version_updated_at }),
+    );
+    m.insert("scope".into(), json!(p.scope));
+    if let Some(u) = &p.url {
+        m.insert("url".into(), json!(u));
+    }
+    Value::Object(m)
+}
+
+fn upsert_sync_ticket(
+    tx: &Transaction<'_>,
+    ticket_id: TicketId,
+    connection_id: i64,
+    p: &PulledTicket,
+    now: Millis,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO sync_tickets (ticket_id, connection_id, scope, upstream_id, version, \
+         version_updated_at, fields, deleted_upstream_at, last_seen_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?) \
+         ON CONFLICT (ticket_id) DO UPDATE SET scope = excluded.scope, \
+         upstream_id = excluded.upstream_id, version = excluded.version, \
+         version_updated_at = excluded.version_updated_at, fields = excluded.fields, \
+         deleted_upstream_at = NULL, last_seen_at = excluded.last_seen_at",
+    )?
+    .execute(params![
+        ticket_id,
+        connection_id,
+        p.scope,
+        p.upstream_id,
+        p.version,
+        p.version_updated_at,
+        Value::Object(p.field_values()).to_string(),
+        now
+    ])?;
+    Ok(())
+}
+
+/// Adds the comments not seen yet; a comment carrying one of our markers is linked to the local
+/// comment it came from (and settles that outbox operation) instead of being added twice.
+fn apply_comments(
+    tx: &Transaction<'_>,
+    ticket_id: TicketId,
+    comments: &[PulledComment],
+    now: Millis,
+    report: &mut ApplyReport,
+) -> Result<bool> {
+    let mut changed = false;
+    for c in comments {
+        let known: Option<i64> = tx
+            .prepare_cached("SELECT id FROM comments WHERE ticket_id = ? AND upstream_id = ?")?
+            .query_row(params![ticket_id, c.upstream_id], |r| r.get(0))
+            .optional()?;
+        if known.is_some() {
+            continue;
+        }
+        if let Some(marker) = &c.marker {
+            let op: Option<(i64, String)> = tx
+                .prepare_cached(
+                    "SELECT id, payload FROM outbox WHERE marker = ? AND ticket_id = ? AND op = 'comment'",
+                )?
+                .query_row(params![marker, ticket_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((op_id, payload)) = op {
+                let local = parse_json(&payload)?
+                    .get("comment_id")
+                    .and_then(Value::as_i64);
+                if let Some(local) = local {
+                    tx.prepare_cached("UPDATE comments SET upstream_id = ? WHERE id = ?")?
+                        .execute(params![c.upstream_id, local])?;
+                }
+                tx.prepare_cached(
+                    "UPDATE outbox SET status = 'done', last_error = NULL, error_kind = NULL, \
+                     updated_at = ? WHERE id = ? AND status != 'done'",
+                )?
+                .execute(params![now, op_id])?;
+                report.comments_confirmed += 1;
+                continue;
+            }
+        }
+        tx.prepare_cached(
+            "INSERT INTO comments (ticket_id, visibility, author, body, created_at, upstream_id) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )?
+        .execute(params![
+            ticket_id,
+            c.visibility.as_str(),
+            c.author,
+            c.body,
+            c.created_at,
+            c.upstream_id
+        ])?;
+        let comment_id = tx.last_insert_rowid();
+        append_event(
+            tx,
+            &NewEvent {
+                ticket_id,
+                kind: EventKind::Commented,
+                actor: &c.author,
+                at: c.created_at,
+                recorded_at: now,
+                origin: Origin::Sync,
+                data: json!({ "comment_id": comment_id, "visibility": c.visibility }),
+            },
+        )?;
+        report.comments_added += 1;
+        changed = true;
+    }
+    Ok(changed)
+}
+
+fn apply_one(
+    tx: &Transaction<'_>,
+    connection_id: i64,
+    p: &PulledTicket,
+    now: Millis,
+    report: &mut ApplyReport,
+) -> Result<()> {
+    let existing: Option<(TicketId, String)> = tx
+        .prepare_cached(
+            "SELECT ticket_id, version FROM sync_tickets WHERE connection_id = ? AND upstream_id = ?",
+        )?
+        .query_row(params![connection_id, p.upstream_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let source = connection_id.to_string();
+    match existing {
+        None => {
+            super::tickets::validate_ticket_text(&p.title, &p.description)
+                .map_err(|e| StoreError::Invalid(format!("upstream ticket {}: {e}", p.key)))?;
+            let new = NewTicket {
+                key: Some(p.key.clone()),
+                source: source.clone(),
+                upstream_id: Some(p.upstream_id.clone()),
+                title: if p.title.trim().is_empty() {
+                    format!("({})", p.key)
+                } else {
+                    p.title.clone()
+                },
+                description: p.description.clone(),
+                state: p.state,
+                state_raw: p.state_raw.clone(),
+                priority: p.priority,
+                priority_raw: p.priority_raw.clone(),
+                assignee: p.assignee.clone(),
+                assignment_group: p.assignment_group.clone(),
+                requester: p.requester.clone(),
+                organization: p.organization.clone(),
+                tags: p.tags.clone(),
+                created_at: Some(p.created_at),
+                updated_at: Some(p.version_updated_at),
+                first_response_at: p.first_response_at,
+                resolved_at: p.resolved_at,
+                extra: with_sync_version(&p.extra, p),
+            };
+            let id = match insert_ticket_unless_key_exists(tx, &new, &p.key, now)? {
+                Some(id) => id,
+                None => {
+                    // The key is taken by a ticket from elsewhere (an import): keep both.
+                    let alt = format!("{}@{}", p.key, connection_id);
+                    insert_ticket_unless_key_exists(tx, &new, &alt, now)?.ok_or_else(|| {
+                        StoreError::Invalid(format!("a ticket with key {alt} exists already"))
+                    })?
+                }
+            };
+            append_event(
+                tx,
+                &NewEvent {
+                    ticket_id: id,
+                    kind: EventKind::Created,
+                    actor: SYNC_ACTOR,
+                    at: p.created_at,
+                    recorded_at: now,
+                    origin: Origin::Sync,
+                    data: json!({ "key": p.key, "title": new.title, "upstream_id": p.upstream_id }),
+                },
+            )?;
+            upsert_sync_ticket(tx, id, connection_id, p, now)?;
+            apply_comments(tx, id, &p.comments, now, report)?;
+            report.created += 1;
+            report.changed_ids.push(id);
+        }
+        Some((id, version)) if version == p.version => {
+            // Overlap: this version is stored already. Comments may still be new (a connector
+            // that reads them separately), and a ticket seen again is not deleted.
+            tx.prepare_cached(
+                "UPDATE sync_tickets SET deleted_upstream_at = NULL, last_seen_at = ? WHERE ticket_id = ?",
+            )?
+            .execute(params![now, id])?;
+            if apply_comments(tx, id, &p.comments, now, report)? {
+                report.changed_ids.push(id);
+            }
+            report.unchanged += 1;
+        }
+        Some((id, _)) => {
+            let t =
+                load_ticket(tx, id)?.ok_or_else(|| StoreError::TicketNotFound(id.to_string()))?;
+            let protected = protected_fields(tx, id)?;
+            let mut values = p.field_values();
+            let before = values.len();
+            values.retain(|f, v| {
+                if protected.contains(f) {
+                    // Kept local unless the upstream has the same value anyway.
+                    return false;
+                }
+                *v != local_value(&t, f)
+            });
+            let kept = protected
+                .iter()
+                .filter(|f| p.field_values().get(*f) != Some(&local_value(&t, f)))
+                .count();
+            let _ = before;
+            let extra = with_sync_version(&p.extra, p);
+            let changes = set_fields(tx, &t, &values, now, Some(&extra))?;
+            tx.prepare_cached(
+                "UPDATE tickets SET state_raw = ?, priority_raw = ?, requester = ?, organization = ?, \
+                 updated_at = max(updated_at, ?), first_response_at = coalesce(first_response_at, ?), \
+                 revision = revision + ? WHERE id = ?",
+            )?
+            .execute(params![
+                if protected.contains("state") { t.state_raw.clone() } else { p.state_raw.clone() },
+                if protected.contains("priority") { t.priority_raw.clone() } else { p.priority_raw.clone() },
+                clean(p.requester.clone()),
+                clean(p.organization.clone()),
+                p.version_updated_at,
+                p.first_response_at,
+                i64::from(changes.is_empty()),
+                id
+            ])?;
+            if !changes.is_empty() {
+                append_event(
+                    tx,
+                    &NewEvent {
+                        ticket_id: id,
+                        kind: EventKind::Updated,
+                        actor: SYNC_ACTOR,
+                        at: p.version_updated_at,
+                        recorded_at: now,
+                        origin: Origin::Sync,
+                        data: json!({ "changes": changes, "upstream_version": p.version }),
+                    },
+                )?;
+            }
+            upsert_sync_ticket(tx, id, connection_id, p, now)?;
+            apply_comments(tx, id, &p.comments, now, report)?;
+            report.fields_kept_local += kept as u64;
+            report.updated += 1;
+            report.changed_ids.push(id);
+        }
+    }
+    Ok(())
+}
+
+fn mark_deleted(
+    tx: &Transaction<'_>,
+    connection_id: i64,
+    upstream_id: &str,
+    now: Millis,
+) -> Result<Option<TicketId>> {
+    let id: Option<TicketId> = tx
+        .prepare_cached(
+            "UPDATE sync_tickets SET deleted_upstream_at = ? \
+             WHERE connection_id = ? AND upstream_id = ? AND deleted_upstream_at IS NULL \
+             RETURNING ticket_id",
+        )?
+        .query_row(params![now, connection_id, upstream_id], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = id {
+        append_event(
+            tx,
+            &NewEvent {
+                ticket_id: id,
+                kind: EventKind::Updated,
+                actor: SYNC_ACTOR,
+                at: now,
+                recorded_at: now,
+                origin: Origin::Sync,
+                data: json!({ "sync": "deleted_upstream", "upstream_id": upstream_id }),
+            },
+        )?;
+        // Touch the row so the queue index and the UI see the marker.
+        tx.prepare_cached("UPDATE tickets SET revision = revision + 1 WHERE id = ?")?
+            .execute([id])?;
+    }
+    Ok(id)
+}
+
+fn workspace_marker_prefix(tx: &Transaction<'_>) -> Result<String> {
+    let existing: Option<String> = tx
+        .prepare_cached("SELECT value FROM settings WHERE key = 'sync.workspace_id'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    if let Some(v) = existing {
+        return Ok(v);
+    }
+    let mut buf = [0u8; 6];
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Data(format!("no randomness: {e}")))?;
+    let id: String = buf.iter().map(|b| format!("{b:02x}")).collect();
+    tx.prepare_cached("INSERT INTO settings (key, value) VALUES ('sync.workspace_id', ?)")?
+        .execute([&id])?;
+    Ok(id)
+}
+
+const SYNC_OP_COLUMNS: &str = "o.id, o.ticket_id, t.key, o.target, o.op, o.payload, o.base, o.status, \
+    o.attempts, o.last_error, o.error_kind, o.marker, o.next_attempt_at, o.created_at, o.updated_at, \
+    t.upstream_id, s.scope, s.deleted_upstream_at";
+
+fn sync_op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncOp> {
+    let conv = |idx: usize, s: String| {
+        serde_json::from_str::<Value>(&s).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+        })
+    };
+    let status: String = r.get(7)?;
+    Ok(SyncOp {
+        id: r.get(0)?,
+        ticket_id: r.get(1)?,
+        ticket_key: r.get(2)?,
+        target: r.get(3)?,
+        op: r.get(4)?,
+        payload: conv(5, r.get(5)?)?,
+        base: conv(6, r.get(6)?)?,
+        status: super::events::parse_outbox_status(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                7,
+                rusqlite::types::Type::Text,
+                format!("unknown outbox status '{status}'").into(),
+            )
+        })?,
+        attempts: r.get(8)?,
+        last_error: r.get(9)?,
+        error_kind: r.get(10)?,
+        marker: r.get(11)?,
+        next_attempt_at: r.get(12)?,
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
+        upstream_id: r.get(15)?,
+        scope: r.get(16)?,
+        deleted_upstream: r.get::<_, Option<i64>>(17)?.is_some(),
+    })
+}
+
+impl Store {
+    /// Applies one pulled page and moves the stream's cursor to `next_cursor`, in one
+    /// transaction. `deleted` are upstream ids the vendor reported deleted.
+    pub fn apply_pulled_page(
+        &self,
+        connection_id: i64,
+        stream: &str,
+        tickets: &[PulledTicket],
+        deleted: &[String],
+        next_cursor: &str,
+        now: Millis,
+    ) -> Result<ApplyReport> {
+        self.write(|tx| {
+            let mut report = ApplyReport::default();
+            for p in tickets {
+                apply_one(tx, connection_id, p, now, &mut report)?;
+            }
+            for d in deleted {
+                if let Some(id) = mark_deleted(tx, connection_id, d, now)? {
+                    report.marked_deleted += 1;
+                    report.changed_ids.push(id);
+                }
+            }
+            tx.prepare_cached(
+                "INSERT INTO sync_cursors (connection_id, stream, cursor, updated_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (connection_id, stream) DO UPDATE SET cursor = excluded.cursor, \
+                 updated_at = excluded.updated_at",
+            )?
+            .execute(params![connection_id, stream, next_cursor, now])?;
+            report.changed_ids.sort_unstable();
+            report.changed_ids.dedup();
+            Ok(report)
+        })
+    }
+
+    /// Applies tickets read outside a pull (e.g. "theirs" found while pushing); no cursor moves.
+    pub fn apply_pulled(
+        &self,
+        connection_id: i64,
+        tickets: &[PulledTicket],
+        now: Millis,
+    ) -> Result<ApplyReport> {
+        self.write(|tx| {
+            let mut report = ApplyReport::default();
+            for p in tickets {
+                apply_one(tx, connection_id, p, now, &mut report)?;
+            }
+            Ok(report)
+        })
+    }
+
+    /// Where a pull stream resumes (`None`: from the beginning).
+    pub fn sync_cursor(&self, connection_id: i64, stream: &str) -> Result<Option<String>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT cursor FROM sync_cursors WHERE connection_id = ? AND stream = ?",
+            )?
+            .query_row(params![connection_id, stream], |r| r.get(0))
+            .optional()?)
+        })
+    }
+
+    /// Forgets a stream's cursor (the next pull starts from the beginning; nothing is lost).
+    pub fn reset_sync_cursor(&self, connection_id: i64, stream: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM sync_cursors WHERE connection_id = ? AND stream = ?",
+                params![connection_id, stream],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The upstream ids of the tickets mirrored from a connection's scope, with whether each is
+    /// marked deleted upstream.
+    pub fn synced_upstream_ids(
+        &self,
+        connection_id: i64,
+        scope: &str,
+    ) -> Result<Vec<(String, bool)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT upstream_id, deleted_upstream_at IS NOT NULL FROM sync_tickets \
+                 WHERE connection_id = ? AND scope = ?",
+            )?;
+            let rows = stmt
+                .query_map(params![connection_id, scope], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// The deletion sweep: marks the scope's mirrored tickets that the upstream no longer lists
+    /// (never deletes them: they may hold unsynced edits) and clears the mark of those it lists
+    /// again. Returns (marked, restored) and the changed ticket ids.
+    pub fn sweep_deleted_upstream(
+        &self,
+        connection_id: i64,
+        scope: &str,
+        present: &HashSet<String>,
+        now: Millis,
+    ) -> Result<(u64, u64, Vec<TicketId>)> {
+        let known = self.synced_upstream_ids(connection_id, scope)?;
+        self.write(|tx| {
+            let (mut marked, mut restored, mut ids) = (0, 0, Vec::new());
+            for (uid, was_deleted) in &known {
+                let here = present.contains(uid);
+                if !here && !was_deleted {
+                    if let Some(id) = mark_deleted(tx, connection_id, uid, now)? {
+                        marked += 1;
+                        ids.push(id);
+                    }
+                } else if here && *was_deleted {
+                    let id: Option<TicketId> = tx
+                        .prepare_cached(
+                            "UPDATE sync_tickets SET deleted_upstream_at = NULL \
+                             WHERE connection_id = ? AND upstream_id = ? RETURNING ticket_id",
+                        )?
+                        .query_row(params![connection_id, uid], |r| r.get(0))
+                        .optional()?;
+                    if let Some(id) = id {
+                        restored += 1;
+                        ids.push(id);
+                    }
+                }
+            }
+            Ok((marked, restored, ids))
+        })
+    }
+
+    /// Whether a ticket is marked deleted upstream (`None`: not a mirrored ticket).
+    pub fn deleted_upstream_at(&self, ticket_id: TicketId) -> Result<Option<Option<Millis>>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT deleted_upstream_at FROM sync_tickets WHERE ticket_id = ?",
+            )?
+            .query_row([ticket_id], |r| r.get(0))
+            .optional()?)
+        })
+    }
+
+    /// Crash recovery: operations left `in_flight` (the app died mid-request) become `unknown`,
+    /// so the next push looks for their marker before writing again. Run before every push.
+    pub fn recover_in_flight(&self, now: Millis) -> Result<u64> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE outbox SET status = 'unknown', error_kind = 'unknown_outcome', \
+                 last_error = 'interrupted while sending; will check upstream before retrying', \
+                 updated_at = ? WHERE status = 'in_flight'",
+                [now],
+            )?;
+            Ok(n as u64)
+        })
+    }
+
+    /// Outbox operations not done, for one target (`None`: all), in replay order: per ticket,
+    /// oldest first.
+    pub fn sync_ops(&self, target: Option<&str>) -> Result<Vec<SyncOp>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {SYNC_OP_COLUMNS} FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+                 LEFT JOIN sync_tickets s ON s.ticket_id = o.ticket_id \
+                 WHERE o.status != 'done' AND (?1 IS NULL OR o.target = ?1) ORDER BY o.ticket_id, o.id"
+            ))?;
+            let rows = stmt
+                .query_map([target], sync_op_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// One outbox operation.
+    pub fn sync_op(&self, op_id: i64) -> Result<SyncOp> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {SYNC_OP_COLUMNS} FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+                 LEFT JOIN sync_tickets s ON s.ticket_id = o.ticket_id WHERE o.id = ?"
+            ))?
+            .query_row([op_id], sync_op_from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::Invalid(format!("no outbox operation {op_id}")))
+        })
+    }
+
+    /// Marks an operation `in_flight` (durably, before its request is sent) and returns its
+    /// idempotency marker, created on the first attempt and kept for every retry.
+    pub fn outbox_begin(&self, op_id: i64, now: Millis) -> Result<String> {
+        self.write(|tx| {
+            let prefix = workspace_marker_prefix(tx)?;
+            let marker: Option<String> = tx
+                .prepare_cached(
+                    "UPDATE outbox SET status = 'in_flight', attempts = attempts + 1, \
+                     marker = coalesce(marker, ?), updated_at = ? \
+                     WHERE id = ? AND status IN ('pending', 'unknown') RETURNING marker",
+                )?
+                .query_row(params![format!("{prefix}-{op_id}"), now, op_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            marker.ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "outbox operation {op_id} is not waiting to be sent"
+                ))
+            })
+        })
+    }
+
+    /// Sets an operation's state after an attempt that did not succeed: `pending` (transient,
+    /// retried at `next_attempt_at`), `unknown`, `failed` (permanent) or back to `pending`.
+    pub fn outbox_set_status(
+        &self,
+        op_id: i64,
+        status: super::OutboxStatus,
+        error: Option<(&str, &str)>,
+        next_attempt_at: Option<Millis>,
+        now: Millis,
+    ) -> Result<()> {
+        use super::OutboxStatus as S;
+        let s = match status {
+            S::Pending => "pending",
+            S::Unknown => "unknown",
+            S::Failed => "failed",
+            S::InFlight | S::Conflict | S::Done => {
+                return Err(StoreError::Invalid(
+                    "use outbox_begin, outbox_conflict or outbox_done for that state".into(),
+                ));
+            }
+        };
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE outbox SET status = ?, error_kind = ?, last_error = ?, next_attempt_at = ?, \
+                 updated_at = ? WHERE id = ? AND status != 'done'",
+            )?
+            .execute(params![
+                s,
+                error.map(|e| e.0),
+                error.map(|e| e.1),
+                next_attempt_at,
+                now,
+                op_id
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// Records a successful push and what it changed.
+    pub fn outbox_done(
+        &self,
+        op_id: i64,
+        connection_id: i64,
+        effect: &PushEffect,
+        now: Millis,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let (ticket_id, payload): (TicketId, String) = tx
+                .prepare_cached("SELECT ticket_id, payload FROM outbox WHERE id = ?")?
+                .query_row([op_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::Invalid(format!("no outbox operation {op_id}")))?;
+            match effect {
+                PushEffect::Nothing => {}
+                PushEffect::Commented { upstream_id } => {
+                    if let Some(cid) = parse_json(&payload)?.get("comment_id").and_then(Value::as_i64) {
+                        tx.prepare_cached("UPDATE comments SET upstream_id = ? WHERE id = ?")?
+                            .execute(params![upstream_id, cid])?;
+                    }
+                }
+                PushEffect::Updated { version, version_updated_at, fields } => {
+                    let row: Option<String> = tx
+                        .prepare_cached("SELECT fields FROM sync_tickets WHERE ticket_id = ?")?
+                        .query_row([ticket_id], |r| r.get(0))
+                        .optional()?;
+                    if let Some(row) = row {
+                        let mut snap = match parse_json(&row)? {
+                            Value::Object(m) => m,
+                            _ => Map::new(),
+                        };
+                        for (k, v) in fields {
+                            snap.insert(k.clone(), v.clone());
+                        }
+                        tx.prepare_cached(
+                            "UPDATE sync_tickets SET version = ?, version_updated_at = ?, fields = ? \
+                             WHERE ticket_id = ?",
+                        )?
+                        .execute(params![version, version_updated_at, Value::Object(snap).to_string(), ticket_id])?;
+                    }
+                    let t = load_ticket(tx, ticket_id)?
+                        .ok_or_else(|| StoreError::TicketNotFound(ticket_id.to_string()))?;
+                    let mut extra = match t.extra {
+                        Value::Object(m) => m,
+                        _ => Map::new(),
+                    };
+                    extra.insert(
+                        "sync_version".into(),
+                        json!({ "token": version, "updated_at": version_updated_at }),
+                    );
+                    tx.prepare_cached("UPDATE tickets SET extra = ? WHERE id = ?")?
+                        .execute(params![Value::Object(extra).to_string(), ticket_id])?;
+                }
+                PushEffect::Created(p) => {
+                    let t = load_ticket(tx, ticket_id)?
+                        .ok_or_else(|| StoreError::TicketNotFound(ticket_id.to_string()))?;
+                    let key_free: Option<i64> = tx
+                        .prepare_cached("SELECT id FROM tickets WHERE key = ?")?
+                        .query_row([&p.key], |r| r.get(0))
+                        .optional()?;
+                    let key = if key_free.is_none() { p.key.clone() } else { t.key.clone() };
+                    tx.prepare_cached(
+                        "UPDATE tickets SET upstream_id = ?, key = ?, extra = ?, revision = revision + 1 \
+                         WHERE id = ?",
+                    )?
+                    .execute(params![p.upstream_id, key, with_sync_version(&t.extra, p).to_string(), ticket_id])?;
+                    upsert_sync_ticket(tx, ticket_id, connection_id, p, now)?;
+                    append_event(
+                        tx,
+                        &NewEvent {
+                            ticket_id,
+                            kind: EventKind::Updated,
+                            actor: SYNC_ACTOR,
+                            at: now,
+                            recorded_at: now,
+                            origin: Origin::Sync,
+                            data: json!({ "sync": "created_upstream", "key": p.key, "upstream_id": p.upstream_id }),
+                        },
+                    )?;
+                }
+            }
+            tx.prepare_cached(
+                "UPDATE outbox SET status = 'done', last_error = NULL, error_kind = NULL, \
+                 next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+            )?
+            .execute(params![now, op_id])?;
+            Ok(())
+        })
+    }
+
+    /// Puts the fields that changed on both sides into the conflict inbox; the operation waits
+    /// (`conflict`) until every one of them is resolved.
+    pub fn outbox_conflict(
+        &self,
+        op_id: i64,
+        conflicts: &[NewConflict],
+        now: Millis,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let ticket_id: TicketId = tx
+                .prepare_cached("SELECT ticket_id FROM outbox WHERE id = ?")?
+                .query_row([op_id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::Invalid(format!("no outbox operation {op_id}")))?;
+            for c in conflicts {
+                tx.prepare_cached(
+                    "INSERT INTO sync_conflicts (ticket_id, outbox_id, field, base, mine, theirs, \
+                     theirs_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                     ON CONFLICT (outbox_id, field) WHERE status = 'open' DO UPDATE SET \
+                     theirs = excluded.theirs, theirs_version = excluded.theirs_version",
+                )?
+                .execute(params![
+                    ticket_id,
+                    op_id,
+                    c.field,
+                    json_text(&c.base),
+                    json_text(&c.mine),
+                    json_text(&c.theirs),
+                    json_text(&c.theirs_version),
+                    now
+                ])?;
+            }
+            tx.prepare_cached(
+                "UPDATE outbox SET status = 'conflict', error_kind = 'conflict', \
+                 last_error = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+            )?
+            .execute(params![
+                format!(
+                    "changed upstream too: {}",
+                    conflicts
+                        .iter()
+                        .map(|c| c.field.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                now,
+                op_id
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// The agent asks to try an operation again now (from `failed`, `unknown` or a backing-off
+    /// `pending`). An operation in conflict is settled in the conflict inbox instead.
+    pub fn outbox_retry(&self, op_id: i64, now: Millis) -> Result<SyncOp> {
+        let op = self.sync_op(op_id)?;
+        use super::OutboxStatus as S;
+        let status = match op.status {
+            S::Failed | S::Pending => "pending",
+            // Still unknown: the next push looks for the marker first.
+            S::Unknown | S::InFlight => "unknown",
+            S::Conflict => {
+                return Err(StoreError::Invalid(format!(
+                    "operation {op_id} waits in the conflict inbox; resolve it there"
+                )));
+            }
+            S::Done => {
+                return Err(StoreError::Invalid(format!(
+                    "operation {op_id} is done already"
+                )));
+            }
+        };
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE outbox SET status = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+            )?
+            .execute(params![status, now, op_id])?;
+            Ok(())
+        })?;
+        self.sync_op(op_id)
+    }
+
+    /// Drops an operation that will not be pushed. A full copy goes into the event log first;
+    /// fields it changed return to the last upstream values (unless another waiting edit changes
+    /// them), so local and upstream converge; its open conflicts close.
+    pub fn outbox_discard(&self, op_id: i64, actor: &Actor<'_>) -> Result<()> {
+        let op = self.sync_op(op_id)?;
+        if op.status == super::OutboxStatus::Done {
+            return Err(StoreError::Invalid(format!(
+                "operation {op_id} is done already"
+            )));
+        }
+        self.write(|tx| {
+            append_event(
+                tx,
+                &NewEvent {
+                    ticket_id: op.ticket_id,
+                    kind: EventKind::Updated,
+                    actor: actor.name,
+                    at: actor.now,
+                    recorded_at: actor.now,
+                    origin: actor.origin,
+                    data: json!({ "outbox_discarded": {
+                        "id": op.id, "op": op.op, "target": op.target, "payload": op.payload,
+                        "base": op.base, "status": op.status, "attempts": op.attempts,
+                        "last_error": op.last_error, "marker": op.marker, "created_at": op.created_at,
+                    }}),
+                },
+            )?;
+            tx.prepare_cached("DELETE FROM outbox WHERE id = ?")?.execute([op_id])?;
+            tx.prepare_cached(
+                "UPDATE sync_conflicts SET status = 'resolved', resolution = 'theirs', resolved_at = ? \
+                 WHERE outbox_id = ? AND status = 'open'",
+            )?
+            .execute(params![actor.now, op_id])?;
+            if op.op == "update" {
+                let snap: Option<String> = tx
+                    .prepare_cached("SELECT fields FROM sync_tickets WHERE ticket_id = ?")?
+                    .query_row([op.ticket_id], |r| r.get(0))
+                    .optional()?;
+                if let Some(snap) = snap {
+                    let snap = parse_json(&snap)?;
+                    let still = protected_fields(tx, op.ticket_id)?;
+                    let mut back = Map::new();
+                    if let Value::Object(p) = &op.payload {
+                        for f in p.keys() {
+                            if !still.contains(f)
+                                && let Some(v) = snap.get(f)
+                            {
+                                back.insert(f.clone(), v.clone());
+                            }
+                        }
+                    }
+                    let t = load_ticket(tx, op.ticket_id)?
+                        .ok_or_else(|| StoreError::TicketNotFound(op.ticket_id.to_string()))?;
+                    let changes = set_fields(tx, &t, &back, actor.now, None)?;
+                    if !changes.is_empty() {
+                        append_event(
+                            tx,
+                            &NewEvent {
+                                ticket_id: op.ticket_id,
+                                kind: EventKind::Updated,
+                                actor: actor.name,
+                                at: actor.now,
+                                recorded_at: actor.now,
+                                origin: Origin::Sync,
+                                data: json!({ "changes": changes, "sync": "discard_reverted" }),
+                            },
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Open conflicts, oldest first; `target` limits them to one connection (its id as text).
+    pub fn conflicts_open(&self, target: Option<&str>) -> Result<Vec<ConflictRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT c.id, c.ticket_id, t.key, t.title, t.source, c.outbox_id, c.field, c.base, \
+                 c.mine, c.theirs, c.theirs_version, c.created_at FROM sync_conflicts c \
+                 JOIN tickets t ON t.id = c.ticket_id \
+                 WHERE c.status = 'open' AND (?1 IS NULL OR t.source = ?1) ORDER BY c.id",
+            )?;
+            let rows = stmt
+                .query_map([target], |r| {
+                    let j = |i: usize| -> rusqlite::Result<Value> {
+                        let s: String = r.get(i)?;
+                        serde_json::from_str(&s).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                i,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })
+                    };
+                    Ok(ConflictRow {
+                        id: r.get(0)?,
+                        ticket_id: r.get(1)?,
+                        ticket_key: r.get(2)?,
+                        ticket_title: r.get(3)?,
+                        source: r.get(4)?,
+                        outbox_id: r.get(5)?,
+                        field: r.get(6)?,
+                        base: j(7)?,
+                        mine: j(8)?,
+                        theirs: j(9)?,
+                        theirs_version: j(10)?,
+                        created_at: r.get(11)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Settles a conflict. Keep mine / edited value: a new outbox `update` based on their version
+    /// (the next push sends it, and detects a conflict again if the field moved once more). Take
+    /// theirs: the local field takes the upstream value. When the operation's last conflict is
+    /// settled it is done (its other fields were pushed already). Returns the new operation's id.
+    pub fn resolve_conflict(
+        &self,
+        conflict_id: i64,
+        resolution: &Resolution,
+        actor: &Actor<'_>,
+    ) -> Result<Option<i64>> {
+        self.write(|tx| {
+            type Row = (TicketId, i64, String, String, String, String, String);
+            let row: Option<Row> = tx
+                .prepare_cached(
+                    "SELECT ticket_id, outbox_id, field, mine, theirs, theirs_version, status \
+                     FROM sync_conflicts WHERE id = ?",
+                )?
+                .query_row([conflict_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                })
+                .optional()?;
+            let (ticket_id, outbox_id, field, mine, theirs, theirs_version, status) =
+                row.ok_or_else(|| StoreError::Invalid(format!("no conflict {conflict_id}")))?;
+            if status != "open" {
+                return Err(StoreError::Invalid(format!("conflict {conflict_id} is resolved already")));
+            }
+            let (mine, theirs, theirs_version) =
+                (parse_json(&mine)?, parse_json(&theirs)?, parse_json(&theirs_version)?);
+            let (label, value, push) = match resolution {
+                Resolution::KeepMine => ("mine", mine.clone(), true),
+                Resolution::TakeTheirs => ("theirs", theirs.clone(), false),
+                Resolution::Edited(v) => ("edited", validate_field_value(&field, v)?, true),
+            };
+            tx.prepare_cached(
+                "UPDATE sync_conflicts SET status = 'resolved', resolution = ?, resolved_value = ?, \
+                 resolved_at = ? WHERE id = ?",
+            )?
+            .execute(params![label, json_text(&value), actor.now, conflict_id])?;
+            let t = load_ticket(tx, ticket_id)?
+                .ok_or_else(|| StoreError::TicketNotFound(ticket_id.to_string()))?;
+            let mut values = Map::new();
+            values.insert(field.clone(), value.clone());
+            let changes = set_fields(tx, &t, &values, actor.now, None)?;
+            let event_id = append_event(
+                tx,
+                &NewEvent {
+                    ticket_id,
+                    kind: EventKind::Updated,
+                    actor: actor.name,
+                    at: actor.now,
+                    recorded_at: actor.now,
+                    origin: actor.origin,
+                    data: json!({ "changes": changes, "sync": "conflict_resolved",
+                                  "conflict_id": conflict_id, "resolution": label }),
+                },
+            )?;
+            let mut new_op = None;
+            if push {
+                let mut payload = Map::new();
+                payload.insert(field.clone(), value);
+                let mut base_fields = Map::new();
+                base_fields.insert(field.clone(), theirs);
+                new_op = Some(enqueue(
+                    tx,
+                    &NewOutboxOp {
+                        ticket_id,
+                        event_id,
+                        target: &t.source,
+                        op: "update",
+                        payload: Value::Object(payload),
+                        base: json!({ "fields": base_fields,
+                                      "version": { "upstream_sync_version": theirs_version } }),
+                        created_at: actor.now,
+                    },
+                )?);
+            } else {
+                // Their value is now the local one: record it as the known upstream value too.
+                let snap: Option<String> = tx
+                    .prepare_cached("SELECT fields FROM sync_tickets WHERE ticket_id = ?")?
+                    .query_row([ticket_id], |r| r.get(0))
+                    .optional()?;
+                if let Some(snap) = snap
+                    && let Value::Object(mut m) = parse_json(&snap)?
+                {
+                    m.insert(field.clone(), values[&field].clone());
+                    tx.prepare_cached("UPDATE sync_tickets SET fields = ? WHERE ticket_id = ?")?
+                        .execute(params![Value::Object(m).to_string(), ticket_id])?;
+                }
+            }
+            let open: i64 = tx.query_row(
+                "SELECT count(*) FROM sync_conflicts WHERE outbox_id = ? AND status = 'open'",
+                [outbox_id],
+                |r| r.get(0),
+            )?;
+            if open == 0 {
+                tx.prepare_cached(
+                    "UPDATE outbox SET status = 'done', error_kind = NULL, last_error = NULL, \
+                     updated_at = ? WHERE id = ? AND status = 'conflict'",
+                )?
+                .execute(params![actor.now, outbox_id])?;
+            }
+            Ok(new_op)
+        })
+    }
+
+    /// Records that a sync of a connection started / ended (`error`: why it stopped).
+    pub fn record_sync_run(
+        &self,
+        connection_id: i64,
+        started_at: Millis,
+        finished: Option<(Millis, Option<(&str, &str)>)>,
+        pulled: u64,
+        pushed: u64,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO sync_runs (connection_id, last_started_at) VALUES (?, ?) \
+                 ON CONFLICT (connection_id) DO UPDATE SET last_started_at = excluded.last_started_at",
+            )?
+            .execute(params![connection_id, started_at])?;
+            if let Some((at, err)) = finished {
+                match err {
+                    None => tx
+                        .prepare_cached(
+                            "UPDATE sync_runs SET last_success_at = ?, last_error = NULL, \
+                             last_error_kind = NULL, pulled = ?, pushed = ? WHERE connection_id = ?",
+                        )?
+                        .execute(params![at, pulled as i64, pushed as i64, connection_id])?,
+                    Some((kind, msg)) => tx
+                        .prepare_cached(
+                            "UPDATE sync_runs SET last_error = ?, last_error_kind = ?, pulled = ?, \
+                             pushed = ? WHERE connection_id = ?",
+                        )?
+                        .execute(params![msg, kind, pulled as i64, pushed as i64, connection_id])?,
+                };
+            }
+            Ok(())
+        })
+    }
+
+    /// A connection's sync status: last run, waiting operations, conflicts, deleted-upstream marks.
+    pub fn sync_status(&self, connection_id: i64) -> Result<SyncStatusRow> {
+        let target = connection_id.to_string();
+        self.read(|c| {
+            let mut s: SyncStatusRow = c
+                .prepare_cached(
+                    "SELECT last_started_at, last_success_at, last_error, last_error_kind \
+                     FROM sync_runs WHERE connection_id = ?",
+                )?
+                .query_row([connection_id], |r| {
+                    Ok(SyncStatusRow {
+                        connection_id,
+                        last_started_at: r.get(0)?,
+                        last_success_at: r.get(1)?,
+                        last_error: r.get(2)?,
+                        last_error_kind: r.get(3)?,
+                        ..Default::default()
+                    })
+                })
+                .optional()?
+                .unwrap_or(SyncStatusRow { connection_id, ..Default::default() });
+            let mut stmt = c.prepare_cached(
+                "SELECT status, count(*) FROM outbox WHERE target = ? AND status != 'done' GROUP BY status",
+            )?;
+            for row in stmt.query_map([&target], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                let (st, n) = row?;
+                match st.as_str() {
+                    "unknown" | "in_flight" => s.unknown_ops += n as u64,
+                    "failed" => s.failed_ops += n as u64,
+                    _ => {}
+                }
+                s.pending_ops += n as u64;
+            }
+            s.conflicts = c.query_row(
+                "SELECT count(*) FROM sync_conflicts c JOIN tickets t ON t.id = c.ticket_id \
+                 WHERE c.status = 'open' AND t.source = ?",
+                [&target],
+                |r| r.get::<_, i64>(0),
+            )? as u64;
+            let (n, d): (i64, i64) = c.query_row(
+                "SELECT count(*), count(deleted_upstream_at) FROM sync_tickets WHERE connection_id = ?",
+                [connection_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            s.tickets = n as u64;
+            s.deleted_upstream = d as u64;
+            Ok(s)
+        })
+    }
+
+    /// The upstream field values last seen for a mirrored ticket (the base of a new edit).
+    pub fn synced_fields(
+        &self,
+        ticket_id: TicketId,
+    ) -> Result<Option<(String, Map<String, Value>)>> {
+        self.read(|c| {
+            let row: Option<(String, String)> = c
+                .prepare_cached("SELECT version, fields FROM sync_tickets WHERE ticket_id = ?")?
+                .query_row([ticket_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            match row {
+                None => Ok(None),
+                Some((v, f)) => match parse_json(&f)? {
+                    Value::Object(m) => Ok(Some((v, m))),
+                    _ => Err(StoreError::Data(
+                        "sync_tickets.fields is not an object".into(),
+                    )),
+                },
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TicketPatch;
+    use crate::store::OutboxStatus;
+    use crate::store::test_support::temp_store;
+
+    fn pulled(uid: &str, version: &str, state: TicketState) -> PulledTicket {
+        PulledTicket {
+            upstream_id: uid.into(),
+            key: format!("INC{uid}"),
+            scope: "incident".into(),
+            version: version.into(),
+            version_updated_at: 1_000 * version.len() as i64,
+            created_at: 500,
+            first_response_at: None,
+            resolved_at: None,
+            title: "VPN down".into(),
+            description: "since 9am".into(),
+            state,
+            state_raw: Some("2".into()),
+            priority: Priority::High,
+            priority_raw: Some("2".into()),
+            assignee: Some("ana".into()),
+            assignment_group: Some("Network".into()),
+            requester: Some("bo".into()),
+            organization: None,
+            tags: vec![],
+            url: None,
+            extra: json!({"sys_mod_count": version}),
+            comments: vec![PulledComment {
+                upstream_id: "j1".into(),
+                visibility: Visibility::Public,
+                author: "bo".into(),
+                body: "help".into(),
+                created_at: 600,
+                marker: None,
+            }],
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let (d, s) = temp_store();
+        s.write(|tx| {
+            tx.execute(
+                "INSERT INTO connections (id, vendor, name, base_url, auth_method, username, \
+                 created_at, updated_at) VALUES (7, 'servicenow', 'sn', 'https://sn.example', \
+                 'basic', 'u', 0, 0)",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        (d, s)
+    }
+
+    fn app(now: Millis) -> Actor<'static> {
+        Actor {
+            name: "ana",
+            origin: Origin::App,
+            now,
+        }
+    }
+
+    #[test]
+    fn a_pulled_page_and_its_cursor_commit_together_and_overlap_is_a_no_op() {
+        let (_d, s) = store();
+        let p = pulled("1", "v1", TicketState::Open);
+        let r = s
+            .apply_pulled_page(7, "incident", &[p.clone()], &[], "c1", 10)
+            .unwrap();
+        assert_eq!((r.created, r.comments_added), (1, 1));
+        assert_eq!(s.sync_cursor(7, "incident").unwrap().as_deref(), Some("c1"));
+        let id = r.changed_ids[0];
+        let d = s.ticket(id).unwrap();
+        assert_eq!(
+            (d.ticket.source.as_str(), d.ticket.key.as_str()),
+            ("7", "INC1")
+        );
+        assert_eq!(d.comments.len(), 1);
+        let ev = s.events_for(id).unwrap();
+        assert!(ev.iter().all(|e| e.origin == Origin::Sync), "{ev:?}");
+        assert!(
+            s.outbox_open(None).unwrap().is_empty(),
+            "pulled changes are not pushed back"
+        );
+        // The same version again (overlap): nothing changes, no duplicate comment.
+        let r = s
+            .apply_pulled_page(7, "incident", &[p], &[], "c2", 11)
+            .unwrap();
+        assert_eq!((r.unchanged, r.comments_added), (1, 0));
+        assert_eq!(s.ticket(id).unwrap().ticket.revision, d.ticket.revision);
+        assert_eq!(s.ticket(id).unwrap().comments.len(), 1);
+    }
+
+    #[test]
+    fn an_upstream_change_bumps_the_revision_but_never_clobbers_a_pending_local_edit() {
+        let (_d, s) = store();
+        let r = s
+            .apply_pulled_page(
+                7,
+                "incident",
+                &[pulled("1", "v1", TicketState::Open)],
+                &[],
+                "c1",
+                10,
+            )
+            .unwrap();
+        let id = r.changed_ids[0];
+        let patch = TicketPatch {
+            priority: Some(Priority::Critical),
+            ..Default::default()
+        };
+        let before = s.update_ticket(id, None, &patch, &app(20)).unwrap();
+        // The op records the upstream version it was made on.
+        let op = &s.sync_ops(Some("7")).unwrap()[0];
+        assert_eq!(op.base["version"]["upstream_sync_version"]["token"], "v1");
+        let mut theirs = pulled("1", "v22", TicketState::Pending);
+        theirs.priority = Priority::Low;
+        let r = s
+            .apply_pulled_page(7, "incident", &[theirs], &[], "c2", 30)
+            .unwrap();
+        assert_eq!((r.updated, r.fields_kept_local), (1, 1));
+        let t = s.ticket(id).unwrap().ticket;
+        assert_eq!(
+            t.state,
+            TicketState::Pending,
+            "an unedited field follows upstream"
+        );
+        assert_eq!(
+            t.priority,
+            Priority::Critical,
+            "the pending local edit stays"
+        );
+        assert!(t.revision > before.revision);
+        let last = s.events_for(id).unwrap().pop().unwrap();
+        assert_eq!(last.origin, Origin::Sync);
+        assert_eq!(last.data["changes"]["state"]["to"], "pending");
+    }
+
+    #[test]
+    fn a_failed_page_leaves_the_cursor_and_the_tickets_alone() {
+        let (_d, s) = store();
+        s.apply_pulled_page(
+            7,
+            "incident",
+            &[pulled("1", "v1", TicketState::Open)],
+            &[],
+            "c1",
+            10,
+        )
+        .unwrap();
+        let mut bad = pulled("2", "v1", TicketState::Open);
+        bad.title = "x".repeat(2_000); // over the title limit: the whole page is refused
+        let ok = pulled("3", "v1", TicketState::Open);
+        assert!(
+            s.apply_pulled_page(7, "incident", &[ok, bad], &[], "c2", 11)
+                .is_err()
+        );
+        assert_eq!(s.sync_cursor(7, "incident").unwrap().as_deref(), Some("c1"));
+        assert_eq!(s.ticket_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn in_flight_becomes_unknown_at_start_and_the_marker_is_kept() {
+        let (_d, s) = store();
+        let r = s
+            .apply_pulled_page(
+                7,
+                "incident",
+                &[pulled("1", "v1", TicketState::Open)],
+                &[],
+                "c",
+                1,
+            )
+            .unwrap();
+        let id = r.changed_ids[0];
+        s.add_comment(id, Visibility::Internal, "rebooted", &app(2))
+            .unwrap();
+        let op = s.sync_ops(Some("7")).unwrap()[0].clone();
+        let m1 = s.outbox_begin(op.id, 3).unwrap();
+        assert_eq!(s.sync_op(op.id).unwrap().status, OutboxStatus::InFlight);
+        assert_eq!(s.recover_in_flight(4).unwrap(), 1);
+        let after = s.sync_op(op.id).unwrap();
+        assert_eq!(after.status, OutboxStatus::Unknown);
+        let m2 = s.outbox_begin(op.id, 5).unwrap();
+        assert_eq!(m1, m2, "a retry carries the same marker");
+        // The comment comes back upstream with the marker: linked, not duplicated; op settled.
+        let mut back = pulled("1", "v2", TicketState::Open);
+        back.comments.push(PulledComment {
+            upstream_id: "j9".into(),
+            visibility: Visibility::Internal,
+            author: "ana".into(),
+            body: "rebooted".into(),
+            created_at: 2,
+            marker: Some(m1),
+        });
+        let r = s.apply_pulled(7, &[back], 6).unwrap();
+        assert_eq!(r.comments_confirmed, 1);
+        let d = s.ticket(id).unwrap();
+        assert_eq!(d.comments.len(), 2);
+        assert_eq!(d.pending_ops, 0);
+    }
+
+    #[test]
+    fn conflicts_resolve_by_keeping_mine_taking_theirs_or_editing() {
+        let (_d, s) = store();
+        let r = s
+            .apply_pulled_page(
+                7,
+                "incident",
+                &[pulled("1", "v1", TicketState::Open)],
+                &[],
+                "c",
+                1,
+            )
+            .unwrap();
+        let id = r.changed_ids[0];
+        let patch = TicketPatch {
+            priority: Some(Priority::Critical),
+            assignee: Some(Some("cy".into())),
+            ..Default::default()
+        };
+        s.update_ticket(id, None, &patch, &app(2)).unwrap();
+        let op = s.sync_ops(Some("7")).unwrap()[0].clone();
+        s.outbox_begin(op.id, 3).unwrap();
+        let tv = json!({"token": "v2", "updated_at": 5});
+        s.outbox_conflict(
+            op.id,
+            &[
+                NewConflict {
+                    field: "priority".into(),
+                    base: json!("high"),
+                    mine: json!("critical"),
+                    theirs: json!("low"),
+                    theirs_version: tv.clone(),
+                },
+                NewConflict {
+                    field: "assignee".into(),
+                    base: json!("ana"),
+                    mine: json!("cy"),
+                    theirs: json!("dee"),
+                    theirs_version: tv,
+                },
+            ],
+            4,
+        )
+        .unwrap();
+        let open = s.conflicts_open(Some("7")).unwrap();
+        assert_eq!(open.len(), 2);
+        assert_eq!(
+            (
+                open[0].base.clone(),
+                open[0].mine.clone(),
+                open[0].theirs.clone()
+            ),
+            (json!("high"), json!("critical"), json!("low"))
+        );
+        let new_op = s
+            .resolve_conflict(open[0].id, &Resolution::KeepMine, &app(6))
+            .unwrap()
+            .unwrap();
+        let nop = s.sync_op(new_op).unwrap();
+        assert_eq!(nop.payload, json!({"priority": "critical"}));
+        assert_eq!(nop.base["fields"]["priority"], "low");
+        assert_eq!(nop.base["version"]["upstream_sync_version"]["token"], "v2");
+        assert_eq!(
+            s.sync_op(op.id).unwrap().status,
+            OutboxStatus::Conflict,
+            "one still open"
+        );
+        assert!(
+            s.resolve_conflict(open[1].id, &Resolution::Edited(json!(7)), &app(7))
+                .is_err()
+        );
+        s.resolve_conflict(open[1].id, &Resolution::TakeTheirs, &app(7))
+            .unwrap();
+        assert_eq!(
+            s.ticket(id).unwrap().ticket.assignee.as_deref(),
+            Some("dee")
+        );
+        assert!(s.conflicts_open(None).unwrap().is_empty());
+        let ops = s.sync_ops(Some("7")).unwrap();
+        assert_eq!(
+            ops.iter().map(|o| o.id).collect::<Vec<_>>(),
+            vec![new_op],
+            "the first op is done"
+        );
+    }
+
+    #[test]
+    fn discard_keeps_a_copy_and_reverts_to_the_upstream_value() {
+        let (_d, s) = store();
+        let r = s
+            .apply_pulled_page(
+                7,
+                "incident",
+                &[pulled("1", "v1", TicketState::Open)],
+                &[],
+                "c",
+                1,
+            )
+            .unwrap();
+        let id = r.changed_ids[0];
+        let patch = TicketPatch {
+            state: Some(TicketState::Closed),
+            ..Default::default()
+        };
+        s.update_ticket(id, None, &patch, &app(2)).unwrap();
+        let op = s.sync_ops(Some("7")).unwrap()[0].clone();
+        s.outbox_set_status(
+            op.id,
+            OutboxStatus::Failed,
+            Some(("http_status", "refused")),
+            None,
+            3,
+        )
+        .unwrap();
+        s.outbox_discard(op.id, &app(4)).unwrap();
+        assert!(s.sync_ops(None).unwrap().is_empty());
+        assert_eq!(s.ticket(id).unwrap().ticket.state, TicketState::Open);
+        let copy = s
+            .events_for(id)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.data.get("outbox_discarded").is_some())
+            .unwrap();
+        assert_eq!(copy.data["outbox_discarded"]["payload"]["state"], "closed");
+        assert_eq!(copy.data["outbox_discarded"]["last_error"], "refused");
+    }
+
+    #[test]
+    fn the_sweep_marks_missing_tickets_and_keeps_them() {
+        let (_d, s) = store();
+        s.apply_pulled_page(
+            7,
+            "incident",
+            &[
+                pulled("1", "v1", TicketState::Open),
+                pulled("2", "v1", TicketState::Open),
+            ],
+            &[],
+            "c",
+            1,
+        )
+        .unwrap();
+        let present: HashSet<String> = ["1".to_owned()].into();
+        let (marked, restored, ids) = s
+            .sweep_deleted_upstream(7, "incident", &present, 2)
+            .unwrap();
+        assert_eq!((marked, restored), (1, 0));
+        assert_eq!(s.deleted_upstream_at(ids[0]).unwrap(), Some(Some(2)));
+        assert_eq!(s.ticket_count().unwrap(), 2, "marked, not dropped");
+        assert_eq!(s.sync_status(7).unwrap().deleted_upstream, 1);
+    }
+}
