@@ -3,6 +3,7 @@
 //! `{code, message}` error unchanged. No SQL or business rule lives here.
 
 pub mod connections;
+pub mod escalation;
 pub mod kb;
 pub mod markdown;
 pub mod sla;

@@ -3,6 +3,7 @@ import type { ExportFormat } from "./ExportFormat";
 
 export type ExportInput = { id: number, format: ExportFormat, 
 /**
- * Where to write the file (a folder or a file path).
+ * Where to write the file (a folder or a file path); empty: the workspace's `exports`
+ * folder.
  */
 path: string, };

@@ -9,8 +9,17 @@ use crate::{Casebook, Result};
 use casebook_escalation::drafts::{self, Draft, DraftStatus, EscalationError};
 use casebook_escalation::export::{ExportError, ExportFormat, Preview};
 use casebook_escalation::logs::{self, Analysis, AnalyzeOptions, Extract, LogError};
-use casebook_escalation::package::{self, Completeness, PackageContent};
+use casebook_escalation::package::{self, Completeness, PackageContent, Reference, ReferenceKind};
 use casebook_escalation::redact::{AuditSummary, RedactError};
+use casebook_escalation::similar;
+
+/// The escalation types the shell's commands take and return (the shell depends on the façade
+/// only).
+pub use casebook_escalation::export::{
+    ExportFormat as EscalationExportFormat, Preview as RedactionPreview,
+};
+pub use casebook_escalation::logs::{Analysis as LogAnalysis, Extract as LogExtract};
+pub use casebook_escalation::package::PackageContent as EscalationContent;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use ts_rs::TS;
@@ -144,7 +153,8 @@ pub struct ExportInput {
     #[ts(type = "number")]
     pub id: i64,
     pub format: ExportFormat,
-    /// Where to write the file (a folder or a file path).
+    /// Where to write the file (a folder or a file path); empty: the workspace's `exports`
+    /// folder.
     pub path: String,
 }
 
@@ -172,6 +182,22 @@ pub struct MergeLogTimelineInput {
     pub source: String,
     pub analysis: Analysis,
 }
+
+/// The second half of the quality check: is this already with engineering, or a known issue?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct EscalationCheck {
+    /// A similar open escalation, a known issue in the knowledge base.
+    pub warnings: Vec<String>,
+    /// Related cases, articles and known issues the knowledge base suggests (not yet linked).
+    pub suggestions: Vec<Reference>,
+    /// Why the knowledge base could not be asked; the check of open escalations still ran.
+    pub kb_error: Option<String>,
+}
+
+/// The folder in the workspace where exports go unless the agent picks another place.
+pub const EXPORTS_DIR: &str = "exports";
 
 /// Largest pasted log accepted (bytes); bigger logs are analysed from a file.
 const MAX_PASTED_LOG: usize = 64 << 20;
@@ -353,7 +379,17 @@ impl Casebook {
         let r = self
             .blocking("exporting the escalation", move |i| {
                 let out = drafts::export(&i.store, input.id, input.format, i.clock.now())?;
-                let mut path = PathBuf::from(&input.path);
+                // No path: the workspace's exports folder, made when first needed.
+                let exports = i.home.join(EXPORTS_DIR);
+                let mut path = match input.path.trim() {
+                    "" => exports.clone(),
+                    p => PathBuf::from(p),
+                };
+                if path == exports || path.parent() == Some(exports.as_path()) {
+                    std::fs::create_dir_all(&exports).map_err(|e| {
+                        ApiError::invalid(format!("cannot create {}: {e}", exports.display()))
+                    })?;
+                }
                 if path.is_dir() {
                     path.push(&out.file_name);
                 }
@@ -367,6 +403,121 @@ impl Casebook {
             .await?;
         self.publish(ChangeKind::Workspace, Vec::new());
         Ok(r)
+    }
+
+    /// Looks for a similar open escalation (other drafts whose ticket is not done, sharing the
+    /// package's distinctive terms) and asks the knowledge base for similar cases: a past case
+    /// that was escalated, or a document titled or tagged as a known issue, gives a warning;
+    /// every hit not yet linked is suggested as a related reference.
+    pub async fn escalation_check(&self, id: i64) -> Result<EscalationCheck> {
+        let (ticket_id, linked, mut warnings) = self
+            .blocking("checking for similar escalations", move |i| {
+                let d = drafts::get(&i.store, id)?;
+                let mine = similar::terms(&format!("{} {}", d.content.title, d.content.summary));
+                let mut warnings = Vec::new();
+                for s in drafts::list(&i.store, None)? {
+                    if s.id == d.id || s.ticket_id == d.ticket_id {
+                        continue;
+                    }
+                    let other = drafts::get(&i.store, s.id)?;
+                    let done = i
+                        .store
+                        .ticket(other.ticket_id)
+                        .map(|t| t.ticket.state.is_done())
+                        .unwrap_or(true);
+                    if done {
+                        continue;
+                    }
+                    let theirs = similar::terms(&format!(
+                        "{} {}",
+                        other.content.title, other.content.summary
+                    ));
+                    if let Some(shared) = similar::shared_terms(&mine, &theirs) {
+                        warnings.push(format!(
+                            "similar open escalation {} ({}): shares {}",
+                            other.ticket_key,
+                            other.content.title,
+                            shared.join(", ")
+                        ));
+                    }
+                }
+                let linked: Vec<String> =
+                    d.content.related.iter().map(|r| r.target.clone()).collect();
+                Ok((d.ticket_id, linked, warnings))
+            })
+            .await?;
+        let hits = match self.kb_similar(ticket_id).await {
+            Ok(r) => r.hits,
+            Err(e) => {
+                return Ok(EscalationCheck {
+                    warnings,
+                    suggestions: Vec::new(),
+                    kb_error: Some(e.message),
+                });
+            }
+        };
+        let past: Vec<i64> = hits.iter().filter_map(|h| h.ticket_id).collect();
+        let escalated: Vec<i64> = self
+            .blocking("checking for similar escalations", move |i| {
+                let mut out = Vec::new();
+                for t in past {
+                    if !drafts::list(&i.store, Some(t))?.is_empty() {
+                        out.push(t);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut suggestions: Vec<Reference> = Vec::new();
+        for h in hits {
+            let target = h
+                .ticket_key
+                .clone()
+                .or_else(|| h.url.clone())
+                .unwrap_or_else(|| {
+                    if h.path.is_empty() {
+                        h.doc_id.clone()
+                    } else {
+                        h.path.clone()
+                    }
+                });
+            let known = similar::names_known_issue(&h.title)
+                || h.tags.iter().any(|t| similar::names_known_issue(t));
+            let was_escalated = h.ticket_id.is_some_and(|t| escalated.contains(&t));
+            if was_escalated {
+                warnings.push(format!(
+                    "known issue: {target} ({}) was escalated before",
+                    h.title
+                ));
+            } else if known {
+                warnings.push(format!(
+                    "known issue in the knowledge base: {} ({target})",
+                    h.title
+                ));
+            }
+            let kind = if known || was_escalated {
+                ReferenceKind::KnownIssue
+            } else if h.ticket_id.is_some() {
+                ReferenceKind::SimilarCase
+            } else {
+                ReferenceKind::KbArticle
+            };
+            let dup = linked.contains(&target) || suggestions.iter().any(|s| s.target == target);
+            if !dup {
+                suggestions.push(Reference {
+                    kind,
+                    target,
+                    title: h.title,
+                    // Past cases are resolved or closed; documents have no state.
+                    open: h.ticket_id.map(|_| false),
+                });
+            }
+        }
+        Ok(EscalationCheck {
+            warnings,
+            suggestions,
+            kb_error: None,
+        })
     }
 
     /// The export as bytes (for the CLI's standard output).
@@ -543,11 +694,123 @@ mod tests {
         assert!(out.path.ends_with(".zip") && bytes.len() as u64 == out.bytes);
         assert!(memchr_find(&bytes, b"dan@example.com").is_none());
         assert!(memchr_find(&bytes, b"carol@example.com").is_none());
+        // No path: the workspace's exports folder, created on first use.
+        let md = cb
+            .escalation_export(ExportInput {
+                id: v.id,
+                format: ExportFormat::Markdown,
+                path: String::new(),
+            })
+            .await
+            .unwrap();
+        assert!(
+            std::path::Path::new(&md.path).starts_with(dir.path().join(EXPORTS_DIR)),
+            "{}",
+            md.path
+        );
+        let text = std::fs::read_to_string(&md.path).unwrap();
+        assert!(text.contains("<email-") && !text.contains("dan@example.com"));
         assert_eq!(
             cb.escalation_get(v.id).await.unwrap().status,
             DraftStatus::Exported
         );
         assert_eq!(cb.escalation_list(Some(t.id)).await.unwrap().len(), 1);
+    }
+
+    fn ticket(title: &str, description: &str) -> NewTicketInput {
+        NewTicketInput {
+            title: title.into(),
+            description: description.into(),
+            priority: None,
+            state: None,
+            assignee: None,
+            assignment_group: None,
+            requester: None,
+            tags: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn check_warns_of_a_similar_open_escalation_and_a_known_issue() {
+        let (_dir, cb) = open().await;
+        let first = cb
+            .create_ticket(ticket(
+                "Invoice PDF export fails with 503 for EU tenants",
+                "Since the upgrade, exporting an invoice as PDF returns 503 for EU tenants.",
+            ))
+            .await
+            .unwrap();
+        let second = cb
+            .create_ticket(ticket(
+                "EU tenants: invoice export returns 503",
+                "Invoice PDF export is broken for our EU tenants after the upgrade.",
+            ))
+            .await
+            .unwrap();
+        let other = cb
+            .create_ticket(ticket(
+                "Outlook keeps asking for the password",
+                "Outlook prompts for credentials after the mailbox migration.",
+            ))
+            .await
+            .unwrap();
+        cb.escalation_create(first.id).await.unwrap();
+        let b = cb.escalation_create(second.id).await.unwrap();
+        let c = cb.escalation_create(other.id).await.unwrap();
+
+        let check = cb.escalation_check(b.id).await.unwrap();
+        assert_eq!(check.kb_error, None);
+        let w: Vec<&String> = check
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("similar open escalation"))
+            .collect();
+        assert_eq!(w.len(), 1, "{:?}", check.warnings);
+        assert!(
+            w[0].contains(&first.key) && w[0].contains("invoice"),
+            "{}",
+            w[0]
+        );
+        let unrelated = cb.escalation_check(c.id).await.unwrap();
+        assert!(unrelated.warnings.is_empty(), "{:?}", unrelated.warnings);
+
+        // Once the first ticket is resolved it is no longer an open escalation, but it is a past
+        // case in the knowledge base that was escalated: a known issue.
+        cb.update_ticket(crate::dto::UpdateTicketInput {
+            id: first.id,
+            state: Some(casebook_core::model::TicketState::Resolved),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let started = std::time::Instant::now();
+        let check = loop {
+            let check = cb.escalation_check(b.id).await.unwrap();
+            if check.warnings.iter().any(|w| w.starts_with("known issue")) {
+                break check;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the resolved escalated case never showed as a known issue: {check:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(
+            !check.warnings.iter().any(|w| w.starts_with("similar open")),
+            "{:?}",
+            check.warnings
+        );
+        assert!(
+            check.warnings.iter().any(|w| w.contains(&first.key)),
+            "{:?}",
+            check.warnings
+        );
+        let s = check
+            .suggestions
+            .iter()
+            .find(|s| s.target == first.key)
+            .expect("the past case is suggested");
+        assert_eq!((s.kind, s.open), (ReferenceKind::KnownIssue, Some(false)));
     }
 
     fn memchr_find(h: &[u8], n: &[u8]) -> Option<usize> {

@@ -11,3 +11,4 @@ pub mod export;
 pub mod logs;
 pub mod package;
 pub mod redact;
+pub mod similar;
