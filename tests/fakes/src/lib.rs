@@ -11,6 +11,7 @@ pub mod faults;
 pub mod jira;
 pub mod server;
 pub mod servicenow;
+pub mod zendesk;
 
 pub use faults::{Fault, FaultPlan, FaultRule};
 pub use server::{Handler, LoggedRequest, Request, RequestLog, Response, ServerHandle};
