@@ -271,6 +271,9 @@ impl Casebook {
     }
 
     pub async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage> {
+        if query.sort == casebook_core::store::SortKey::Risk {
+            return self.list_tickets_by_risk(query).await;
+        }
         self.blocking("loading the queue", move |i| {
             Ok(i.store.query_tickets(&query)?.into())
         })

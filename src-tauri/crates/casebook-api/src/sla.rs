@@ -22,14 +22,62 @@ pub use casebook_core::macros::Macro as MacroDef;
 pub use casebook_core::reports::{Report as KpiReport, ReportFilter as KpiReportFilter};
 pub use casebook_core::sla::TicketSla as TicketSlaView;
 
-/// The workspace's SLA facts, kept between reports and risk orderings (see [`sla::FactsCache`]).
-pub(crate) type SlaSlot = Mutex<sla::FactsCache>;
+/// The workspace's SLA facts, kept between reports and risk orderings (see [`sla::FactsCache`]),
+/// and the queue's risk values beside them (see [`sla::RiskCache`]).
+#[derive(Debug, Default)]
+pub(crate) struct SlaState {
+    facts: sla::FactsCache,
+    risk: sla::RiskCache,
+}
+
+pub(crate) type SlaSlot = Mutex<SlaState>;
 
 /// Runs `f` on the current facts of every ticket (refreshed from the event log first).
 fn with_facts<T>(i: &Inner, f: impl FnOnce(&[sla::TicketFacts]) -> Result<T>) -> Result<T> {
-    let mut cache = i.sla.lock().unwrap_or_else(PoisonError::into_inner);
-    let facts = cache.refresh(&i.store)?;
+    let mut slot = i.sla.lock().unwrap_or_else(PoisonError::into_inner);
+    let facts = slot.facts.refresh(&i.store)?;
     f(facts)
+}
+
+/// Runs `f` with the facts and the risk values brought up to date at `now`.
+fn with_risk<T>(
+    i: &Inner,
+    now: i64,
+    f: impl FnOnce(&sla::FactsCache, &sla::RiskCache) -> Result<T>,
+) -> Result<T> {
+    let config = i.store.sla_config()?;
+    let mut slot = i.sla.lock().unwrap_or_else(PoisonError::into_inner);
+    let SlaState { facts, risk } = &mut *slot;
+    facts.refresh(&i.store)?;
+    risk.update(facts, &config, now)?;
+    f(facts, risk)
+}
+
+/// The settings key of the breach warning time.
+const NOTIFY_BEFORE_KEY: &str = "sla.notify_before_minutes";
+
+/// When breach warnings are sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SlaNotifySettings {
+    /// Minutes before a target breaches; 0 turns warnings off.
+    pub before_minutes: u32,
+}
+
+/// A breach warning for the desktop shell to show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SlaNotice {
+    #[ts(type = "number")]
+    pub ticket_id: i64,
+    /// `CB-12: first response due in 9 min`.
+    pub title: String,
+    /// The ticket's title.
+    pub body: String,
+    #[ts(type = "number")]
+    pub due_at: i64,
 }
 
 impl From<SlaError> for ApiError {
@@ -236,6 +284,13 @@ pub fn agreement(all: &[TicketSla], done: &dyn Fn(TicketId) -> bool) -> Vec<Agre
     rows
 }
 
+fn notify_before(i: &Inner) -> Result<u32> {
+    Ok(i.store
+        .setting(NOTIFY_BEFORE_KEY)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(sla::DEFAULT_NOTIFY_BEFORE_MINUTES))
+}
+
 fn changes_in_words(m: &Macro) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(s) = m.set_state {
@@ -331,6 +386,102 @@ impl Casebook {
                     .map(|f| SlaBadge::of(&sla::compute(f, &mut cfg, now)))
                     .collect())
             })
+        })
+        .await
+    }
+
+    /// A page of the queue in SLA risk order ([`SortKey::Risk`]): the query runs on the queue
+    /// index with each ticket's risk value (kept current in memory; see [`sla::RiskCache`]).
+    pub async fn list_tickets_by_risk(
+        &self,
+        query: casebook_core::store::TicketQuery,
+    ) -> Result<crate::dto::TicketPage> {
+        self.blocking("loading the queue by SLA risk", move |i| {
+            let now = i.clock.now();
+            with_risk(i, now, |facts, risk| {
+                Ok(i.store
+                    .query_tickets_ranked(&query, &|id| risk.value(facts, id))?
+                    .into())
+            })
+        })
+        .await
+    }
+
+    pub async fn sla_notify_settings(&self) -> Result<SlaNotifySettings> {
+        self.blocking("loading SLA warning settings", |i| {
+            Ok(SlaNotifySettings {
+                before_minutes: notify_before(i)?,
+            })
+        })
+        .await
+    }
+
+    /// Sets how long before a breach the warning comes (0: none; at most a day).
+    pub async fn set_sla_notify_settings(
+        &self,
+        settings: SlaNotifySettings,
+    ) -> Result<SlaNotifySettings> {
+        if settings.before_minutes > sla::MAX_NOTIFY_BEFORE_MINUTES {
+            return Err(ApiError::invalid(format!(
+                "the warning time must be at most {} minutes",
+                sla::MAX_NOTIFY_BEFORE_MINUTES
+            )));
+        }
+        self.blocking("saving SLA warning settings", move |i| {
+            i.store
+                .set_setting(NOTIFY_BEFORE_KEY, &settings.before_minutes.to_string())?;
+            Ok(settings)
+        })
+        .await
+    }
+
+    /// The breach warnings due now, recorded as sent (each target is warned about once, across
+    /// restarts). `focused`: the ticket the agent has open in the focused window (never warned
+    /// about). The shell delivers what this returns.
+    pub async fn take_sla_notices(&self, focused: Option<i64>) -> Result<Vec<SlaNotice>> {
+        self.blocking("choosing SLA warnings", move |i| {
+            let minutes = notify_before(i)?;
+            if minutes == 0 {
+                return Ok(Vec::new());
+            }
+            let lead = i64::from(minutes) * 60_000;
+            let now = i.clock.now();
+            let mut cfg = i.store.sla_config()?.compile()?;
+            // Candidates: tickets whose earliest breach or due time is before the window ends
+            // (one running target due soon makes the ticket's value at most that).
+            let slas: Vec<TicketSla> = with_risk(i, now, |facts, risk| {
+                Ok(risk
+                    .at_most(now + lead)
+                    .filter_map(|p| facts.facts().get(p))
+                    .map(|f| {
+                        let tl = sla::Timeline::build(f, now);
+                        sla::compute_quiet(f, &tl, &mut cfg, now)
+                    })
+                    .collect())
+            })?;
+            let seen_err = std::cell::RefCell::new(None);
+            let notices = sla::due_notices(&slas, lead, now, focused, &|t, k, s| {
+                i.store.sla_notified(t, k, s).unwrap_or_else(|e| {
+                    seen_err.borrow_mut().get_or_insert(e);
+                    true
+                })
+            });
+            if let Some(e) = seen_err.into_inner() {
+                return Err(e.into());
+            }
+            i.store.record_sla_notices(&notices, now)?;
+            notices
+                .into_iter()
+                .map(|n| {
+                    let body = i.store.ticket(n.ticket_id)?.ticket.title;
+                    Ok(SlaNotice {
+                        ticket_id: n.ticket_id,
+                        title: n.headline,
+                        body,
+                        due_at: n.due_at,
+                    })
+                })
+                .collect()
         })
         .await
     }
@@ -691,6 +842,118 @@ mod tests {
             })
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_queue_sorts_by_time_to_breach_and_follows_edits() {
+        use casebook_core::store::{SortKey, TicketQuery};
+        let t0 = t("2026-03-02T09:00:00Z");
+        let (_d, cb, clock) = open(t0).await;
+        let p3 = cb
+            .create_ticket(new_ticket("Printer", Priority::Medium))
+            .await
+            .unwrap();
+        let p1 = cb
+            .create_ticket(new_ticket("Core switch down", Priority::Critical))
+            .await
+            .unwrap();
+        let p2 = cb
+            .create_ticket(new_ticket("Mail slow", Priority::High))
+            .await
+            .unwrap();
+        let mut done = new_ticket("Old", Priority::Critical);
+        done.state = Some(TicketState::Resolved);
+        let done = cb.create_ticket(done).await.unwrap();
+        let q = TicketQuery {
+            sort: SortKey::Risk,
+            ..Default::default()
+        };
+        let order = |p: crate::dto::TicketPage| p.rows.iter().map(|r| r.id).collect::<Vec<_>>();
+        let page = cb.list_tickets(q.clone()).await.unwrap();
+        assert_eq!(page.total, 4);
+        // Responses due 09:15 (P1), 10:00 (P2), 13:00 (P3); the resolved one has no clock running.
+        assert_eq!(order(page), [p1.id, p2.id, p3.id, done.id]);
+        let mut rev = q.clone();
+        rev.reverse = true;
+        assert_eq!(
+            order(cb.list_tickets(rev).await.unwrap()),
+            [done.id, p3.id, p2.id, p1.id]
+        );
+        // The P1 breaches at 09:15 and stays first; the P2 goes on hold: paused tickets come after
+        // every running one.
+        clock.advance(30 * MIN);
+        cb.update_ticket(crate::dto::UpdateTicketInput {
+            id: p2.id,
+            expected_revision: Some(p2.revision),
+            title: None,
+            description: None,
+            state: Some(TicketState::OnHold),
+            priority: None,
+            assignee: None,
+            assignment_group: None,
+            tags: None,
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            order(cb.list_tickets(q.clone()).await.unwrap()),
+            [p1.id, p3.id, p2.id, done.id]
+        );
+        // Filters and paging apply as for any other order.
+        let mut one = q.clone();
+        one.offset = 1;
+        one.limit = 1;
+        one.filter.priorities = vec![Priority::Medium, Priority::High];
+        let p = cb.list_tickets(one).await.unwrap();
+        assert_eq!((p.total, order(p)), (2, vec![p2.id]));
+    }
+
+    #[tokio::test]
+    async fn breach_warnings_come_once_per_target_and_not_for_the_focused_ticket() {
+        let t0 = t("2026-03-02T09:00:00Z");
+        let (_d, cb, clock) = open(t0).await;
+        assert_eq!(cb.sla_notify_settings().await.unwrap().before_minutes, 15);
+        let err = cb
+            .set_sla_notify_settings(SlaNotifySettings {
+                before_minutes: 2_000,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.message, "the warning time must be at most 1440 minutes");
+        cb.set_sla_notify_settings(SlaNotifySettings { before_minutes: 5 })
+            .await
+            .unwrap();
+        let a = cb
+            .create_ticket(new_ticket("Core switch down", Priority::Critical))
+            .await
+            .unwrap();
+        let b = cb
+            .create_ticket(new_ticket("Second site down", Priority::Critical))
+            .await
+            .unwrap();
+        // Both responses are due 09:15; the warning window opens at 09:10.
+        clock.advance(9 * MIN);
+        assert!(cb.take_sla_notices(None).await.unwrap().is_empty());
+        clock.advance(2 * MIN);
+        let n = cb.take_sla_notices(Some(b.id)).await.unwrap();
+        assert_eq!(n.len(), 1, "{n:?}");
+        assert_eq!(n[0].ticket_id, a.id);
+        assert_eq!(
+            n[0].title,
+            format!("{}: first response due in 4 min", a.key)
+        );
+        assert_eq!(n[0].body, "Core switch down");
+        assert_eq!(n[0].due_at, t0 + 15 * MIN);
+        // Not again for a; b once the agent looks elsewhere.
+        clock.advance(MIN);
+        let n = cb.take_sla_notices(None).await.unwrap();
+        assert_eq!(n.iter().map(|n| n.ticket_id).collect::<Vec<_>>(), [b.id]);
+        assert!(cb.take_sla_notices(None).await.unwrap().is_empty());
+        // Turned off: nothing, whatever is due.
+        cb.set_sla_notify_settings(SlaNotifySettings { before_minutes: 0 })
+            .await
+            .unwrap();
+        assert!(cb.take_sla_notices(None).await.unwrap().is_empty());
     }
 
     /// Core types the façade returns directly (not inside a façade DTO) are exported here, so
