@@ -24,11 +24,11 @@ pub use import::{ImportBatchReport, ImportedTicket, ImportedUpdate};
 pub use kb::KbSourceRow;
 pub use key::{DatabaseKey, InvalidKey};
 pub use query::{Facets, NO_RISK, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
-pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
 pub use sync::{
     ApplyReport, ConflictRow, NewConflict, PulledComment, PulledTicket, PushEffect, Resolution,
     SYNC_ACTOR, SYNC_FIELDS, SyncOp, SyncStatusRow, validate_field_value,
 };
+pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
 pub use views::SavedView;
 
 use queue_index::QueueIndex;
@@ -125,7 +125,15 @@ impl Store {
     /// Opens (and migrates) the database at `path`, encrypted with `key` (SQLCipher). A new file is
     /// encrypted from its first page; an existing one must have been encrypted with this key.
     pub fn open_encrypted(path: &Path, mode: OpenMode, key: &DatabaseKey) -> Result<Store> {
-        Store::open_with_key(path, mode, Some(key))
+        match Store::open_with_key(path, mode, Some(key)) {
+            // Not readable in the current page format: a workspace encrypted before it may be,
+            // in SQLCipher's default format. Rewrite it once, then open it as usual.
+            Err(StoreError::WrongKey { .. }) if Store::has_legacy_format(path, key) => {
+                Store::upgrade_cipher_format(path, key)?;
+                Store::open_with_key(path, mode, Some(key))
+            }
+            other => other,
+        }
     }
 
     fn open_with_key(path: &Path, mode: OpenMode, key: Option<&DatabaseKey>) -> Result<Store> {
@@ -312,9 +320,14 @@ impl Store {
     /// Writes a compact, consistent copy of the database to `target` (a backup).
     pub fn vacuum_into(&self, target: &Path) -> Result<()> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        conn.execute("VACUUM INTO ?1", [target.to_string_lossy()])
-            .map_err(|e| StoreError::from_sql(&self.path, e))?;
-        Ok(())
+        match &self.key {
+            // SQLCipher's VACUUM INTO keeps the key but not the page format: export instead.
+            Some(key) => key::export_to(&conn, target, key),
+            None => conn
+                .execute("VACUUM INTO ?1", [target.to_string_lossy()])
+                .map(drop),
+        }
+        .map_err(|e| StoreError::from_sql(&self.path, e))
     }
 
     /// Switches the writer to bulk loading until the guard is dropped: no automatic WAL
