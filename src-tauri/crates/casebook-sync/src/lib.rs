@@ -6,3 +6,5 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod probe;
+pub mod backoff;
+pub mod engine;

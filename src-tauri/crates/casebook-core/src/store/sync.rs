@@ -677,6 +677,52 @@ fn mark_deleted(
     Ok(id)
 }
 
+/// Records that the upstream now has `fields` at `version` (after our own write).
+fn record_update(
+    tx: &Transaction<'_>,
+    ticket_id: TicketId,
+    version: &str,
+    version_updated_at: Millis,
+    fields: &Map<String, Value>,
+) -> Result<()> {
+    let row: Option<String> = tx
+        .prepare_cached("SELECT fields FROM sync_tickets WHERE ticket_id = ?")?
+        .query_row([ticket_id], |r| r.get(0))
+        .optional()?;
+    if let Some(row) = row {
+        let mut snap = match parse_json(&row)? {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        for (k, v) in fields {
+            snap.insert(k.clone(), v.clone());
+        }
+        tx.prepare_cached(
+            "UPDATE sync_tickets SET version = ?, version_updated_at = ?, fields = ? \
+             WHERE ticket_id = ?",
+        )?
+        .execute(params![
+            version,
+            version_updated_at,
+            Value::Object(snap).to_string(),
+            ticket_id
+        ])?;
+    }
+    let t = load_ticket(tx, ticket_id)?
+        .ok_or_else(|| StoreError::TicketNotFound(ticket_id.to_string()))?;
+    let mut extra = match t.extra {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    extra.insert(
+        "sync_version".into(),
+        json!({ "token": version, "updated_at": version_updated_at }),
+    );
+    tx.prepare_cached("UPDATE tickets SET extra = ? WHERE id = ?")?
+        .execute(params![Value::Object(extra).to_string(), ticket_id])?;
+    Ok(())
+}
+
 fn workspace_marker_prefix(tx: &Transaction<'_>) -> Result<String> {
     let existing: Option<String> = tx
         .prepare_cached("SELECT value FROM settings WHERE key = 'sync.workspace_id'")?
@@ -1001,38 +1047,11 @@ impl Store {
                             .execute(params![upstream_id, cid])?;
                     }
                 }
-                PushEffect::Updated { version, version_updated_at, fields } => {
-                    let row: Option<String> = tx
-                        .prepare_cached("SELECT fields FROM sync_tickets WHERE ticket_id = ?")?
-                        .query_row([ticket_id], |r| r.get(0))
-                        .optional()?;
-                    if let Some(row) = row {
-                        let mut snap = match parse_json(&row)? {
-                            Value::Object(m) => m,
-                            _ => Map::new(),
-                        };
-                        for (k, v) in fields {
-                            snap.insert(k.clone(), v.clone());
-                        }
-                        tx.prepare_cached(
-                            "UPDATE sync_tickets SET version = ?, version_updated_at = ?, fields = ? \
-                             WHERE ticket_id = ?",
-                        )?
-                        .execute(params![version, version_updated_at, Value::Object(snap).to_string(), ticket_id])?;
-                    }
-                    let t = load_ticket(tx, ticket_id)?
-                        .ok_or_else(|| StoreError::TicketNotFound(ticket_id.to_string()))?;
-                    let mut extra = match t.extra {
-                        Value::Object(m) => m,
-                        _ => Map::new(),
-                    };
-                    extra.insert(
-                        "sync_version".into(),
-                        json!({ "token": version, "updated_at": version_updated_at }),
-                    );
-                    tx.prepare_cached("UPDATE tickets SET extra = ? WHERE id = ?")?
-                        .execute(params![Value::Object(extra).to_string(), ticket_id])?;
-                }
+                PushEffect::Updated {
+                    version,
+                    version_updated_at,
+                    fields,
+                } => record_update(tx, ticket_id, version, *version_updated_at, fields)?,
                 PushEffect::Created(p) => {
                     let t = load_ticket(tx, ticket_id)?
                         .ok_or_else(|| StoreError::TicketNotFound(ticket_id.to_string()))?;
@@ -1068,6 +1087,35 @@ impl Store {
             .execute(params![now, op_id])?;
             Ok(())
         })
+    }
+
+    /// Records fields an update pushed while others of the same operation went to the conflict
+    /// inbox (the operation itself is not done).
+    pub fn record_pushed_fields(
+        &self,
+        op_id: i64,
+        version: &str,
+        version_updated_at: Millis,
+        fields: &Map<String, Value>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let ticket_id: TicketId = tx
+                .prepare_cached("SELECT ticket_id FROM outbox WHERE id = ?")?
+                .query_row([op_id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::Invalid(format!("no outbox operation {op_id}")))?;
+            record_update(tx, ticket_id, version, version_updated_at, fields)
+        })
+    }
+
+    /// Marks one mirrored ticket deleted upstream (a push found it gone). Never deletes it.
+    pub fn mark_deleted_upstream(
+        &self,
+        connection_id: i64,
+        upstream_id: &str,
+        now: Millis,
+    ) -> Result<Option<TicketId>> {
+        self.write(|tx| mark_deleted(tx, connection_id, upstream_id, now))
     }
 
     /// Puts the fields that changed on both sides into the conflict inbox; the operation waits
