@@ -12,7 +12,9 @@ export type Route =
   | { name: "ticket"; id: number }
   | { name: "settings" }
   | { name: "risk" }
-  | { name: "reports" };
+  | { name: "reports" }
+  // A knowledge-base document (issue 3); `ticketId`: the ticket it was opened from.
+  | { name: "doc"; docId: string; anchor: string | null; ticketId: number | null };
 
 /** Everything the screens share. One instance per window; tests make their own. */
 export class AppState {
@@ -45,6 +47,13 @@ export class AppState {
     this.route = { name: "ticket", id };
   }
 
+  /** Opens a runbook, past case or article of the knowledge base, remembering the open ticket. */
+  openDocument(docId: string, anchor: string | null = null): void {
+    const r = this.route;
+    const ticketId = r.name === "ticket" ? r.id : r.name === "doc" ? r.ticketId : null;
+    this.route = { name: "doc", docId, anchor, ticketId };
+  }
+
   showQueue(): void {
     this.route = { name: "queue" };
     this.ticket = null;
@@ -68,7 +77,7 @@ export class AppState {
 
   focusFilter(): void {
     // The filter bar is on screen beside an open ticket too; only settings hide it.
-    if (["settings", "risk", "reports"].includes(this.route.name)) this.showQueue();
+    if (["settings", "risk", "reports", "doc"].includes(this.route.name)) this.showQueue();
     this.filterFocusRequested = true;
   }
 

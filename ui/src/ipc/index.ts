@@ -5,3 +5,4 @@ export * from "./sla";
 export * from "./connections";
 export { onChanges, CHANGES_EVENT } from "./events";
 export type { ApiError, ErrorCode } from "../lib/errors";
+export * from "./kb";
