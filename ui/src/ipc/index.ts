@@ -5,4 +5,5 @@ export * from "./sla";
 export * from "./connections";
 export { onChanges, CHANGES_EVENT } from "./events";
 export type { ApiError, ErrorCode } from "../lib/errors";
+export * from "./escalation";
 export * from "./kb";
