@@ -79,7 +79,7 @@ describe("escalation editor", () => {
           redacted: "…",
         },
       ],
-      audit: { counts: { email: 1 }, distinct: { email: 1 } },
+      audit: { counts: { email: 1 }, distinct: { email: 1 }, total: 1 },
     });
   });
 
