@@ -1,3 +1,610 @@
-//! The fake ServiceNow Table API. Owned by engineer S1 (issue 5): this placeholder only reserves
-//! the module so the crate layout is fixed; S1 fills it in on top of `crate::server` and
-//! `crate::faults`.
+//! The fake ServiceNow Table API: `/api/now/table/{incident,sys_journal_field,kb_knowledge}`
+//! as the real instance answers (see the Table API docs and
+//! `/work/shared/specs/servicenow-table-api-openapi.yml`):
+//! - `{"result": …}` bodies, actual values as strings, date-times in UTC `YYYY-MM-DD HH:MM:SS`
+//!   (second precision: many rows share one second), `sys_mod_count` bumped by every write;
+//! - encoded queries with `^`, `>=`, `=`, `IN`, `LIKE`, `ORDERBY`/`ORDERBYDESC`; unknown parts are
+//!   ignored (as the real API does by default);
+//! - `sysparm_limit` / `sysparm_offset` pages with `Link` (first/prev/next/last) and
+//!   `X-Total-Count` headers;
+//! - PATCH appends `comments` / `work_notes` to `sys_journal_field` (journal fields read back as
+//!   `""` on the record); no precondition exists;
+//! - errors as `{"error":{"message","detail"},"status":"failure"}`; 429 with `Retry-After` and
+//!   `X-RateLimit-*` headers.
+
+use crate::faults::{FaultPlan, lock};
+use crate::server::{self, Handler, Request, RequestLog, Response, ServerHandle};
+use serde_json::{Map, Value, json};
+use std::sync::{Arc, Mutex};
+
+/// 2026-11-21 09:00:00 UTC.
+pub const T0_SECS: i64 = 1_795_251_600;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub table: String,
+    /// Field values as the API stores them (strings).
+    pub fields: Map<String, Value>,
+}
+
+impl Record {
+    pub fn get(&self, k: &str) -> &str {
+        self.fields
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+    pub fn sys_id(&self) -> &str {
+        self.get("sys_id")
+    }
+}
+
+#[derive(Debug)]
+pub struct State {
+    /// Seconds since the epoch (the instance clock; writes stamp it).
+    pub now: i64,
+    pub records: Vec<Record>,
+    next_id: u64,
+    next_number: u64,
+    /// Answer `sysparm_limit` pages at most this big (the instance's own cap).
+    pub max_limit: usize,
+}
+
+impl State {
+    fn new_sys_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("{:032x}", 0x5e7_0000_0000u64 + self.next_id)
+    }
+
+    fn find_mut(&mut self, table: &str, sys_id: &str) -> Option<&mut Record> {
+        self.records
+            .iter_mut()
+            .find(|r| r.table == table && r.sys_id() == sys_id)
+    }
+}
+
+pub fn sn_time(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// A running fake instance.
+pub struct ServiceNowFake {
+    server: ServerHandle,
+    state: Arc<Mutex<State>>,
+}
+
+struct SnHandler {
+    state: Arc<Mutex<State>>,
+    base: Mutex<String>,
+}
+
+pub async fn start() -> std::io::Result<ServiceNowFake> {
+    let state = Arc::new(Mutex::new(State {
+        now: T0_SECS,
+        records: Vec::new(),
+        next_id: 0,
+        next_number: 10_000,
+        max_limit: 10_000,
+    }));
+    let handler = Arc::new(SnHandler {
+        state: state.clone(),
+        base: Mutex::new(String::new()),
+    });
+    let server = server::serve(handler.clone()).await?;
+    *lock(&handler.base) = server.base_url();
+    Ok(ServiceNowFake { server, state })
+}
+
+/// An incident to seed.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub short_description: String,
+    pub description: String,
+    pub state: String,
+    pub priority: String,
+    pub assigned_to: String,
+    pub assignment_group: String,
+    pub caller_id: String,
+}
+
+impl NewIncident {
+    pub fn new(short_description: &str) -> NewIncident {
+        NewIncident {
+            short_description: short_description.into(),
+            description: String::new(),
+            state: "2".into(),
+            priority: "3".into(),
+            assigned_to: "ana".into(),
+            assignment_group: "Service Desk".into(),
+            caller_id: "caller".into(),
+        }
+    }
+}
+
+impl ServiceNowFake {
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+    pub fn faults(&self) -> &FaultPlan {
+        self.server.faults()
+    }
+    pub fn requests(&self) -> &RequestLog {
+        self.server.requests()
+    }
+    pub fn server(&self) -> &ServerHandle {
+        &self.server
+    }
+
+    pub fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut lock(&self.state))
+    }
+
+    /// Moves the instance clock forward (seconds).
+    pub fn advance(&self, secs: i64) {
+        lock(&self.state).now += secs;
+    }
+
+    /// Creates an incident as the caller; returns its sys_id.
+    pub fn seed(&self, n: NewIncident) -> String {
+        let mut s = lock(&self.state);
+        let mut m = Map::new();
+        m.insert("short_description".into(), json!(n.short_description));
+        m.insert("description".into(), json!(n.description));
+        m.insert("state".into(), json!(n.state));
+        m.insert("priority".into(), json!(n.priority));
+        m.insert("assigned_to".into(), json!(n.assigned_to));
+        m.insert("assignment_group".into(), json!(n.assignment_group));
+        m.insert("caller_id".into(), json!(n.caller_id));
+        insert(&mut s, "incident", m, "caller")
+    }
+
+    /// Seeds many incidents sharing timestamps (`per_second` per second), fast.
+    pub fn seed_many(&self, n: usize, per_second: usize, with_comment: bool) {
+        let mut s = lock(&self.state);
+        for i in 0..n {
+            if i % per_second.max(1) == 0 {
+                s.now += 1;
+            }
+            let mut m = Map::new();
+            m.insert(
+                "short_description".into(),
+                json!(format!("Incident {i}: VPN drops")),
+            );
+            m.insert(
+                "description".into(),
+                json!("The VPN disconnects every few minutes."),
+            );
+            m.insert("state".into(), json!(if i % 3 == 0 { "6" } else { "2" }));
+            m.insert("priority".into(), json!(((i % 4) + 1).to_string()));
+            m.insert("assigned_to".into(), json!("ana"));
+            m.insert("assignment_group".into(), json!("Network"));
+            m.insert("caller_id".into(), json!("caller"));
+            let id = insert(&mut s, "incident", m, "caller");
+            if with_comment {
+                journal(
+                    &mut s,
+                    &id,
+                    "comments",
+                    "It happened again this morning.",
+                    "caller",
+                );
+            }
+        }
+    }
+
+    /// Changes an incident as another agent: bumps `sys_mod_count` and `sys_updated_on`.
+    pub fn edit_as_other(&self, sys_id: &str, fields: &[(&str, &str)]) {
+        let mut s = lock(&self.state);
+        s.now += 1;
+        let now = s.now;
+        if let Some(r) = s.find_mut("incident", sys_id) {
+            for (k, v) in fields {
+                r.fields.insert((*k).into(), json!(v));
+            }
+            touch(r, now, "bo.other");
+        }
+    }
+
+    pub fn comment_as_other(&self, sys_id: &str, element: &str, text: &str) {
+        let mut s = lock(&self.state);
+        s.now += 1;
+        let now = s.now;
+        journal(&mut s, sys_id, element, text, "bo.other");
+        if let Some(r) = s.find_mut("incident", sys_id) {
+            touch(r, now, "bo.other");
+        }
+    }
+
+    pub fn delete(&self, sys_id: &str) {
+        let mut s = lock(&self.state);
+        s.records
+            .retain(|r| r.sys_id() != sys_id && r.get("element_id") != sys_id);
+    }
+
+    pub fn incident(&self, sys_id: &str) -> Option<Record> {
+        lock(&self.state)
+            .records
+            .iter()
+            .find(|r| r.table == "incident" && r.sys_id() == sys_id)
+            .cloned()
+    }
+
+    pub fn incidents(&self) -> Vec<Record> {
+        lock(&self.state)
+            .records
+            .iter()
+            .filter(|r| r.table == "incident")
+            .cloned()
+            .collect()
+    }
+
+    /// Journal entries of a record whose text contains `needle` (exactly-once assertions).
+    pub fn journal_containing(&self, sys_id: &str, needle: &str) -> usize {
+        lock(&self.state)
+            .records
+            .iter()
+            .filter(|r| {
+                r.table == "sys_journal_field"
+                    && r.get("element_id") == sys_id
+                    && r.get("value").contains(needle)
+            })
+            .count()
+    }
+
+    pub fn add_article(&self, title: &str, html: &str, published: bool) -> String {
+        let mut s = lock(&self.state);
+        let mut m = Map::new();
+        m.insert("short_description".into(), json!(title));
+        m.insert("text".into(), json!(html));
+        m.insert(
+            "workflow_state".into(),
+            json!(if published { "published" } else { "retired" }),
+        );
+        m.insert("latest".into(), json!("true"));
+        insert(&mut s, "kb_knowledge", m, "kb.author")
+    }
+}
+
+fn touch(r: &mut Record, now: i64, by: &str) {
+    let n: u64 = r.get("sys_mod_count").parse().unwrap_or(0);
+    r.fields
+        .insert("sys_mod_count".into(), json!((n + 1).to_string()));
+    r.fields
+        .insert("sys_updated_on".into(), json!(sn_time(now)));
+    r.fields.insert("sys_updated_by".into(), json!(by));
+}
+
+fn insert(s: &mut State, table: &str, mut m: Map<String, Value>, by: &str) -> String {
+    let id = s.new_sys_id();
+    let now = sn_time(s.now);
+    m.insert("sys_id".into(), json!(id));
+    if table == "incident" {
+        s.next_number += 1;
+        m.insert("number".into(), json!(format!("INC{:07}", s.next_number)));
+        m.entry("active").or_insert(json!("true"));
+        m.entry("correlation_id").or_insert(json!(""));
+    } else if table == "kb_knowledge" {
+        s.next_number += 1;
+        m.insert("number".into(), json!(format!("KB{:07}", s.next_number)));
+    }
+    m.insert("sys_created_on".into(), json!(now));
+    m.insert("sys_created_by".into(), json!(by));
+    m.insert("sys_updated_on".into(), json!(now));
+    m.insert("sys_updated_by".into(), json!(by));
+    m.insert("sys_mod_count".into(), json!("0"));
+    s.records.push(Record {
+        table: table.into(),
+        fields: m,
+    });
+    id
+}
+
+fn journal(s: &mut State, element_id: &str, element: &str, text: &str, by: &str) {
+    let mut m = Map::new();
+    m.insert("element_id".into(), json!(element_id));
+    m.insert("element".into(), json!(element));
+    m.insert("name".into(), json!("incident"));
+    m.insert("value".into(), json!(text));
+    insert(s, "sys_journal_field", m, by);
+}
+
+fn sn_error(status: u16, message: &str, detail: &str) -> Response {
+    Response::json(
+        status,
+        &json!({ "error": { "message": message, "detail": detail }, "status": "failure" }),
+    )
+}
+
+/// One condition of an encoded query.
+enum Cond {
+    Ge(String, String),
+    Eq(String, String),
+    In(String, Vec<String>),
+    Like(String, String),
+}
+
+fn parse_query(q: &str) -> (Vec<Cond>, Vec<(String, bool)>) {
+    let mut conds = Vec::new();
+    let mut order = Vec::new();
+    for part in q.split('^').filter(|p| !p.is_empty()) {
+        if let Some(f) = part.strip_prefix("ORDERBYDESC") {
+            order.push((f.to_owned(), true));
+        } else if let Some(f) = part.strip_prefix("ORDERBY") {
+            order.push((f.to_owned(), false));
+        } else if let Some((f, v)) = part.split_once(">=") {
+            conds.push(Cond::Ge(f.into(), v.into()));
+        } else if let Some(i) = part.find("LIKE") {
+            conds.push(Cond::Like(part[..i].into(), part[i + 4..].into()));
+        } else if let Some(i) = part.find("IN") {
+            let (f, v) = (&part[..i], &part[i + 2..]);
+            if !f.contains('=') {
+                conds.push(Cond::In(
+                    f.into(),
+                    v.split(',').map(str::to_owned).collect(),
+                ));
+            }
+        } else if let Some((f, v)) = part.split_once('=') {
+            conds.push(Cond::Eq(f.into(), v.into()));
+        }
+        // Anything else is ignored, as the real instance does by default.
+    }
+    (conds, order)
+}
+
+fn matches(r: &Record, conds: &[Cond]) -> bool {
+    conds.iter().all(|c| match c {
+        Cond::Ge(f, v) => r.get(f) >= v.as_str(),
+        Cond::Eq(f, v) => r.get(f) == v,
+        Cond::In(f, vs) => vs.iter().any(|v| v == r.get(f)),
+        Cond::Like(f, v) => r.get(f).contains(v.as_str()),
+    })
+}
+
+fn project(r: &Record, fields: Option<&str>) -> Value {
+    let mut out = Map::new();
+    match fields {
+        Some(list) if !list.is_empty() => {
+            for f in list.split(',') {
+                let f = f.trim();
+                // Journal fields read back empty on the record; unknown names are ignored.
+                if f == "comments" || f == "work_notes" {
+                    out.insert(f.into(), json!(""));
+                } else if let Some(v) = r.fields.get(f) {
+                    out.insert(f.into(), v.clone());
+                } else if r.table == "incident" && known_incident_field(f) {
+                    out.insert(f.into(), json!(""));
+                }
+            }
+        }
+        _ => out = r.fields.clone(),
+    }
+    Value::Object(out)
+}
+
+fn known_incident_field(f: &str) -> bool {
+    matches!(
+        f,
+        "hold_reason"
+            | "company"
+            | "resolved_at"
+            | "description"
+            | "assigned_to"
+            | "assignment_group"
+    )
+}
+
+impl SnHandler {
+    fn list(&self, req: &Request, table: &str) -> Response {
+        let s = lock(&self.state);
+        let (conds, order) = parse_query(req.param("sysparm_query").unwrap_or(""));
+        let mut rows: Vec<&Record> = s
+            .records
+            .iter()
+            .filter(|r| r.table == table && matches(r, &conds))
+            .collect();
+        for (f, desc) in order.iter().rev() {
+            rows.sort_by(|a, b| {
+                let o = a.get(f).cmp(b.get(f));
+                if *desc { o.reverse() } else { o }
+            });
+        }
+        let limit: usize = match req.param("sysparm_limit").map(str::parse) {
+            None => 10_000,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => return sn_error(400, "Invalid sysparm_limit", "not a number"),
+        };
+        let limit = limit.min(s.max_limit);
+        let offset: usize = req
+            .param("sysparm_offset")
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
+        let total = rows.len();
+        let page: Vec<Value> = rows
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|r| project(r, req.param("sysparm_fields")))
+            .collect();
+        let base = lock(&self.base).clone();
+        let link = |off: usize, rel: &str| {
+            let mut q: Vec<(String, String)> = req
+                .query
+                .iter()
+                .filter(|(k, _)| k != "sysparm_offset")
+                .cloned()
+                .collect();
+            q.push(("sysparm_offset".into(), off.to_string()));
+            let qs = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(q)
+                .finish();
+            format!("<{base}{}?{qs}>;rel=\"{rel}\"", req.path)
+        };
+        let mut links = vec![link(0, "first")];
+        if offset > 0 {
+            links.push(link(offset.saturating_sub(limit), "prev"));
+        }
+        if offset + limit < total {
+            links.push(link(offset + limit, "next"));
+        }
+        let last = if total == 0 || limit == 0 {
+            0
+        } else {
+            ((total - 1) / limit) * limit
+        };
+        links.push(link(last, "last"));
+        let mut resp = Response::json(200, &json!({ "result": page }));
+        if req.param("sysparm_suppress_pagination_header") != Some("true") {
+            resp = resp.with_header("Link", links.join(","));
+        }
+        resp.with_header("X-Total-Count", total.to_string())
+    }
+
+    fn get_one(&self, req: &Request, table: &str, sys_id: &str) -> Response {
+        let s = lock(&self.state);
+        match s
+            .records
+            .iter()
+            .find(|r| r.table == table && r.sys_id() == sys_id)
+        {
+            Some(r) => Response::json(
+                200,
+                &json!({ "result": project(r, req.param("sysparm_fields")) }),
+            ),
+            None => not_found(),
+        }
+    }
+
+    fn patch(&self, req: &Request, table: &str, sys_id: &str) -> Response {
+        let body = match req.json() {
+            Ok(Value::Object(m)) => m,
+            Ok(_) | Err(_) => {
+                return sn_error(
+                    400,
+                    "Exception while reading request",
+                    "The payload is not valid JSON.",
+                );
+            }
+        };
+        let mut s = lock(&self.state);
+        s.now += 1;
+        let now = s.now;
+        if s.find_mut(table, sys_id).is_none() {
+            return not_found();
+        }
+        for (k, v) in &body {
+            let text = match v {
+                Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            if k == "comments" || k == "work_notes" {
+                if !text.is_empty() {
+                    journal(&mut s, sys_id, k, &text, "casebook.agent");
+                }
+            } else if !k.starts_with("sys_") {
+                if let Some(r) = s.find_mut(table, sys_id) {
+                    r.fields.insert(k.clone(), json!(text));
+                }
+            }
+        }
+        let Some(r) = s.find_mut(table, sys_id) else {
+            return not_found();
+        };
+        touch(r, now, "casebook.agent");
+        let out = project(r, req.param("sysparm_fields"));
+        Response::json(200, &json!({ "result": out }))
+    }
+
+    fn create(&self, req: &Request, table: &str) -> Response {
+        let body = match req.json() {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                return sn_error(
+                    400,
+                    "Exception while reading request",
+                    "The payload is not valid JSON.",
+                );
+            }
+        };
+        let mut s = lock(&self.state);
+        s.now += 1;
+        let mut m = Map::new();
+        for (k, v) in body {
+            if !k.starts_with("sys_") {
+                let text = match v {
+                    Value::String(t) => t,
+                    other => other.to_string(),
+                };
+                m.insert(k, json!(text));
+            }
+        }
+        let id = insert(&mut s, table, m, "casebook.agent");
+        let base = lock(&self.base).clone();
+        let r = s
+            .records
+            .iter()
+            .find(|r| r.sys_id() == id)
+            .map(|r| project(r, req.param("sysparm_fields")))
+            .unwrap_or(Value::Null);
+        Response::json(201, &json!({ "result": r }))
+            .with_header("Location", format!("{base}/api/now/table/{table}/{id}"))
+    }
+}
+
+fn not_found() -> Response {
+    sn_error(
+        404,
+        "No Record found",
+        "Record doesn't exist or ACL restricts the record retrieval",
+    )
+}
+
+impl Handler for SnHandler {
+    fn handle(&self, req: &Request) -> Response {
+        let segs = req.segments();
+        if req.header("authorization").is_none() {
+            return self.unauthorized();
+        }
+        match (req.method.as_str(), segs.as_slice()) {
+            ("GET", ["api", "now", "table", table]) => self.list(req, table),
+            ("GET", ["api", "now", "table", table, id]) => self.get_one(req, table, id),
+            ("PATCH" | "PUT", ["api", "now", "table", table, id]) => self.patch(req, table, id),
+            ("POST", ["api", "now", "table", table]) => self.create(req, table),
+            _ => sn_error(
+                400,
+                "Requested URI does not represent any resource",
+                &req.path,
+            ),
+        }
+    }
+
+    fn error_status(&self, status: u16) -> Response {
+        sn_error(
+            status,
+            server::reason(status),
+            "The instance could not process the request",
+        )
+    }
+
+    fn rate_limited(&self, retry_after_secs: u64) -> Response {
+        let reset = lock(&self.state).now + retry_after_secs as i64;
+        sn_error(
+            429,
+            "Rate limit exceeded",
+            "Rate limit of 100 requests per hour for Table API exceeded",
+        )
+        .with_header("Retry-After", retry_after_secs.to_string())
+        .with_header("X-RateLimit-Limit", "100")
+        .with_header("X-RateLimit-Reset", reset.to_string())
+        .with_header("X-RateLimit-Rule", "a1b2c3d4e5f60718293a4b5c6d7e8f90")
+    }
+
+    fn unauthorized(&self) -> Response {
+        sn_error(
+            401,
+            "User Not Authenticated",
+            "Required to provide Auth information",
+        )
+    }
+}

@@ -4,4 +4,4 @@
  * Where a change came from. Events from the UI or the CLI are local edits and go to the outbox;
  * imported history does not.
  */
-export type Origin = "app" | "cli" | "import";
+export type Origin = "app" | "cli" | "import" | "sync";

@@ -10,6 +10,7 @@ pub mod kb;
 pub mod outbox_export;
 pub mod sample;
 pub mod sla;
+pub mod sync;
 pub mod workspace_key;
 
 pub use casebook_core::store::Origin;

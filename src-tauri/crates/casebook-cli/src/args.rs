@@ -76,6 +76,14 @@ pub enum Command {
     Logout { connection: String },
     /// Write every unsynced local change to a JSON file (see docs/security.md).
     ExportOutbox(crate::conn_cmd::ExportOutboxArgs),
+    /// Sync now: push local changes, pull upstream changes (ServiceNow), with a progress bar.
+    Sync(crate::sync_cmd::SyncArgs),
+    /// Local changes waiting to be pushed: list, retry, discard.
+    #[command(subcommand)]
+    Outbox(crate::sync_cmd::OutboxCmd),
+    /// Fields changed both here and upstream: list, resolve.
+    #[command(subcommand)]
+    Conflicts(crate::sync_cmd::ConflictsCmd),
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ mod escalate_cmd;
 mod kb_cmd;
 mod output;
 mod sla_cmd;
+mod sync_cmd;
 
 use args::{Cli, Command, TicketsCmd, ViewsCmd};
 use casebook_api::dto::*;
@@ -181,6 +182,11 @@ async fn run(cli: Cli, out: &Out) -> Result<u8, ApiError> {
         }
         Command::ExportOutbox(a) => {
             conn_cmd::export_outbox(a, &open(cli.home, false).await?, out).await
+        }
+        Command::Sync(a) => sync_cmd::sync(a, &open(cli.home, false).await?, out).await,
+        Command::Outbox(cmd) => sync_cmd::outbox(cmd, &open(cli.home, false).await?, out).await,
+        Command::Conflicts(cmd) => {
+            sync_cmd::conflicts(cmd, &open(cli.home, false).await?, out).await
         }
         Command::Tickets(cmd) => tickets(cmd, cli.home, out).await,
         Command::Views(cmd) => views(cmd, cli.home, out).await,

@@ -32,12 +32,13 @@
 //!   token refreshed mid-sync just works); a secret never appears in an error, a log line or a
 //!   returned value.
 
+use crate::auth::{AuthError, Credentials};
 use crate::error::SyncError;
 use crate::model::{
     ArticlePage, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteComment, RemoteTicket,
     RemoteVersion, TicketPage, TicketRef,
 };
-use casebook_core::connection::Vendor;
+use casebook_core::connection::{Connection, Vendor};
 
 pub type SyncResult<T> = Result<T, SyncError>;
 
@@ -127,5 +128,21 @@ pub trait Connector: Send + Sync {
             next: cursor.cloned().unwrap_or_else(|| Cursor(String::new())),
             has_more: false,
         })
+    }
+}
+
+/// Where a connector gets the credentials for each request (the keyring-backed
+/// [`crate::auth::tokens::TokenManager`], which refreshes OAuth access tokens before they expire).
+#[async_trait::async_trait]
+pub trait CredentialSource: Send + Sync {
+    async fn credentials(&self, conn: &Connection) -> Result<Credentials, AuthError>;
+}
+
+#[async_trait::async_trait]
+impl CredentialSource for crate::auth::tokens::TokenManager {
+    async fn credentials(&self, conn: &Connection) -> Result<Credentials, AuthError> {
+        crate::auth::tokens::TokenManager::credentials(self, conn)
+            .await
+            .map(|(c, _)| c)
     }
 }

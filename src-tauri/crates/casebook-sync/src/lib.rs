@@ -8,3 +8,4 @@ pub mod model;
 pub mod probe;
 pub mod backoff;
 pub mod engine;
+pub mod servicenow;

@@ -1,0 +1,583 @@
+//! The ServiceNow connector (Table API): `incident` (and the other mirrored task tables),
+//! comments and work notes through `sys_journal_field`, `kb_knowledge` articles.
+//!
+//! - Pull: `sysparm_query=sys_updated_on>=<UTC literal>^ORDERBYsys_updated_on^ORDERBYsys_id`,
+//!   actual (UTC) values, offset pages. The cursor is `(timestamp, offset)`: after a page it
+//!   restarts at the last row's timestamp with offset 0 (an overlap re-read that the engine
+//!   dedupes by `sys_mod_count`), and only steps the offset while a whole page shares one
+//!   second — so rows sharing the watermark second are never skipped.
+//! - Push: there is no precondition in the Table API, so the record's `sys_mod_count` is re-read
+//!   immediately before each PATCH and the write is refused locally ("moved") when it changed.
+//! - Exactly once: comments carry a marker line (found again with a `LIKE` query on
+//!   `sys_journal_field`); creations carry the marker in `correlation_id`.
+//! - Timestamps must be `YYYY-MM-DD HH:MM:SS` (UTC actual values): anything else is an explicit
+//!   [`SyncError::BadTimestamp`], never a guess.
+
+mod map;
+
+use crate::auth::AuthError;
+use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
+use crate::error::{SyncError, excerpt, looks_like_html};
+use crate::model::{
+    ArticlePage, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteArticle, RemoteComment,
+    RemoteTicket, RemoteVersion, TicketRef, embed_marker,
+};
+use casebook_core::connection::{Connection, Vendor};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use map::{format_timestamp, parse_timestamp};
+
+/// Fields read for each mirrored record.
+const FIELDS: &str = "sys_id,number,short_description,description,state,hold_reason,priority,\
+    assigned_to,assignment_group,caller_id,company,sys_created_on,sys_updated_on,sys_mod_count,\
+    sys_updated_by,correlation_id,resolved_at,active";
+
+const KB_FIELDS: &str = "sys_id,number,short_description,text,workflow_state,sys_updated_on";
+
+/// The start of time for a first pull.
+const EPOCH: &str = "1970-01-01 00:00:00";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct PullCursor {
+    ts: String,
+    offset: usize,
+}
+
+pub struct ServiceNow {
+    http: reqwest::Client,
+    tokens: Arc<dyn CredentialSource>,
+    conn: Connection,
+    base: String,
+}
+
+enum Method {
+    Get,
+    Post,
+    Patch,
+}
+
+impl ServiceNow {
+    pub fn new(
+        http: reqwest::Client,
+        tokens: Arc<dyn CredentialSource>,
+        conn: Connection,
+    ) -> ServiceNow {
+        let base = conn.base_url.trim_end_matches('/').to_owned();
+        ServiceNow {
+            http,
+            tokens,
+            conn,
+            base,
+        }
+    }
+
+    fn table_url(&self, table: &str) -> String {
+        format!("{}/api/now/table/{table}", self.base)
+    }
+
+    /// One request with credentials and the error classification of the connector contract.
+    async fn call(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> SyncResult<(Value, reqwest::header::HeaderMap)> {
+        let creds = self
+            .tokens
+            .credentials(&self.conn)
+            .await
+            .map_err(|e| match e {
+                AuthError::NeedsSignIn(m) => SyncError::AuthExpired(m),
+                AuthError::Unreachable(m) => SyncError::Offline(m),
+                other => SyncError::Local(other.to_string()),
+            })?;
+        let is_write = !matches!(method, Method::Get);
+        let mut req = match method {
+            Method::Get => self.http.get(url),
+            Method::Post => self.http.post(url),
+            Method::Patch => self.http.patch(url),
+        }
+        .query(query)
+        .header("Accept", "application/json");
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = creds.apply(req).send().await.map_err(|e| {
+            let (kind, msg) = crate::http::explain(&e, &self.base);
+            match kind {
+                crate::http::Transport::Unreachable | crate::http::Transport::Tls => {
+                    SyncError::Offline(msg)
+                }
+                _ if is_write => SyncError::UnknownOutcome(msg),
+                crate::http::Transport::TimedOut => SyncError::Timeout(msg),
+                _ => SyncError::Offline(msg),
+            }
+        })?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let ctype = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = resp.bytes().await.map_err(|e| {
+            if is_write {
+                SyncError::UnknownOutcome(format!("the answer was cut off: {e}"))
+            } else {
+                SyncError::MalformedJson {
+                    what: format!("the answer was cut off ({e})"),
+                }
+            }
+        })?;
+        match status {
+            200..=299 => {
+                if looks_like_html(ctype.as_deref(), &bytes) {
+                    return Err(SyncError::HtmlInsteadOfJson(format!(
+                        "{url}; a login page or a proxy answered, check the instance address and the sign-in"
+                    )));
+                }
+                if bytes.is_empty() {
+                    return Ok((Value::Null, headers));
+                }
+                let v = serde_json::from_slice(&bytes).map_err(|e| SyncError::MalformedJson {
+                    what: format!("{} ({e})", path_of(url)),
+                })?;
+                Ok((v, headers))
+            }
+            401 => Err(SyncError::AuthExpired(format!(
+                "{} rejected the credentials; sign in again",
+                self.conn.name
+            ))),
+            429 => Err(SyncError::RateLimited {
+                retry_after: headers
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs),
+            }),
+            _ => {
+                let message = error_message(&bytes, ctype.as_deref());
+                match status {
+                    404 => Err(SyncError::NotFound(message)),
+                    409 => Err(SyncError::Conflict(message)),
+                    _ => Err(SyncError::HttpStatus {
+                        code: status,
+                        body: message,
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn get_rows(&self, table: &str, query: &[(&str, String)]) -> SyncResult<Vec<Value>> {
+        let (v, _) = self
+            .call(Method::Get, &self.table_url(table), query, None)
+            .await?;
+        match v.get("result") {
+            Some(Value::Array(rows)) => Ok(rows.clone()),
+            _ => Err(SyncError::MalformedJson {
+                what: format!("{table}: no result list"),
+            }),
+        }
+    }
+
+    /// The journal entries (comments and work notes) of some records, oldest first.
+    async fn journal(&self, ids: &[String], marker: Option<&str>) -> SyncResult<Vec<Value>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = format!("element_idIN{}^elementINcomments,work_notes", ids.join(","));
+        if let Some(m) = marker {
+            q.push_str(&format!("^valueLIKE[{}{m}]", crate::model::MARKER_PREFIX));
+        }
+        q.push_str("^ORDERBYsys_created_on^ORDERBYsys_id");
+        let mut out = Vec::new();
+        let limit = 1000usize;
+        loop {
+            let rows = self
+                .get_rows(
+                    "sys_journal_field",
+                    &[
+                        ("sysparm_query", q.clone()),
+                        (
+                            "sysparm_fields",
+                            "sys_id,element_id,element,value,sys_created_on,sys_created_by".into(),
+                        ),
+                        ("sysparm_limit", limit.to_string()),
+                        ("sysparm_offset", out.len().to_string()),
+                    ],
+                )
+                .await?;
+            let n = rows.len();
+            out.extend(rows);
+            if n < limit {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn with_comments(&self, scope: &str, rows: &[Value]) -> SyncResult<Vec<RemoteTicket>> {
+        let ids: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.get("sys_id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let journal = self.journal(&ids, None).await?;
+        rows.iter()
+            .map(|r| map::ticket(scope, r, &journal, &self.base))
+            .collect()
+    }
+
+    /// One page of a table ordered by `(sys_updated_on, sys_id)` from a cursor.
+    async fn page(
+        &self,
+        table: &str,
+        filter: &str,
+        fields: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<(Vec<Value>, Cursor, bool)> {
+        let cur = match cursor {
+            Some(c) if !c.0.is_empty() => serde_json::from_str::<PullCursor>(&c.0)
+                .map_err(|e| SyncError::Local(format!("stored cursor is not readable: {e}")))?,
+            _ => PullCursor {
+                ts: EPOCH.into(),
+                offset: 0,
+            },
+        };
+        parse_timestamp("cursor", &cur.ts)?;
+        let mut q = format!("sys_updated_on>={}", cur.ts);
+        if !filter.is_empty() {
+            q = format!("{filter}^{q}");
+        }
+        q.push_str("^ORDERBYsys_updated_on^ORDERBYsys_id");
+        let limit = limit.max(1);
+        let rows = self
+            .get_rows(
+                table,
+                &[
+                    ("sysparm_query", q),
+                    ("sysparm_fields", fields.into()),
+                    ("sysparm_display_value", "false".into()),
+                    ("sysparm_exclude_reference_link", "true".into()),
+                    ("sysparm_limit", limit.to_string()),
+                    ("sysparm_offset", cur.offset.to_string()),
+                ],
+            )
+            .await?;
+        // Every timestamp must parse before anything of the page is used.
+        let mut last = cur.ts.clone();
+        let mut same = 0usize;
+        for r in &rows {
+            let ts = r
+                .get("sys_updated_on")
+                .and_then(Value::as_str)
+                .ok_or_else(|| SyncError::MalformedJson {
+                    what: format!("{table}: a row without sys_updated_on"),
+                })?;
+            let parsed = parse_timestamp("sys_updated_on", ts)?;
+            if parsed < parse_timestamp("cursor", &last)? {
+                return Err(SyncError::MalformedJson {
+                    what: format!("{table}: rows not ordered by sys_updated_on"),
+                });
+            }
+            if ts == last {
+                same += 1;
+            } else {
+                last = ts.to_owned();
+                same = 1;
+            }
+        }
+        let has_more = rows.len() >= limit;
+        let next = if !has_more {
+            // Caught up: the next run re-reads the last second (rows that arrive later within
+            // it, with a smaller sys_id, are not skipped).
+            PullCursor {
+                ts: last,
+                offset: 0,
+            }
+        } else if last == cur.ts {
+            // The whole page shares the cursor's second: step through it by offset.
+            PullCursor {
+                ts: last,
+                offset: cur.offset + rows.len(),
+            }
+        } else if has_more && same == rows.len() {
+            PullCursor {
+                ts: last,
+                offset: same,
+            }
+        } else {
+            // Restart at the last second (overlap: its rows come again and are deduplicated).
+            PullCursor {
+                ts: last,
+                offset: 0,
+            }
+        };
+        let next =
+            Cursor(serde_json::to_string(&next).map_err(|e| SyncError::Local(e.to_string()))?);
+        Ok((rows, next, has_more))
+    }
+}
+
+fn path_of(url: &str) -> String {
+    url.split("/api/")
+        .nth(1)
+        .map_or_else(|| url.to_owned(), |p| format!("/api/{p}"))
+}
+
+/// The message of a ServiceNow error body `{"error":{"message","detail"},"status":"failure"}`.
+fn error_message(bytes: &[u8], ctype: Option<&str>) -> String {
+    if looks_like_html(ctype, bytes) {
+        return "an html page (a proxy or login page) instead of a servicenow error".into();
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => {
+            let m = v["error"]["message"].as_str().unwrap_or_default();
+            let d = v["error"]["detail"].as_str().unwrap_or_default();
+            let joined = match (m.is_empty(), d.is_empty()) {
+                (false, false) => format!("{m}: {d}"),
+                (false, true) => m.to_owned(),
+                (true, false) => d.to_owned(),
+                (true, true) => excerpt(&String::from_utf8_lossy(bytes)),
+            };
+            excerpt(&joined).to_lowercase()
+        }
+        Err(_) => excerpt(&String::from_utf8_lossy(bytes)),
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for ServiceNow {
+    fn vendor(&self) -> Vendor {
+        Vendor::ServiceNow
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        // Requested items etc. are mirrored when named; `kb_knowledge` is pulled as articles.
+        let s: Vec<String> = self
+            .conn
+            .mirror_scope
+            .iter()
+            .filter(|t| t.as_str() != "kb_knowledge")
+            .cloned()
+            .collect();
+        if s.is_empty() {
+            vec!["incident".into()]
+        } else {
+            s
+        }
+    }
+
+    async fn pull_tickets(
+        &self,
+        scope: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<crate::model::TicketPage> {
+        let (rows, next, has_more) = self.page(scope, "", FIELDS, cursor, limit).await?;
+        let tickets = self.with_comments(scope, &rows).await?;
+        Ok(crate::model::TicketPage {
+            tickets,
+            deleted: Vec::new(),
+            next,
+            has_more,
+        })
+    }
+
+    async fn fetch_ticket(&self, t: &TicketRef) -> SyncResult<RemoteTicket> {
+        let url = format!("{}/{}", self.table_url(&t.scope), t.upstream_id);
+        let (v, _) = self
+            .call(
+                Method::Get,
+                &url,
+                &[
+                    ("sysparm_fields", FIELDS.into()),
+                    ("sysparm_exclude_reference_link", "true".into()),
+                ],
+                None,
+            )
+            .await?;
+        let row = v
+            .get("result")
+            .cloned()
+            .ok_or_else(|| SyncError::MalformedJson {
+                what: format!("{}: no result", t.key),
+            })?;
+        let mut all = self.with_comments(&t.scope, &[row]).await?;
+        all.pop()
+            .ok_or_else(|| SyncError::NotFound(format!("{} not found", t.key)))
+    }
+
+    async fn update_fields(
+        &self,
+        t: &TicketRef,
+        base: &RemoteVersion,
+        changes: &FieldValues,
+    ) -> SyncResult<UpdateOutcome> {
+        let body = map::fields_to_servicenow(changes)?;
+        // No precondition in the Table API: re-read the version right before writing.
+        let url = format!("{}/{}", self.table_url(&t.scope), t.upstream_id);
+        let (v, _) = self
+            .call(
+                Method::Get,
+                &url,
+                &[("sysparm_fields", "sys_mod_count,sys_updated_on".into())],
+                None,
+            )
+            .await?;
+        let now = map::version(&v["result"])?;
+        if now.token != base.token {
+            return Ok(UpdateOutcome::Moved(Box::new(self.fetch_ticket(t).await?)));
+        }
+        let (v, _) = self
+            .call(
+                Method::Patch,
+                &url,
+                &[("sysparm_exclude_reference_link", "true".into())],
+                Some(&body),
+            )
+            .await?;
+        Ok(UpdateOutcome::Applied(map::version(&v["result"])?))
+    }
+
+    async fn add_comment(&self, t: &TicketRef, c: &NewComment) -> SyncResult<RemoteComment> {
+        let element = match c.visibility {
+            casebook_core::model::Visibility::Public => "comments",
+            casebook_core::model::Visibility::Internal => "work_notes",
+        };
+        let url = format!("{}/{}", self.table_url(&t.scope), t.upstream_id);
+        let body = json!({ element: embed_marker(&c.body, &c.marker) });
+        self.call(
+            Method::Patch,
+            &url,
+            &[("sysparm_fields", "sys_id,sys_mod_count".into())],
+            Some(&body),
+        )
+        .await?;
+        // The journal entry's id (needed to recognize it on the next pull).
+        self.find_comment(t, &c.marker).await?.ok_or_else(|| {
+            SyncError::UnknownOutcome(format!(
+                "{}: the comment was accepted but is not in the journal yet",
+                t.key
+            ))
+        })
+    }
+
+    async fn find_comment(&self, t: &TicketRef, marker: &str) -> SyncResult<Option<RemoteComment>> {
+        let rows = self
+            .journal(std::slice::from_ref(&t.upstream_id), Some(marker))
+            .await?;
+        for r in &rows {
+            let c = map::comment(r)?;
+            if c.marker.as_deref() == Some(marker) {
+                return Ok(Some(c));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn create_ticket(&self, new: &NewRemoteTicket) -> SyncResult<RemoteTicket> {
+        let mut body = map::fields_to_servicenow(&new.fields.values())?;
+        if let Value::Object(m) = &mut body {
+            m.insert("correlation_id".into(), json!(new.marker));
+            if let Some(r) = &new.fields.requester {
+                m.insert("caller_id".into(), json!(r));
+            }
+        }
+        let (v, _) = self
+            .call(
+                Method::Post,
+                &self.table_url(&new.scope),
+                &[
+                    ("sysparm_fields", FIELDS.into()),
+                    ("sysparm_exclude_reference_link", "true".into()),
+                ],
+                Some(&body),
+            )
+            .await?;
+        let row = v
+            .get("result")
+            .cloned()
+            .ok_or_else(|| SyncError::MalformedJson {
+                what: "create: no result".into(),
+            })?;
+        map::ticket(&new.scope, &row, &[], &self.base)
+    }
+
+    async fn find_created(&self, scope: &str, marker: &str) -> SyncResult<Option<RemoteTicket>> {
+        let rows = self
+            .get_rows(
+                scope,
+                &[
+                    ("sysparm_query", format!("correlation_id={marker}")),
+                    ("sysparm_fields", FIELDS.into()),
+                    ("sysparm_exclude_reference_link", "true".into()),
+                    ("sysparm_limit", "2".into()),
+                ],
+            )
+            .await?;
+        match rows.first() {
+            None => Ok(None),
+            Some(r) => Ok(self
+                .with_comments(scope, std::slice::from_ref(r))
+                .await?
+                .pop()),
+        }
+    }
+
+    async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>> {
+        let mut out = Vec::new();
+        let limit = 10_000usize;
+        loop {
+            let rows = self
+                .get_rows(
+                    scope,
+                    &[
+                        ("sysparm_query", "ORDERBYsys_id".into()),
+                        ("sysparm_fields", "sys_id".into()),
+                        ("sysparm_no_count", "true".into()),
+                        ("sysparm_limit", limit.to_string()),
+                        ("sysparm_offset", out.len().to_string()),
+                    ],
+                )
+                .await?;
+            let n = rows.len();
+            for r in rows {
+                let id = r.get("sys_id").and_then(Value::as_str).ok_or_else(|| {
+                    SyncError::MalformedJson {
+                        what: format!("{scope}: a row without sys_id"),
+                    }
+                })?;
+                out.push(id.to_owned());
+            }
+            if n < limit {
+                return Ok(out);
+            }
+        }
+    }
+
+    fn has_knowledge_base(&self) -> bool {
+        true
+    }
+
+    async fn pull_articles(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<ArticlePage> {
+        let (rows, next, has_more) = self
+            .page("kb_knowledge", "latest=true", KB_FIELDS, cursor, limit)
+            .await?;
+        let articles = rows
+            .iter()
+            .map(|r| map::article(r, &self.base))
+            .collect::<SyncResult<Vec<RemoteArticle>>>()?;
+        Ok(ArticlePage {
+            articles,
+            next,
+            has_more,
+        })
+    }
+}

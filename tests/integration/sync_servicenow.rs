@@ -1,0 +1,561 @@
+//! The sync engine with the ServiceNow connector against the fake ServiceNow (tests/fakes), with
+//! faults between them: exactly-once comments and creations across dropped connections, 5xx,
+//! 429 + Retry-After, timeouts, truncated and malformed pages (cursor kept), an HTML login page,
+//! an expired token, a colleague's concurrent edit (conflict inbox, resolved), a ticket deleted
+//! upstream with local edits, and a restart with an operation left in flight.
+
+use casebook_core::connection::{AuthMethod, NewConnection, SecretKind, Vendor, secret_name};
+use casebook_core::model::{Priority, TicketPatch, TicketState, Visibility};
+use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
+use casebook_core::store::{Actor, Origin, OutboxStatus, Resolution};
+use casebook_core::{Clock, FixedClock, OpenMode, Store};
+use casebook_fakes::servicenow::{self, NewIncident, ServiceNowFake};
+use casebook_fakes::{Fault, FaultRule};
+use casebook_sync::auth::tokens::TokenManager;
+use casebook_sync::backoff::RecordingSleeper;
+use casebook_sync::connector::Connector;
+use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
+use casebook_sync::servicenow::ServiceNow;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+const T0: i64 = 1_795_251_600_000;
+const PATCH_INCIDENT: &str = "api/now/table/incident/*";
+
+struct Env {
+    dir: tempfile::TempDir,
+    store: Arc<Store>,
+    fake: ServiceNowFake,
+    clock: Arc<FixedClock>,
+    sleeper: RecordingSleeper,
+    connector: Arc<ServiceNow>,
+    conn_id: i64,
+}
+
+fn db_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("casebook.db")
+}
+
+async fn env() -> Env {
+    env_with_timeout(Duration::from_secs(5)).await
+}
+
+async fn env_with_timeout(timeout: Duration) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&db_path(&dir), OpenMode::CreateIfMissing).unwrap());
+    let fake = servicenow::start().await.unwrap();
+    let valid = casebook_core::connection::validate_new(&NewConnection {
+        vendor: Vendor::ServiceNow,
+        name: "Acme SN".into(),
+        instance: fake.base_url(),
+        auth_method: AuthMethod::Basic,
+        username: Some("casebook.agent".into()),
+        oauth_client_id: None,
+        mirror_scope: Some(vec!["incident".into()]),
+    })
+    .unwrap();
+    let conn = store.add_connection(&valid, T0).unwrap();
+    let secrets = Arc::new(MemorySecretStore::new());
+    secrets
+        .set(
+            &secret_name(conn.id, SecretKind::Password),
+            &SecretValue::new("s3cret-pass"),
+        )
+        .unwrap();
+    let clock = Arc::new(FixedClock::new(T0));
+    let http = casebook_sync::http::client(&casebook_sync::http::HttpConfig {
+        extra_roots_pem: vec![],
+        timeout: Some(timeout),
+    })
+    .unwrap();
+    let tm = Arc::new(TokenManager::new(
+        secrets as Arc<dyn SecretStore>,
+        Arc::clone(&clock) as Arc<dyn Clock>,
+        http.clone(),
+    ));
+    let connector = Arc::new(ServiceNow::new(http, tm, conn.clone()));
+    Env {
+        dir,
+        store,
+        fake,
+        sleeper: RecordingSleeper::new(Arc::clone(&clock)),
+        clock,
+        connector,
+        conn_id: conn.id,
+    }
+}
+
+impl Env {
+    fn engine(&self, options: SyncOptions) -> SyncEngine {
+        SyncEngine::new(
+            Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+            Arc::clone(&self.connector) as Arc<dyn Connector>,
+            self.conn_id,
+            Arc::clone(&self.clock) as Arc<dyn Clock>,
+            Arc::new(self.sleeper.clone()),
+            options,
+        )
+    }
+
+    async fn sync(&self) -> SyncReport {
+        self.engine(SyncOptions {
+            page_size: 7,
+            ..Default::default()
+        })
+        .run()
+        .await
+    }
+
+    fn local(&self, sys_id: &str) -> i64 {
+        let key = self.fake.incident(sys_id).unwrap().get("number").to_owned();
+        self.store.resolve_key(&key).unwrap()
+    }
+
+    fn agent(&self) -> Actor<'static> {
+        Actor {
+            name: "casebook.agent",
+            origin: Origin::App,
+            now: self.clock.now(),
+        }
+    }
+}
+
+fn ok(r: &SyncReport) {
+    assert!(r.stopped.is_none(), "stopped: {:?}", r.stopped);
+    assert!(r.errors.is_empty(), "errors: {:?}", r.errors);
+}
+
+#[tokio::test]
+async fn initial_and_incremental_pull_with_equal_timestamps_and_overlap() {
+    let e = env().await;
+    // 25 incidents, 10 per second: pages of 7 cut through seconds (ties on sys_updated_on).
+    e.fake.seed_many(25, 10, true);
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(r.tickets_created, 25);
+    assert_eq!(r.comments_added, 25);
+    assert_eq!(e.store.ticket_count().unwrap(), 25);
+    // Requests used the documented query shape with UTC literals.
+    let first = &e.fake.requests().matching("GET", "api/now/table/incident")[0];
+    assert_eq!(
+        first.param("sysparm_query"),
+        Some("sys_updated_on>=1970-01-01 00:00:00^ORDERBYsys_updated_on^ORDERBYsys_id")
+    );
+    // Nothing changed: the next sync re-reads only the overlap and changes nothing.
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!((r.tickets_created, r.tickets_updated), (0, 0));
+    // A colleague changes one: only that one is updated, with an event from the sync.
+    let id = e.fake.incidents()[3].sys_id().to_owned();
+    e.fake
+        .edit_as_other(&id, &[("state", "3"), ("hold_reason", "1")]);
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(r.tickets_updated, 1);
+    let local = e.local(&id);
+    let t = e.store.ticket(local).unwrap().ticket;
+    assert_eq!(t.state, TicketState::Pending);
+    let last = e.store.events_for(local).unwrap().pop().unwrap();
+    assert_eq!(last.origin, Origin::Sync);
+}
+
+#[tokio::test]
+async fn a_comment_is_posted_exactly_once_when_the_connection_drops_after_the_upstream_commits() {
+    let e = env().await;
+    let id = e.fake.seed(NewIncident::new("Printer offline"));
+    ok(&e.sync().await);
+    let local = e.local(&id);
+    e.store
+        .add_comment(
+            local,
+            Visibility::Internal,
+            "Power-cycled the printer.",
+            &e.agent(),
+        )
+        .unwrap();
+    e.store
+        .add_comment(
+            local,
+            Visibility::Public,
+            "Please try again now.",
+            &e.agent(),
+        )
+        .unwrap();
+    e.fake.faults().add(FaultRule::new(
+        "PATCH",
+        PATCH_INCIDENT,
+        Fault::DropAfterCommit,
+    ));
+    e.fake
+        .faults()
+        .add(FaultRule::new("PATCH", PATCH_INCIDENT, Fault::DropBeforeCommit).skip(1));
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(r.pushed, 2);
+    assert_eq!(
+        e.fake.journal_containing(&id, "Power-cycled the printer."),
+        1
+    );
+    assert_eq!(e.fake.journal_containing(&id, "Please try again now."), 1);
+    assert_eq!(e.store.sync_ops(None).unwrap().len(), 0);
+    // The comments come back on the next pull without being added twice locally.
+    ok(&e.sync().await);
+    assert_eq!(e.store.ticket(local).unwrap().comments.len(), 2);
+    let work_note = e
+        .fake
+        .with_state(|s| {
+            s.records
+                .iter()
+                .find(|r| r.get("value").contains("Power-cycled"))
+                .cloned()
+        })
+        .unwrap();
+    assert_eq!(work_note.get("element"), "work_notes");
+}
+
+#[tokio::test]
+async fn a_local_ticket_is_created_once_even_if_the_answer_is_lost() {
+    let e = env().await;
+    let mut new = casebook_core::model::NewTicket::local("New laptop for Dana");
+    new.source = e.conn_id.to_string();
+    let t = e.store.create_ticket(new, &e.agent()).unwrap();
+    e.fake.faults().add(FaultRule::new(
+        "POST",
+        "api/now/table/incident",
+        Fault::TruncatedJson,
+    ));
+    let r = e.sync().await;
+    ok(&r);
+    let created: Vec<_> = e
+        .fake
+        .incidents()
+        .into_iter()
+        .filter(|i| i.get("short_description") == "New laptop for Dana")
+        .collect();
+    assert_eq!(created.len(), 1, "no second ticket");
+    let local = e.store.ticket(t.id).unwrap().ticket;
+    assert_eq!(local.key, created[0].get("number"));
+    assert_eq!(local.upstream_id.as_deref(), Some(created[0].sys_id()));
+    // Pulling it back does not make a second local ticket.
+    ok(&e.sync().await);
+    assert_eq!(e.store.ticket_count().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn server_errors_and_rate_limits_are_retried_with_backoff_and_retry_after() {
+    let e = env().await;
+    e.fake.seed_many(10, 3, false);
+    e.fake
+        .faults()
+        .add(FaultRule::new("GET", "api/now/table/incident", Fault::Status(503)).times(2));
+    e.fake.faults().add(FaultRule::new(
+        "GET",
+        "api/now/table/sys_journal_field",
+        Fault::RateLimited {
+            retry_after_secs: 7,
+        },
+    ));
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(r.tickets_created, 10);
+    let waits = e.sleeper.waits();
+    assert!(waits.contains(&Duration::from_secs(7)), "{waits:?}");
+    assert_eq!(waits.len(), 3, "{waits:?}");
+    // Backoff for the two 503s: jittered within [base/2, base] and [base, 2·base].
+    assert!(waits[0] >= Duration::from_millis(250) && waits[0] <= Duration::from_millis(500));
+    assert!(waits[1] >= Duration::from_millis(500) && waits[1] <= Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_broken_page_is_not_committed_and_the_cursor_is_kept() {
+    let e = env().await;
+    e.fake.seed_many(20, 1, false);
+    // The second page is always truncated: the first page commits, the rest waits.
+    e.fake.faults().add(
+        FaultRule::new("GET", "api/now/table/incident", Fault::TruncatedJson)
+            .skip(1)
+            .always(),
+    );
+    let r = e.sync().await;
+    assert_eq!(r.tickets_created, 7);
+    assert!(
+        r.errors.iter().any(|m| m.contains("malformed")),
+        "{:?}",
+        r.errors
+    );
+    let cursor = e.store.sync_cursor(e.conn_id, "incident").unwrap().unwrap();
+    e.fake.faults().clear();
+    e.fake
+        .faults()
+        .add(FaultRule::new("GET", "api/now/table/incident", Fault::MalformedJson).always());
+    let r = e.sync().await;
+    assert_eq!(r.tickets_created, 0);
+    assert_eq!(
+        e.store.sync_cursor(e.conn_id, "incident").unwrap().unwrap(),
+        cursor,
+        "cursor not lost or moved"
+    );
+    e.fake.faults().clear();
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(e.store.ticket_count().unwrap(), 20);
+}
+
+#[tokio::test]
+async fn an_html_login_page_is_reported_as_such() {
+    let e = env().await;
+    e.fake.seed(NewIncident::new("VPN"));
+    e.fake
+        .faults()
+        .add(FaultRule::new("GET", "api/now/table/incident", Fault::HtmlLogin).always());
+    let r = e.sync().await;
+    assert!(
+        r.errors
+            .iter()
+            .any(|m| m.contains("html page instead of json")),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(e.store.ticket_count().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_concurrent_edit_goes_to_the_conflict_inbox_and_is_resolved() {
+    let e = env().await;
+    let id = e.fake.seed(NewIncident::new("Mailbox full"));
+    ok(&e.sync().await);
+    let local = e.local(&id);
+    // Offline: I raise the priority and put it on hold waiting for the caller.
+    let patch = TicketPatch {
+        priority: Some(Priority::Critical),
+        state: Some(TicketState::Pending),
+        ..Default::default()
+    };
+    e.store
+        .update_ticket(local, None, &patch, &e.agent())
+        .unwrap();
+    // Meanwhile a colleague lowers the priority and reassigns.
+    e.fake
+        .edit_as_other(&id, &[("priority", "4"), ("assigned_to", "bo.other")]);
+    let r = e.sync().await;
+    assert_eq!(r.conflicts, 1, "{r:?}");
+    let up = e.fake.incident(&id).unwrap();
+    assert_eq!(up.get("priority"), "4", "their value was not overwritten");
+    assert_eq!(up.get("state"), "3", "the field only I changed was pushed");
+    let t = e.store.ticket(local).unwrap().ticket;
+    assert_eq!(
+        t.assignee.as_deref(),
+        Some("bo.other"),
+        "their other change came in"
+    );
+    assert_eq!(
+        t.priority,
+        Priority::Critical,
+        "mine is kept locally until resolved"
+    );
+    let inbox = e.store.conflicts_open(None).unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].field, "priority");
+    assert_eq!(
+        (&inbox[0].base, &inbox[0].mine, &inbox[0].theirs),
+        (&json!("medium"), &json!("critical"), &json!("low"))
+    );
+    // Keep mine: a new operation based on their version is pushed.
+    e.store
+        .resolve_conflict(inbox[0].id, &Resolution::KeepMine, &e.agent())
+        .unwrap();
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(e.fake.incident(&id).unwrap().get("priority"), "1");
+    assert!(e.store.sync_ops(None).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_token_mid_sync_is_retried_once_and_a_revoked_one_stops_safely() {
+    let e = env().await;
+    e.fake.seed_many(10, 2, false);
+    e.fake
+        .faults()
+        .add(FaultRule::new("GET", "api/now/table/incident", Fault::Unauthorized).skip(1));
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(r.tickets_created, 10);
+    // Always 401: the sync stops with "sign in again"; the local edit stays pending.
+    let local = e.local(&e.fake.incidents()[0].sys_id().to_owned());
+    e.store
+        .add_comment(local, Visibility::Public, "On my way.", &e.agent())
+        .unwrap();
+    e.fake
+        .faults()
+        .add(FaultRule::new("*", "api/now/**", Fault::Unauthorized).always());
+    let r = e.sync().await;
+    assert!(
+        matches!(
+            r.stopped,
+            Some(casebook_sync::error::SyncError::AuthExpired(_))
+        ),
+        "{r:?}"
+    );
+    let ops = e.store.sync_ops(None).unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].status, OutboxStatus::Pending);
+}
+
+#[tokio::test]
+async fn a_timeout_on_a_write_is_an_unknown_outcome_settled_by_the_marker() {
+    let e = env_with_timeout(Duration::from_millis(700)).await;
+    let id = e.fake.seed(NewIncident::new("Disk full"));
+    ok(&e.sync().await);
+    let local = e.local(&id);
+    e.store
+        .add_comment(local, Visibility::Internal, "Cleared /var/log.", &e.agent())
+        .unwrap();
+    e.fake.faults().add(FaultRule::new(
+        "PATCH",
+        PATCH_INCIDENT,
+        Fault::Slow(Duration::from_secs(2)),
+    ));
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(e.fake.journal_containing(&id, "Cleared /var/log."), 1);
+}
+
+#[tokio::test]
+async fn a_ticket_deleted_upstream_with_local_edits_is_marked_not_dropped() {
+    let e = env().await;
+    let id = e.fake.seed(NewIncident::new("Old request"));
+    let keep = e.fake.seed(NewIncident::new("Still there"));
+    ok(&e.sync().await);
+    let local = e.local(&id);
+    let patch = TicketPatch {
+        state: Some(TicketState::Resolved),
+        ..Default::default()
+    };
+    e.store
+        .update_ticket(local, None, &patch, &e.agent())
+        .unwrap();
+    e.fake.delete(&id);
+    let r = e.sync().await;
+    assert!(r.stopped.is_none(), "{r:?}");
+    let t = e.store.ticket(local).unwrap();
+    assert_eq!(
+        t.ticket.state,
+        TicketState::Resolved,
+        "the local edit is kept"
+    );
+    assert!(
+        e.store
+            .deleted_upstream_at(local)
+            .unwrap()
+            .unwrap()
+            .is_some()
+    );
+    let ops = e.store.sync_ops(None).unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].status, OutboxStatus::Failed);
+    assert_eq!(ops[0].error_kind.as_deref(), Some("not_found"));
+    assert!(
+        e.store
+            .deleted_upstream_at(e.local(&keep))
+            .unwrap()
+            .unwrap()
+            .is_none()
+    );
+    // The agent can discard it; a copy stays in the event log.
+    e.store.outbox_discard(ops[0].id, &e.agent()).unwrap();
+    assert!(
+        e.store
+            .events_for(local)
+            .unwrap()
+            .iter()
+            .any(|ev| ev.data.get("outbox_discarded").is_some())
+    );
+}
+
+#[tokio::test]
+async fn after_a_restart_an_operation_left_in_flight_is_checked_upstream_before_resending() {
+    let e = env().await;
+    let id = e.fake.seed(NewIncident::new("Badge reader"));
+    ok(&e.sync().await);
+    let local = e.local(&id);
+    e.store
+        .add_comment(
+            local,
+            Visibility::Public,
+            "Replaced the reader.",
+            &e.agent(),
+        )
+        .unwrap();
+    let op = e.store.sync_ops(None).unwrap()[0].clone();
+    // The app marked it in flight and the request reached ServiceNow; then the app was killed.
+    let marker = e.store.outbox_begin(op.id, e.clock.now()).unwrap();
+    let tref = casebook_sync::model::TicketRef {
+        upstream_id: id.clone(),
+        key: op.ticket_key.clone(),
+        scope: "incident".into(),
+    };
+    e.connector
+        .add_comment(
+            &tref,
+            &casebook_sync::model::NewComment {
+                visibility: Visibility::Public,
+                body: "Replaced the reader.".into(),
+                marker,
+            },
+        )
+        .await
+        .unwrap();
+    // Reopen the workspace as a new process would.
+    let path = db_path(&e.dir);
+    let Env {
+        dir,
+        store,
+        fake,
+        clock,
+        sleeper,
+        connector,
+        conn_id,
+    } = e;
+    drop(store);
+    let store = Arc::new(Store::open(&path, OpenMode::MustExist).unwrap());
+    assert_eq!(
+        store.sync_op(op.id).unwrap().status,
+        OutboxStatus::InFlight,
+        "the crash left it in flight"
+    );
+    let e = Env {
+        dir,
+        store,
+        fake,
+        clock,
+        sleeper,
+        connector,
+        conn_id,
+    };
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(e.fake.journal_containing(&id, "Replaced the reader."), 1);
+    assert!(e.store.sync_ops(None).unwrap().is_empty());
+    assert_eq!(e.store.ticket(local).unwrap().comments.len(), 1);
+}
+
+#[tokio::test]
+async fn unparsable_timestamps_are_rejected_not_guessed() {
+    let e = env().await;
+    let id = e.fake.seed(NewIncident::new("Zoned"));
+    e.fake.with_state(|s| {
+        for r in s.records.iter_mut().filter(|r| r.sys_id() == id) {
+            r.fields
+                .insert("sys_updated_on".into(), json!("2026-11-22T09:00:01+01:00"));
+        }
+    });
+    let r = e.sync().await;
+    assert!(
+        r.errors.iter().any(|m| m.contains("unparsable timestamp")),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(e.store.ticket_count().unwrap(), 0);
+}
