@@ -6,7 +6,6 @@
 use crate::model::{Millis, Priority, Ticket, TicketId, TicketState};
 use crate::store::{Event, EventKind, Result, Store};
 use rusqlite::Connection;
-use std::collections::HashMap;
 
 /// A change that matters to the SLA clocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,13 +87,15 @@ struct Row {
     has_comments: bool,
 }
 
+// Most tickets have no upstream fields: their `extra` is not parsed.
 const TICKET_SQL: &str = "SELECT id, key, source, requester, assignee, assignment_group, state, \
-    priority, created_at, first_response_at, extra ->> '$.made_sla', revision FROM tickets";
+    priority, created_at, first_response_at, \
+    CASE WHEN extra = '{}' THEN NULL ELSE extra ->> '$.made_sla' END, revision FROM tickets";
 
-// `created` events carry nothing the SLA needs (the ticket row has the creation time): they are
-// filtered out in SQL, and the actor and data are read only where they matter.
-const EVENT_SQL: &str = "SELECT ticket_id, kind, CASE kind WHEN 'commented' THEN actor END, at, \
-    data FROM events WHERE kind != 'created'";
+// The event log's SLA-relevant part, one narrow row per edit or comment (migration 0009), in
+// ticket order: read without parsing any JSON.
+const FACT_SQL: &str = "SELECT ticket_id, kind, at, state_from, state_to, priority_from, \
+    priority_to, public, actor FROM sla_event_facts";
 
 fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let state: String = r.get(6)?;
@@ -106,15 +107,22 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         Some(rusqlite::types::Value::Integer(i)) => Some(i != 0),
         _ => None,
     };
-    let mut facts = TicketFacts::new(r.get(0)?, r.get(8)?, state_now, priority_now);
-    facts.key = r.get(1)?;
-    facts.source = r.get(2)?;
-    facts.requester = r.get(3)?;
-    facts.assignee = r.get(4)?;
-    facts.group = r.get(5)?;
-    facts.first_response_at = r.get(9)?;
-    facts.upstream_made_sla = made;
-    facts.revision = r.get(11)?;
+    let facts = TicketFacts {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        source: r.get(2)?,
+        requester: r.get(3)?,
+        assignee: r.get(4)?,
+        group: r.get(5)?,
+        created_at: r.get(8)?,
+        initial_state: state_now,
+        initial_priority: priority_now,
+        changes: Vec::with_capacity(4),
+        first_response_at: r.get(9)?,
+        upstream_made_sla: made,
+        touches: Vec::with_capacity(4),
+        revision: r.get(11)?,
+    };
     Ok(Row {
         facts,
         state_now,
@@ -137,52 +145,24 @@ struct Ev<'a> {
     visibility: Option<&'a str>,
 }
 
-/// The parts of an event's `data` the SLA reads; everything else is skipped unparsed.
-#[derive(serde::Deserialize, Default)]
-struct Data<'a> {
-    #[serde(borrow, default)]
-    changes: Option<Changes<'a>>,
-    #[serde(borrow, default)]
-    visibility: Option<std::borrow::Cow<'a, str>>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct Changes<'a> {
-    #[serde(borrow, default)]
-    state: Option<FromTo<'a>>,
-    #[serde(borrow, default)]
-    priority: Option<FromTo<'a>>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct FromTo<'a> {
-    #[serde(borrow, default)]
-    from: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    to: Option<std::borrow::Cow<'a, str>>,
-}
-
-fn add_event(row: &mut Row, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
-    let kind = r.get_ref(1)?.as_str()?;
-    if kind != "updated" && kind != "commented" {
-        return Ok(());
-    }
-    let text = r.get_ref(4)?.as_str()?;
-    // A document that is not what the store writes counts as an event without SLA changes.
-    let data: Data<'_> = serde_json::from_str(text).unwrap_or_default();
-    let (state, priority) = match &data.changes {
-        Some(c) => (c.state.as_ref(), c.priority.as_ref()),
-        None => (None, None),
+fn add_fact(row: &mut Row, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
+    let kind = match r.get::<_, i64>(1)? {
+        1 => "updated",
+        2 => "commented",
+        _ => return Ok(()),
     };
+    // A value that is not text (a number or null in the event's JSON) is no SLA change.
+    let text = |i: usize| -> rusqlite::Result<Option<&str>> { Ok(r.get_ref(i)?.as_str().ok()) };
+    let public: bool = r.get(7)?;
     let ev = Ev {
         kind,
-        actor: r.get_ref(2)?.as_str_or_null()?.unwrap_or_default(),
-        at: r.get(3)?,
-        state_from: state.and_then(|c| c.from.as_deref()),
-        state_to: state.and_then(|c| c.to.as_deref()),
-        priority_from: priority.and_then(|c| c.from.as_deref()),
-        priority_to: priority.and_then(|c| c.to.as_deref()),
-        visibility: data.visibility.as_deref(),
+        actor: text(8)?.unwrap_or_default(),
+        at: r.get(2)?,
+        state_from: text(3)?,
+        state_to: text(4)?,
+        priority_from: text(5)?,
+        priority_to: text(6)?,
+        visibility: public.then_some("public"),
     };
     add(row, ev);
     Ok(())
@@ -248,38 +228,36 @@ fn finish(mut row: Row) -> TicketFacts {
 }
 
 pub(crate) fn load(c: &Connection, one: Option<TicketId>) -> Result<Vec<TicketFacts>> {
+    let filter = |column: &str| match one {
+        Some(_) => format!("{column} = ?1"),
+        None => "?1 IS NULL".to_owned(),
+    };
     let mut rows: Vec<Row> = Vec::new();
-    let mut index: HashMap<TicketId, usize> = HashMap::new();
     {
-        let sql = match one {
-            Some(_) => format!("{TICKET_SQL} WHERE id = ?1"),
-            None => format!("{TICKET_SQL} WHERE ?1 IS NULL"),
-        };
+        let sql = format!("{TICKET_SQL} WHERE {} ORDER BY id", filter("id"));
         let mut stmt = c.prepare_cached(&sql)?;
         let mut q = stmt.query([one])?;
         while let Some(r) = q.next()? {
-            let row = ticket_row(r)?;
-            index.insert(row.facts.id, rows.len());
-            rows.push(row);
+            rows.push(ticket_row(r)?);
         }
     }
-    let sql = match one {
-        Some(_) => format!("{EVENT_SQL} AND ticket_id = ?1 ORDER BY at, id"),
-        None => format!("{EVENT_SQL} AND ?1 IS NULL ORDER BY id"),
-    };
+    // Both lists are in ticket order: one merge, no lookups.
+    let sql = format!(
+        "{FACT_SQL} WHERE {} ORDER BY ticket_id, event_id",
+        filter("ticket_id")
+    );
     let mut stmt = c.prepare_cached(&sql)?;
     let mut q = stmt.query([one])?;
-    // Events of one ticket are mostly adjacent in the log: remember the last one looked up.
-    let mut last: Option<(TicketId, usize)> = None;
+    let mut i = 0;
     while let Some(r) = q.next()? {
         let id: TicketId = r.get(0)?;
-        let i = match last {
-            Some((l, i)) if l == id => Some(i),
-            _ => index.get(&id).copied(),
-        };
-        if let Some(i) = i {
-            last = Some((id, i));
-            add_event(&mut rows[i], r)?;
+        while rows.get(i).is_some_and(|row| row.facts.id < id) {
+            i += 1;
+        }
+        match rows.get_mut(i) {
+            Some(row) if row.facts.id == id => add_fact(row, r)?,
+            // Events of a ticket that no longer exists.
+            _ => {}
         }
     }
     Ok(rows.into_iter().map(finish).collect())

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_queue_index.sql"),
     include_str!("../../migrations/0007_sla_notices.sql"),
     include_str!("../../migrations/0008_sync.sql"),
+    include_str!("../../migrations/0009_sla_event_facts.sql"),
 ];
 
 /// The schema version this build understands (SQLite `user_version`).
