@@ -14,7 +14,7 @@ export const STATES: readonly TicketState[] = [
 
 export const PRIORITIES: readonly Priority[] = ["critical", "high", "medium", "low"];
 
-export const SORT_KEYS: readonly SortKey[] = ["priority", "updated", "created"];
+export const SORT_KEYS: readonly SortKey[] = ["priority", "updated", "created", "risk"];
 
 export const STATE_LABEL: Record<TicketState, string> = {
   new: "New",
@@ -36,6 +36,7 @@ export const SORT_LABEL: Record<SortKey, string> = {
   priority: "Priority",
   updated: "Last updated",
   created: "Created",
+  risk: "Time to breach",
 };
 
 export const VISIBILITY_LABEL: Record<Visibility, string> = {

@@ -29,10 +29,11 @@ describe("SLA countdown", () => {
     expect(formatSpan((24 * 60 + 4 * 60 + 10) * MIN)).toBe("1 d 4 h");
   });
 
-  it("counts down, turns urgent, then late, as time passes", () => {
+  it("counts down, turns urgent, then overdue, as time passes", () => {
     const b = badge({});
     expect(countdown(b, NOW)).toEqual({
       text: "response in 1 h 30 min",
+      label: "First response due in 1 h 30 min",
       tone: "ok",
       left: 90 * MIN,
     });
@@ -41,23 +42,34 @@ describe("SLA countdown", () => {
       text: "response in 10 min",
       tone: "urgent",
     });
-    // The badge was loaded before the due time: it turns late by itself.
+    // The badge was loaded before the due time: it turns overdue by itself.
     expect(countdown(b, NOW + 95 * MIN)).toMatchObject({
-      text: "response late 5 min",
+      text: "response overdue 5 min",
+      label: "First response overdue by 5 min",
       tone: "breached",
+      left: -5 * MIN,
     });
   });
 
   it("shows breaches, pauses and stopped clocks", () => {
     expect(
       countdown(badge({ state: "breached", dueAt: null, breachedAt: NOW - 75 * MIN }), NOW),
-    ).toMatchObject({ text: "response late 1 h 15 min", tone: "breached" });
+    ).toMatchObject({
+      text: "response overdue 1 h 15 min",
+      label: "First response overdue by 1 h 15 min",
+      tone: "breached",
+    });
     expect(
       countdown(
         badge({ state: "paused", dueAt: null, remainingMs: 40 * MIN, kind: "resolution" }),
         NOW,
       ),
-    ).toEqual({ text: "paused · 40 min left", tone: "paused", left: null });
+    ).toEqual({
+      text: "paused · 40 min left",
+      label: "Resolution clock paused, 40 min of business time left",
+      tone: "paused",
+      left: null,
+    });
     expect(countdown(badge({ state: "met", kind: "resolution" }), NOW).text).toBe("resolve met");
     expect(countdown(badge({ kind: null, state: null }), NOW).tone).toBe("none");
   });

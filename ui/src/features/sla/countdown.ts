@@ -20,6 +20,8 @@ export type Tone = "breached" | "urgent" | "soon" | "ok" | "paused" | "done" | "
 
 export interface Countdown {
   text: string;
+  /** The same for a screen reader, in a full sentence. */
+  label: string;
   tone: Tone;
   /** Milliseconds to the due time (negative once breached); null when the clock is stopped. */
   left: number | null;
@@ -31,28 +33,58 @@ const LABEL: Record<string, string> = {
   resolution: "resolve",
 };
 
+const SPOKEN: Record<string, string> = {
+  first_response: "First response",
+  next_update: "Next update",
+  resolution: "Resolution",
+};
+
 /**
  * What a badge shows at `now`: time left to the due time (counting down live), time since the
  * breach, or why the clock is stopped. `urgent` under 15 minutes, `soon` under an hour.
  */
 export function countdown(b: SlaBadge, now: number): Countdown {
   const what = b.kind ? LABEL[b.kind] : "";
-  if (!b.kind || !b.state) return { text: "no SLA", tone: "none", left: null };
-  if (b.state === "met") return { text: `${what} met`, tone: "done", left: null };
+  const spoken = b.kind ? SPOKEN[b.kind] : "SLA";
+  if (!b.kind || !b.state) {
+    return { text: "no SLA", label: "No SLA applies", tone: "none", left: null };
+  }
+  if (b.state === "met") {
+    return { text: `${what} met`, label: `${spoken} met`, tone: "done", left: null };
+  }
   if (b.state === "breached") {
     const since = b.breachedAt !== null ? now - b.breachedAt : null;
+    const known = since !== null && since >= 0;
     return {
-      text: since !== null && since >= 0 ? `${what} late ${formatSpan(since)}` : `${what} late`,
+      text: known ? `${what} overdue ${formatSpan(since)}` : `${what} overdue`,
+      label: known ? `${spoken} overdue by ${formatSpan(since)}` : `${spoken} overdue`,
       tone: "breached",
       left: since !== null ? -since : null,
     };
   }
   if (b.state === "paused" || b.dueAt === null) {
-    const left = b.remainingMs ?? 0;
-    return { text: `paused · ${formatSpan(left)} left`, tone: "paused", left: null };
+    const left = formatSpan(b.remainingMs ?? 0);
+    return {
+      text: `paused · ${left} left`,
+      label: `${spoken} clock paused, ${left} of business time left`,
+      tone: "paused",
+      left: null,
+    };
   }
   const left = b.dueAt - now;
-  if (left <= 0) return { text: `${what} late ${formatSpan(-left)}`, tone: "breached", left };
+  if (left <= 0) {
+    return {
+      text: `${what} overdue ${formatSpan(-left)}`,
+      label: `${spoken} overdue by ${formatSpan(-left)}`,
+      tone: "breached",
+      left,
+    };
+  }
   const tone: Tone = left < 15 * MINUTE ? "urgent" : left < HOUR ? "soon" : "ok";
-  return { text: `${what} in ${formatSpan(left)}`, tone, left };
+  return {
+    text: `${what} in ${formatSpan(left)}`,
+    label: `${spoken} due in ${formatSpan(left)}`,
+    tone,
+    left,
+  };
 }
