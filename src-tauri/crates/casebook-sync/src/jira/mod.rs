@@ -1,0 +1,927 @@
+//! The Jira Service Management Cloud connector.
+//!
+//! - Pull: `POST /rest/api/3/search/jql` (never the removed `/search`) with
+//!   `updated >= <epoch ms> ORDER BY updated ASC, id ASC`. Epoch milliseconds because a bare JQL
+//!   datetime is read in the account's profile time zone; JQL resolves dates to the minute, so
+//!   the watermark is a minute and every re-read overlaps (the engine dedupes by version). The
+//!   cursor is `{w, t}`: after a page the next query starts fresh at the last issue's minute
+//!   (a `nextPageToken` walk can skip an issue that moved to the end of the order while walking);
+//!   only while a whole page sits in one minute does it follow `nextPageToken`. At the end it
+//!   steps back one more minute, for issues the search index shows late.
+//! - Comments: `servicedeskapi` request comments, `public: true|false`; the idempotency marker is
+//!   the comment's last line ([`embed_marker`]); the platform's `jsdPublic` tells public from
+//!   internal when reading.
+//! - Writes: no precondition exists, so `fields.updated` is re-read immediately before the write
+//!   and the write is refused locally when it moved; a 409 "conflicting update" is treated the
+//!   same. Status changes go through transitions; other fields through `PUT /issue`.
+//! - SLA: `GET /rest/servicedeskapi/request/{key}/sla` for open requests, kept in `extra.sla`.
+//! - Creations carry the marker as a label `casebook-op-<marker>` (findable with JQL) and an
+//!   issue property `casebook.op`.
+//! - Timestamps must carry an explicit offset (`2024-03-01T20:00:01.234+1100`); anything else is
+//!   [`SyncError::BadTimestamp`].
+
+use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
+use crate::error::{SyncError, excerpt};
+use crate::model::{
+    Cursor, Field, FieldValues, NewComment, NewRemoteTicket, RemoteComment, RemoteFields,
+    RemoteTicket, RemoteVersion, TicketRef, embed_marker, extract_marker,
+};
+use crate::rest::Rest;
+use casebook_core::connection::{Connection, Vendor};
+use casebook_core::model::{Millis, Priority, TicketState, Visibility};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The fields read with every issue.
+const FIELDS: &[&str] = &[
+    "summary",
+    "description",
+    "status",
+    "priority",
+    "assignee",
+    "reporter",
+    "labels",
+    "created",
+    "updated",
+    "resolutiondate",
+    "project",
+    "comment",
+];
+
+/// Labels that carry a creation marker (not shown as tags).
+pub const MARKER_LABEL_PREFIX: &str = "casebook-op-";
+/// The issue property that also carries it.
+pub const MARKER_PROPERTY: &str = "casebook.op";
+const MINUTE: Millis = 60_000;
+/// The issue type of tickets Casebook creates.
+const ISSUE_TYPE: &str = "Service Request";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct PullCursor {
+    /// Watermark: epoch ms, on a minute.
+    w: Millis,
+    /// A `nextPageToken` for the query at `w`, when a page did not leave its minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    t: Option<String>,
+}
+
+pub struct Jira {
+    rest: Rest,
+}
+
+impl Jira {
+    pub fn new(http: reqwest::Client, tokens: Arc<dyn CredentialSource>, conn: Connection) -> Jira {
+        Jira {
+            rest: Rest::new(http, tokens, conn),
+        }
+    }
+
+    fn scope_clause(scope: &str) -> Result<Option<String>, SyncError> {
+        if scope == "*" {
+            return Ok(None);
+        }
+        if scope.is_empty() || !scope.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(SyncError::Local(format!(
+                "'{scope}' is not a Jira project key"
+            )));
+        }
+        Ok(Some(format!("project = \"{scope}\"")))
+    }
+
+    async fn search(
+        &self,
+        jql: &str,
+        fields: &[&str],
+        max: usize,
+        token: Option<&str>,
+    ) -> SyncResult<(Vec<Value>, Option<String>)> {
+        let mut body = json!({ "jql": jql, "fields": fields, "maxResults": max });
+        if let Some(t) = token {
+            body["nextPageToken"] = json!(t);
+        }
+        let a = self.rest.read_post("/rest/api/3/search/jql", &body).await?;
+        let Some(issues) = a.json["issues"].as_array() else {
+            return Err(SyncError::MalformedJson {
+                what: "/rest/api/3/search/jql: no issues list".into(),
+            });
+        };
+        let is_last = a.json["isLast"].as_bool().unwrap_or(true);
+        let next = a.json["nextPageToken"]
+            .as_str()
+            .filter(|_| !is_last)
+            .map(str::to_owned);
+        Ok((issues.clone(), next))
+    }
+
+    /// The request SLA cycles (JSM), compact.
+    async fn sla(&self, key: &str) -> SyncResult<Value> {
+        let a = self
+            .rest
+            .call(
+                Method::GET,
+                &format!("/rest/servicedeskapi/request/{}/sla", enc(key)),
+                &[],
+                None,
+                &[],
+            )
+            .await?;
+        let mut out = Vec::new();
+        for v in a.json["values"].as_array().into_iter().flatten() {
+            let name = v["name"].as_str().unwrap_or("").to_owned();
+            let ongoing = &v["ongoingCycle"];
+            let item = if ongoing.is_object() {
+                json!({
+                    "name": name,
+                    "breach_at": ongoing["breachTime"]["epochMillis"],
+                    "breached": ongoing["breached"],
+                    "paused": ongoing["paused"],
+                    "completed": false,
+                })
+            } else {
+                let last = v["completedCycles"]
+                    .as_array()
+                    .and_then(|c| c.last())
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                json!({
+                    "name": name,
+                    "breach_at": last["breachTime"]["epochMillis"],
+                    "stopped_at": last["stopTime"]["epochMillis"],
+                    "breached": last["breached"],
+                    "completed": true,
+                })
+            };
+            out.push(item);
+        }
+        Ok(Value::Array(out))
+    }
+
+    async fn with_sla(&self, mut t: RemoteTicket) -> SyncResult<RemoteTicket> {
+        if t.fields.state.is_done() {
+            return Ok(t);
+        }
+        let sla = self.sla(&t.key).await?;
+        if let Some(first) = sla.as_array().and_then(|a| {
+            a.iter().find(|s| {
+                s["name"]
+                    .as_str()
+                    .is_some_and(|n| n.to_ascii_lowercase().contains("first response"))
+                    && s["completed"] == json!(true)
+            })
+        }) {
+            t.first_response_at = first["stopped_at"].as_i64();
+        }
+        t.extra["sla"] = sla;
+        Ok(t)
+    }
+
+    fn map_issue(&self, v: &Value, scope: &str) -> SyncResult<RemoteTicket> {
+        let id = match &v["id"] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(SyncError::MalformedJson {
+                    what: "an issue without an id".into(),
+                });
+            }
+        };
+        let key = v["key"].as_str().unwrap_or(&id).to_owned();
+        let f = &v["fields"];
+        if !f.is_object() {
+            return Err(SyncError::MalformedJson {
+                what: format!("issue {key} has no fields"),
+            });
+        }
+        let updated = parse_time("updated", &f["updated"])?;
+        let created = parse_time("created", &f["created"])?;
+        let resolved = match &f["resolutiondate"] {
+            Value::Null => None,
+            other => Some(parse_time("resolutiondate", other)?),
+        };
+        let status = f["status"]["name"].as_str().unwrap_or("").to_owned();
+        let category = f["status"]["statusCategory"]["key"].as_str().unwrap_or("");
+        let state = state_of(&status, category);
+        let prio_raw = f["priority"]["name"].as_str().map(str::to_owned);
+        let priority = prio_raw
+            .as_deref()
+            .and_then(Priority::from_upstream_label)
+            .unwrap_or(Priority::Medium);
+        let labels: Vec<String> = f["labels"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tags = labels
+            .iter()
+            .filter(|l| !l.starts_with(MARKER_LABEL_PREFIX))
+            .cloned()
+            .collect();
+        let mut comments = Vec::new();
+        for c in f["comment"]["comments"].as_array().into_iter().flatten() {
+            comments.push(map_platform_comment(c)?);
+        }
+        let project = f["project"]["key"].as_str().unwrap_or(scope).to_owned();
+        Ok(RemoteTicket {
+            upstream_id: id,
+            key: key.clone(),
+            scope: if scope == "*" {
+                project
+            } else {
+                scope.to_owned()
+            },
+            version: RemoteVersion {
+                token: updated.to_string(),
+                updated_at: updated,
+            },
+            created_at: created,
+            first_response_at: None,
+            resolved_at: resolved,
+            fields: RemoteFields {
+                title: f["summary"].as_str().unwrap_or("").to_owned(),
+                description: adf_text(&f["description"]),
+                state,
+                state_raw: Some(status.clone()),
+                priority,
+                priority_raw: prio_raw,
+                assignee: f["assignee"]["accountId"].as_str().map(str::to_owned),
+                assignment_group: None,
+                requester: f["reporter"]["accountId"].as_str().map(str::to_owned),
+                organization: None,
+                tags,
+            },
+            comments,
+            url: Some(format!("{}/browse/{key}", self.rest.base)),
+            extra: json!({
+                "status_category": category,
+                "assignee_name": f["assignee"]["displayName"],
+                "reporter_name": f["reporter"]["displayName"],
+                "labels": labels,
+            }),
+        })
+    }
+
+    async fn get_issue(&self, key_or_id: &str, scope: &str) -> SyncResult<RemoteTicket> {
+        let a = self
+            .rest
+            .call(
+                Method::GET,
+                &format!("/rest/api/3/issue/{}", enc(key_or_id)),
+                &[("fields", FIELDS.join(","))],
+                None,
+                &[],
+            )
+            .await?;
+        self.map_issue(&a.json, scope)
+    }
+
+    fn target_status(state: TicketState) -> &'static str {
+        match state {
+            TicketState::New => "new",
+            TicketState::Open => "open",
+            TicketState::Pending => "pending",
+            TicketState::OnHold => "on_hold",
+            TicketState::Resolved => "resolved",
+            TicketState::Closed => "closed",
+        }
+    }
+
+    async fn transition_to(&self, key: &str, state: TicketState) -> SyncResult<()> {
+        let path = format!("/rest/api/3/issue/{}/transitions", enc(key));
+        let a = self.rest.call(Method::GET, &path, &[], None, &[]).await?;
+        let list = a.json["transitions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        // An exact state match first (by the status name), then by category for New/Open/Resolved.
+        let pick = list
+            .iter()
+            .find(|t| {
+                t["to"]["name"]
+                    .as_str()
+                    .and_then(TicketState::from_upstream_label)
+                    == Some(state)
+            })
+            .or_else(|| {
+                list.iter().find(|t| {
+                    let cat = t["to"]["statusCategory"]["key"].as_str().unwrap_or("");
+                    matches!(
+                        (state, cat),
+                        (TicketState::New, "new")
+                            | (TicketState::Open, "indeterminate")
+                            | (TicketState::Resolved, "done")
+                    )
+                })
+            });
+        let Some(id) = pick.and_then(|t| t["id"].as_str()) else {
+            return Err(SyncError::Local(format!(
+                "the workflow of {key} has no transition to a '{}' status from where it is now",
+                Self::target_status(state)
+            )));
+        };
+        self.rest
+            .call(
+                Method::POST,
+                &path,
+                &[],
+                Some(&json!({ "transition": { "id": id } })),
+                &[],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn comments_page(&self, key: &str, start: usize) -> SyncResult<(Vec<Value>, bool)> {
+        let a = self
+            .rest
+            .call(
+                Method::GET,
+                &format!("/rest/servicedeskapi/request/{}/comment", enc(key)),
+                &[
+                    ("public", "true".into()),
+                    ("internal", "true".into()),
+                    ("start", start.to_string()),
+                    ("limit", "100".into()),
+                ],
+                None,
+                &[],
+            )
+            .await?;
+        let Some(values) = a.json["values"].as_array() else {
+            return Err(SyncError::MalformedJson {
+                what: format!("comments of {key}: no values list"),
+            });
+        };
+        Ok((
+            values.clone(),
+            a.json["isLastPage"].as_bool().unwrap_or(true),
+        ))
+    }
+}
+
+/// Percent-encodes a path segment (issue keys are safe; ids from elsewhere may not be).
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Jira timestamps: `2024-03-01T20:00:01.234+1100` (offset with or without a colon, fraction
+/// optional). No offset, or any other shape: [`SyncError::BadTimestamp`].
+pub fn parse_timestamp(field: &str, s: &str) -> SyncResult<Millis> {
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
+        if let Ok(ts) = jiff::fmt::strtime::parse(fmt, s).and_then(|t| t.to_timestamp()) {
+            return Ok(ts.as_millisecond());
+        }
+    }
+    if let Some(z) = s.strip_suffix('Z')
+        && let Ok(ts) = format!("{z}Z").parse::<jiff::Timestamp>()
+    {
+        return Ok(ts.as_millisecond());
+    }
+    Err(SyncError::BadTimestamp {
+        field: field.to_owned(),
+        value: excerpt(s),
+    })
+}
+
+fn parse_time(field: &str, v: &Value) -> SyncResult<Millis> {
+    match v.as_str() {
+        Some(s) => parse_timestamp(field, s),
+        None => Err(SyncError::BadTimestamp {
+            field: field.to_owned(),
+            value: excerpt(&v.to_string()),
+        }),
+    }
+}
+
+fn state_of(status: &str, category: &str) -> TicketState {
+    TicketState::from_upstream_label(status).unwrap_or(match category {
+        "new" => TicketState::New,
+        "done" => TicketState::Resolved,
+        _ => TicketState::Open,
+    })
+}
+
+fn priority_name(p: Priority) -> &'static str {
+    match p {
+        Priority::Critical => "Highest",
+        Priority::High => "High",
+        Priority::Medium => "Medium",
+        Priority::Low => "Low",
+    }
+}
+
+/// Atlassian Document Format for plain text: paragraphs on blank lines, `hardBreak` for a
+/// newline.
+pub fn adf(text: &str) -> Value {
+    let paras: Vec<Value> = text
+        .split("\n\n")
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut content = Vec::new();
+            for (k, line) in p.split('\n').enumerate() {
+                if k > 0 {
+                    content.push(json!({ "type": "hardBreak" }));
+                }
+                if !line.is_empty() {
+                    content.push(json!({ "type": "text", "text": line }));
+                }
+            }
+            json!({ "type": "paragraph", "content": content })
+        })
+        .collect();
+    json!({ "type": "doc", "version": 1, "content": paras })
+}
+
+/// The plain text of an ADF document (block nodes become paragraphs; marks are dropped). A
+/// plain string (API v2 style) is returned as it is.
+pub fn adf_text(v: &Value) -> String {
+    fn inline(v: &Value, out: &mut String) {
+        match v["type"].as_str() {
+            Some("text") => out.push_str(v["text"].as_str().unwrap_or("")),
+            Some("hardBreak") => out.push('\n'),
+            Some("mention") => out.push_str(v["attrs"]["text"].as_str().unwrap_or("")),
+            _ => {
+                if let Some(c) = v["content"].as_array() {
+                    let block = c.iter().any(|x| x["content"].is_array());
+                    for (k, x) in c.iter().enumerate() {
+                        if block && k > 0 {
+                            out.push('\n');
+                        }
+                        inline(x, out);
+                    }
+                }
+            }
+        }
+    }
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(_) => v["content"]
+            .as_array()
+            .map(|blocks| {
+                blocks
+                    .iter()
+                    .map(|b| {
+                        let mut s = String::new();
+                        inline(b, &mut s);
+                        s
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n\n")
+            })
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn map_platform_comment(c: &Value) -> SyncResult<RemoteComment> {
+    let (body, marker) = extract_marker(&adf_text(&c["body"]));
+    Ok(RemoteComment {
+        upstream_id: c["id"].as_str().unwrap_or("").to_owned(),
+        visibility: if c["jsdPublic"].as_bool() == Some(false) {
+            Visibility::Internal
+        } else {
+            Visibility::Public
+        },
+        author: c["author"]["accountId"]
+            .as_str()
+            .or(c["author"]["displayName"].as_str())
+            .unwrap_or("")
+            .to_owned(),
+        body,
+        created_at: parse_time("comment created", &c["created"])?,
+        marker,
+    })
+}
+
+fn map_request_comment(c: &Value) -> SyncResult<RemoteComment> {
+    let (body, marker) = extract_marker(c["body"].as_str().unwrap_or(""));
+    let created = match c["created"]["epochMillis"].as_i64() {
+        Some(ms) => ms,
+        None => parse_time("comment created", &c["created"]["iso8601"])?,
+    };
+    Ok(RemoteComment {
+        upstream_id: c["id"].as_str().unwrap_or("").to_owned(),
+        visibility: if c["public"].as_bool() == Some(false) {
+            Visibility::Internal
+        } else {
+            Visibility::Public
+        },
+        author: c["author"]["accountId"].as_str().unwrap_or("").to_owned(),
+        body,
+        created_at: created,
+        marker,
+    })
+}
+
+#[async_trait::async_trait]
+impl Connector for Jira {
+    fn vendor(&self) -> Vendor {
+        Vendor::Jira
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        if self.rest.conn.mirror_scope.is_empty() {
+            vec!["*".into()]
+        } else {
+            self.rest.conn.mirror_scope.clone()
+        }
+    }
+
+    async fn pull_tickets(
+        &self,
+        scope: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<crate::model::TicketPage> {
+        let cur = match cursor {
+            None => PullCursor { w: 0, t: None },
+            Some(c) if c.0.is_empty() => PullCursor { w: 0, t: None },
+            Some(c) => serde_json::from_str(&c.0).map_err(|e| {
+                SyncError::Local(format!("the stored jira cursor is not readable ({e})"))
+            })?,
+        };
+        let mut jql = String::new();
+        if let Some(p) = Self::scope_clause(scope)? {
+            jql.push_str(&p);
+            jql.push_str(" AND ");
+        }
+        jql.push_str(&format!(
+            "updated >= {} ORDER BY updated ASC, id ASC",
+            cur.w
+        ));
+        let (issues, token) = self
+            .search(&jql, FIELDS, limit.clamp(1, 100), cur.t.as_deref())
+            .await?;
+        let mut tickets = Vec::with_capacity(issues.len());
+        for v in &issues {
+            let t = self.map_issue(v, scope)?;
+            tickets.push(self.with_sla(t).await?);
+        }
+        let last = tickets.iter().map(|t| t.version.updated_at).max();
+        let (next, has_more) = match (token, last) {
+            (Some(tok), Some(last)) => {
+                let minute = last - last.rem_euclid(MINUTE);
+                if minute > cur.w {
+                    (PullCursor { w: minute, t: None }, true)
+                } else {
+                    (
+                        PullCursor {
+                            w: cur.w,
+                            t: Some(tok),
+                        },
+                        true,
+                    )
+                }
+            }
+            (Some(tok), None) => (
+                PullCursor {
+                    w: cur.w,
+                    t: Some(tok),
+                },
+                true,
+            ),
+            (None, Some(last)) => {
+                // Done for now: next time re-read from one minute before the newest change
+                // (late-indexed issues), never before the current watermark.
+                let minute = last - last.rem_euclid(MINUTE);
+                (
+                    PullCursor {
+                        w: (minute - MINUTE).max(cur.w),
+                        t: None,
+                    },
+                    false,
+                )
+            }
+            (None, None) => (PullCursor { w: cur.w, t: None }, false),
+        };
+        let next = serde_json::to_string(&next)
+            .map_err(|e| SyncError::Local(format!("cannot store the jira cursor ({e})")))?;
+        Ok(crate::model::TicketPage {
+            tickets,
+            deleted: Vec::new(),
+            next: Cursor(next),
+            has_more,
+        })
+    }
+
+    async fn fetch_ticket(&self, ticket: &TicketRef) -> SyncResult<RemoteTicket> {
+        let key = if ticket.key.is_empty() {
+            &ticket.upstream_id
+        } else {
+            &ticket.key
+        };
+        let t = self.get_issue(key, &ticket.scope).await?;
+        self.with_sla(t).await
+    }
+
+    async fn update_fields(
+        &self,
+        ticket: &TicketRef,
+        base: &RemoteVersion,
+        changes: &FieldValues,
+    ) -> SyncResult<UpdateOutcome> {
+        let key = if ticket.key.is_empty() {
+            &ticket.upstream_id
+        } else {
+            &ticket.key
+        };
+        // Jira has no precondition: re-read `updated` right before writing.
+        let now = self.get_issue(key, &ticket.scope).await?;
+        if now.version.token != base.token {
+            return Ok(UpdateOutcome::Moved(Box::new(now)));
+        }
+        let mut fields = serde_json::Map::new();
+        let mut state = None;
+        for (field, value) in changes {
+            match field {
+                Field::Title => {
+                    let Some(s) = value.as_str().filter(|s| !s.trim().is_empty()) else {
+                        return Err(SyncError::Local("a jira summary cannot be empty".into()));
+                    };
+                    fields.insert("summary".into(), json!(s));
+                }
+                Field::Description => {
+                    fields.insert("description".into(), adf(value.as_str().unwrap_or("")));
+                }
+                Field::Priority => {
+                    let p: Priority = serde_json::from_value(value.clone())
+                        .map_err(|_| SyncError::Local(format!("'{value}' is not a priority")))?;
+                    fields.insert("priority".into(), json!({ "name": priority_name(p) }));
+                }
+                Field::Assignee => {
+                    fields.insert(
+                        "assignee".into(),
+                        match value.as_str() {
+                            Some(a) => json!({ "accountId": a }),
+                            None => Value::Null,
+                        },
+                    );
+                }
+                Field::Tags => {
+                    let mut labels: Vec<String> = value
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| x.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    // Keep the creation marker label.
+                    labels.extend(
+                        now.extra["labels"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|l| l.as_str())
+                            .filter(|l| l.starts_with(MARKER_LABEL_PREFIX))
+                            .map(str::to_owned),
+                    );
+                    fields.insert("labels".into(), json!(labels));
+                }
+                Field::State => {
+                    let s: TicketState = serde_json::from_value(value.clone()).map_err(|_| {
+                        SyncError::Local(format!("'{value}' is not a ticket state"))
+                    })?;
+                    state = Some(s);
+                }
+                Field::AssignmentGroup => {
+                    return Err(SyncError::Local(
+                        "jira service management requests have no assignment group field".into(),
+                    ));
+                }
+            }
+        }
+        let path = format!("/rest/api/3/issue/{}", enc(key));
+        if !fields.is_empty() {
+            match self
+                .rest
+                .call(
+                    Method::PUT,
+                    &path,
+                    &[("notifyUsers", "false".into())],
+                    Some(&json!({ "fields": fields })),
+                    &[],
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(SyncError::Conflict(_)) => {
+                    let now = self.get_issue(key, &ticket.scope).await?;
+                    return Ok(UpdateOutcome::Moved(Box::new(now)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(s) = state
+            && s != now.fields.state
+        {
+            match self.transition_to(key, s).await {
+                Ok(()) => {}
+                Err(SyncError::Conflict(_)) => {
+                    let now = self.get_issue(key, &ticket.scope).await?;
+                    return Ok(UpdateOutcome::Moved(Box::new(now)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let after = self.get_issue(key, &ticket.scope).await?;
+        Ok(UpdateOutcome::Applied(after.version))
+    }
+
+    async fn add_comment(
+        &self,
+        ticket: &TicketRef,
+        comment: &NewComment,
+    ) -> SyncResult<RemoteComment> {
+        let key = if ticket.key.is_empty() {
+            &ticket.upstream_id
+        } else {
+            &ticket.key
+        };
+        let a = self
+            .rest
+            .call(
+                Method::POST,
+                &format!("/rest/servicedeskapi/request/{}/comment", enc(key)),
+                &[],
+                Some(&json!({
+                    "body": embed_marker(&comment.body, &comment.marker),
+                    "public": comment.visibility == Visibility::Public,
+                })),
+                &[],
+            )
+            .await?;
+        map_request_comment(&a.json)
+    }
+
+    async fn find_comment(
+        &self,
+        ticket: &TicketRef,
+        marker: &str,
+    ) -> SyncResult<Option<RemoteComment>> {
+        let key = if ticket.key.is_empty() {
+            &ticket.upstream_id
+        } else {
+            &ticket.key
+        };
+        let mut start = 0;
+        loop {
+            let (values, last) = self.comments_page(key, start).await?;
+            for c in &values {
+                let rc = map_request_comment(c)?;
+                if rc.marker.as_deref() == Some(marker) {
+                    return Ok(Some(rc));
+                }
+            }
+            if last || values.is_empty() {
+                return Ok(None);
+            }
+            start += values.len();
+        }
+    }
+
+    async fn create_ticket(&self, new: &NewRemoteTicket) -> SyncResult<RemoteTicket> {
+        let Some(project) = Self::scope_clause(&new.scope)?.map(|_| new.scope.clone()) else {
+            return Err(SyncError::Local(
+                "choose a Jira project (not all projects) to create a request in".into(),
+            ));
+        };
+        let mut labels: Vec<String> = new.fields.tags.clone();
+        labels.push(format!("{MARKER_LABEL_PREFIX}{}", new.marker));
+        let mut fields = json!({
+            "project": { "key": project },
+            "issuetype": { "name": ISSUE_TYPE },
+            "summary": new.fields.title,
+            "description": adf(&new.fields.description),
+            "priority": { "name": priority_name(new.fields.priority) },
+            "labels": labels,
+        });
+        if let Some(a) = &new.fields.assignee {
+            fields["assignee"] = json!({ "accountId": a });
+        }
+        let a = self
+            .rest
+            .call(
+                Method::POST,
+                "/rest/api/3/issue",
+                &[],
+                Some(&json!({
+                    "fields": fields,
+                    "properties": [{ "key": MARKER_PROPERTY, "value": { "marker": new.marker } }],
+                })),
+                &[],
+            )
+            .await?;
+        let Some(key) = a.json["key"].as_str() else {
+            return Err(SyncError::MalformedJson {
+                what: "created issue without a key".into(),
+            });
+        };
+        let mut t = self.get_issue(key, &new.scope).await?;
+        if new.fields.state != t.fields.state && new.fields.state != TicketState::New {
+            self.transition_to(key, new.fields.state).await?;
+            t = self.get_issue(key, &new.scope).await?;
+        }
+        Ok(t)
+    }
+
+    async fn find_created(&self, scope: &str, marker: &str) -> SyncResult<Option<RemoteTicket>> {
+        let mut jql = String::new();
+        if let Some(p) = Self::scope_clause(scope)? {
+            jql.push_str(&p);
+            jql.push_str(" AND ");
+        }
+        if marker.contains(['"', '\\']) {
+            return Err(SyncError::Local("a marker cannot contain quotes".into()));
+        }
+        jql.push_str(&format!("labels = \"{MARKER_LABEL_PREFIX}{marker}\""));
+        let (issues, _) = self.search(&jql, FIELDS, 1, None).await?;
+        issues.first().map(|v| self.map_issue(v, scope)).transpose()
+    }
+
+    async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>> {
+        let jql = match Self::scope_clause(scope)? {
+            Some(p) => format!("{p} ORDER BY id ASC"),
+            None => "created >= 0 ORDER BY id ASC".to_owned(),
+        };
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let (issues, next) = self.search(&jql, &["id"], 5000, token.as_deref()).await?;
+            for v in &issues {
+                match &v["id"] {
+                    Value::String(s) => ids.push(s.clone()),
+                    Value::Number(n) => ids.push(n.to_string()),
+                    _ => {
+                        return Err(SyncError::MalformedJson {
+                            what: "an issue without an id in the id sweep".into(),
+                        });
+                    }
+                }
+            }
+            match next {
+                Some(t) if !issues.is_empty() => token = Some(t),
+                _ => return Ok(ids),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn timestamps_need_an_explicit_offset() {
+        // 2024-03-01 09:00:01.234 UTC, as Jira writes it in +11:00.
+        assert_eq!(
+            parse_timestamp("updated", "2024-03-01T20:00:01.234+1100").unwrap(),
+            1_709_283_601_234
+        );
+        assert_eq!(
+            parse_timestamp("updated", "2024-03-01T09:00:01.234+00:00").unwrap(),
+            1_709_283_601_234
+        );
+        assert_eq!(
+            parse_timestamp("updated", "2024-03-01T09:00:01+0000").unwrap(),
+            1_709_283_601_000
+        );
+        for bad in [
+            "2024-03-01T09:00:01.234",
+            "2024-03-01 09:00",
+            "1709283601234",
+            "",
+        ] {
+            assert!(
+                matches!(
+                    parse_timestamp("updated", bad),
+                    Err(SyncError::BadTimestamp { .. })
+                ),
+                "{bad} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn adf_and_text_round_trip_with_a_marker_line() {
+        let body = embed_marker("Restarted the tunnel.\nWorks now.", "op-7");
+        let back = adf_text(&adf(&body));
+        assert_eq!(back, body);
+        assert_eq!(extract_marker(&back).1.as_deref(), Some("op-7"));
+    }
+
+    #[test]
+    fn states_map_by_name_then_category() {
+        assert_eq!(
+            state_of("Waiting for customer", "indeterminate"),
+            TicketState::Pending
+        );
+        assert_eq!(state_of("Escalated", "indeterminate"), TicketState::OnHold);
+        assert_eq!(state_of("Triage", "new"), TicketState::New);
+        assert_eq!(state_of("Fixed", "done"), TicketState::Resolved);
+    }
+}
