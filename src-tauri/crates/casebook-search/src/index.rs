@@ -221,6 +221,26 @@ impl KbIndex {
         dir_size(&self.dir.join(name.trim()))
     }
 
+    /// Stops the writer thread once its queued work is committed, waits for its background segment
+    /// merges and reloads the reader, so searches see the index as compact as the merge policy
+    /// makes it. Returns the number of segments. (A later `apply` starts a new writer.)
+    pub fn settle(&self) -> Result<usize> {
+        let taken = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((tx, handle)) = taken {
+            drop(tx);
+            // The thread ends when no sender is left; its end waits for the merges.
+            let _ = handle.join();
+        }
+        self.reader
+            .reload()
+            .map_err(SearchError::tantivy("reloading the reader"))?;
+        Ok(self.reader.searcher().segment_readers().len())
+    }
+
     /// Applies changes and commits them; returns when they are searchable. The writer thread is
     /// started on first use and stops after a while without work.
     pub fn apply(&self, ops: Vec<WriteOp>) -> Result<u64> {

@@ -1153,6 +1153,36 @@ mod engine_tests {
     }
 
     #[test]
+    fn settle_waits_for_the_writer_and_a_later_write_starts_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (index, _) = KbIndex::open(dir.path()).unwrap();
+        // One commit per batch: several segments for the merge policy to work on.
+        for id in 0..12 {
+            index
+                .apply(vec![case(id, &format!("printer {id} offline"), "spooler")])
+                .unwrap();
+        }
+        let segments = index.settle().unwrap();
+        assert!((1..=12).contains(&segments), "{segments}");
+        assert_eq!(index.num_docs(), 12);
+        let req = |text: &str| super::SearchRequest {
+            text: text.into(),
+            filters: super::Filters::default(),
+            limit: 20,
+        };
+        assert_eq!(
+            index.search(&req("printer offline")).unwrap().hits.len(),
+            12
+        );
+        // The writer was stopped; the next change starts another and is searchable at once.
+        index
+            .apply(vec![case(99, "VPN drops every ten minutes", "")])
+            .unwrap();
+        assert_eq!(index.search(&req("vpn")).unwrap().hits.len(), 1);
+        assert!(index.settle().unwrap() >= 1);
+    }
+
+    #[test]
     fn similar_finds_a_past_case_even_in_a_tiny_index() {
         let dir = tempfile::tempdir().unwrap();
         let (index, _) = KbIndex::open(dir.path()).unwrap();
