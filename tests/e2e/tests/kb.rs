@@ -87,18 +87,43 @@ async fn search(s: &Session, query: &str, expect: &str) -> String {
     let input = s.by_testid("palette-input").await;
     input.send_keys(query).await.expect("type the query");
     s.until(&format!("a search result for {query:?}"), || async {
-        let hits = s.all(&testid("kb-hit")).await;
-        let first = hits.first()?;
-        let text = first.text().await.ok()?;
-        text.contains(expect).then_some(())
+        let first = texts(s, "kb-hit").await.into_iter().next()?;
+        first.contains(expect).then_some(())
     })
     .await;
     // The first result is the active one once no command matches: its preview shows.
     s.until("the preview of the first result", || async {
-        let p = s.all(&testid("kb-preview-snippet")).await;
-        p.first()?.html(true).await.ok()
+        let v = s
+            .client
+            .execute(
+                "const p = document.querySelector('[data-testid=kb-preview-snippet]'); \
+                 return p ? p.innerHTML : null;",
+                Vec::new(),
+            )
+            .await
+            .ok()?;
+        v.as_str().map(str::to_owned)
     })
     .await
+}
+
+/// The visible text of every element with this test id, in document order.
+async fn texts(s: &Session, id: &str) -> Vec<String> {
+    let v = s
+        .client
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText);",
+            vec![serde_json::json!(testid(id))],
+        )
+        .await
+        .unwrap_or_default();
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 async fn title_and_flag(s: &Session) -> (String, serde_json::Value) {
@@ -115,9 +140,8 @@ async fn title_and_flag(s: &Session) -> (String, serde_json::Value) {
 
 async fn runbook_title(s: &Session, want: &str) {
     s.until(&format!("the runbook {want:?}"), || async {
-        let t = s.all(&testid("runbook-title")).await;
-        let text = t.first()?.text().await.ok()?;
-        (text == want).then_some(())
+        let text = texts(s, "runbook-title").await.into_iter().next()?;
+        (text.trim() == want).then_some(())
     })
     .await;
 }
@@ -145,8 +169,7 @@ async fn runbooks_are_found_opened_linked_and_hostile_html_stays_inert() {
         .expect("type the folder path");
     s.click_testid("kb-add").await;
     s.until("the folder in the list", || async {
-        let f = s.all(&testid("kb-folder")).await;
-        let text = f.first()?.text().await.ok()?;
+        let text = texts(&s, "kb-folder").await.into_iter().next()?;
         text.contains("3 files").then_some(())
     })
     .await;
