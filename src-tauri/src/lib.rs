@@ -4,6 +4,7 @@
 mod browser;
 mod commands;
 mod events;
+mod sla_alerts;
 mod state;
 
 use state::AppState;
@@ -14,6 +15,8 @@ use tauri::Manager;
 pub fn run() {
     init_logging();
     let result = tauri::Builder::default()
+        // Breach warnings (sla_alerts.rs), sent from Rust: the webview is granted nothing of it.
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![
             commands::workspace::workspace_info,
             commands::workspace::update_settings,
@@ -39,6 +42,10 @@ pub fn run() {
             commands::sla::apply_macro,
             commands::sla::kpi_report,
             commands::sla::kpi_report_csv,
+            commands::sla::sla_notify_settings,
+            commands::sla::set_sla_notify_settings,
+            commands::sla::sla_notification_status,
+            commands::sla::set_focused_ticket,
             commands::connections::list_connections,
             commands::connections::add_connection,
             commands::connections::rename_connection,
@@ -74,6 +81,7 @@ pub fn run() {
         .setup(|app| {
             // Setup runs before the webview's first IPC request is handled: no command can
             // arrive before the state is managed.
+            app.manage(sla_alerts::Alerts::new());
             app.manage(AppState::new(app.handle().clone()));
             // Open the workspace while the webview loads; commands that arrive first wait for it.
             let handle = app.handle().clone();

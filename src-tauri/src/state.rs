@@ -28,6 +28,7 @@ impl AppState {
             .get_or_try_init(|| async {
                 let api = open_workspace().await?;
                 crate::events::start(self.app.clone(), api.clone());
+                crate::sla_alerts::start(self.app.clone(), api.clone());
                 Ok(api)
             })
             .await

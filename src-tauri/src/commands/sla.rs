@@ -1,11 +1,12 @@
 //! SLA badges and risk order, macros, KPI reports (issue 7): thin calls into the façade.
 
+use crate::sla_alerts::Alerts;
 use crate::state::AppState;
 use casebook_api::ApiError;
 use casebook_api::dto::TicketView;
 use casebook_api::sla::{
     KpiReport as Report, KpiReportFilter as ReportFilter, MacroDef as Macro, MacroInput,
-    MacroPreview, SlaBadge, TicketSlaView as TicketSla,
+    MacroPreview, NotificationStatus, SlaBadge, SlaNotifySettings, TicketSlaView as TicketSla,
 };
 use tauri::State;
 
@@ -65,4 +66,38 @@ pub async fn kpi_report_csv(
     state: State<'_, AppState>,
 ) -> Result<String, ApiError> {
     state.api().await?.report_csv(filter).await
+}
+
+#[tauri::command]
+pub async fn sla_notify_settings(
+    state: State<'_, AppState>,
+) -> Result<SlaNotifySettings, ApiError> {
+    state.api().await?.sla_notify_settings().await
+}
+
+#[tauri::command]
+pub async fn set_sla_notify_settings(
+    settings: SlaNotifySettings,
+    state: State<'_, AppState>,
+) -> Result<SlaNotifySettings, ApiError> {
+    state.api().await?.set_sla_notify_settings(settings).await
+}
+
+/// Whether breach warnings can be shown as desktop notifications (and why not).
+#[tauri::command]
+pub async fn sla_notification_status(
+    alerts: State<'_, Alerts>,
+) -> Result<NotificationStatus, ApiError> {
+    Ok(alerts.status())
+}
+
+/// The ticket the UI shows (`None`: none): no breach warning is shown for it while the window
+/// has focus.
+#[tauri::command]
+pub async fn set_focused_ticket(
+    id: Option<i64>,
+    alerts: State<'_, Alerts>,
+) -> Result<(), ApiError> {
+    alerts.set_focused_ticket(id);
+    Ok(())
 }

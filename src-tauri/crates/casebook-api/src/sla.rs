@@ -65,6 +65,16 @@ pub struct SlaNotifySettings {
     pub before_minutes: u32,
 }
 
+/// Whether breach warnings can be shown as desktop notifications (the shell finds out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct NotificationStatus {
+    pub available: bool,
+    /// Why not, for a person.
+    pub reason: Option<String>,
+}
+
 /// A breach warning for the desktop shell to show.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
