@@ -725,10 +725,19 @@ impl ZendeskHandler {
                     .collect();
             }
         }
+        let mut events = Vec::new();
         if let Some((body, public)) = comment {
             // An omitted `public` keeps the ticket's initial visibility.
             let public = public.unwrap_or(cur.comments.first().is_none_or(|c| c.public));
             s.add_comment(id, &body, public, AGENT_ID);
+            if let Some(c) = s.ticket(id).and_then(|t| t.comments.last()) {
+                let mut e = comment_json(c);
+                if let Some(o) = e.as_object_mut() {
+                    o.remove("via");
+                    o.remove("created_at");
+                }
+                events.push(e);
+            }
         }
         let Some(now) = s.ticket(id).cloned() else {
             return not_found();
@@ -738,7 +747,7 @@ impl ZendeskHandler {
             &json!({
                 "ticket": ticket_json(&base, &now, false),
                 "audit": { "id": s.now as u64, "ticket_id": id, "created_at": zd_time(s.now), "author_id": AGENT_ID,
-                           "events": [], "metadata": {}, "via": { "channel": "api" } },
+                           "events": events, "metadata": {}, "via": { "channel": "api" } },
             }),
         )
     }
@@ -811,15 +820,40 @@ impl ZendeskHandler {
         let base = self.base();
         let s = lock(&self.state);
         let ext = req.param("external_id");
-        let list: Vec<Value> = s
+        let size = req
+            .param("page[size]")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(100)
+            .clamp(1, 100);
+        let after: u64 = match req.param("page[after]") {
+            Some(c) => match decode_cursor(c) {
+                Some((_, id)) => id,
+                None => return error(400, "InvalidPaginationParameter", "page[after] is invalid"),
+            },
+            None => 0,
+        };
+        let rest: Vec<&Ticket> = s
             .tickets
             .iter()
             .filter(|t| !t.deleted && ext.is_none_or(|e| t.external_id.as_deref() == Some(e)))
-            .map(|t| ticket_json(&base, t, false))
+            .filter(|t| t.id > after)
             .collect();
+        let page: Vec<&Ticket> = rest.iter().take(size).copied().collect();
+        let has_more = rest.len() > page.len();
+        let after_cursor = page.last().map(|t| encode_cursor(t.created_at, t.id));
+        let next = match (&after_cursor, has_more) {
+            (Some(a), true) => json!(format!(
+                "{base}/api/v2/tickets.json?page%5Bafter%5D={a}&page%5Bsize%5D={size}"
+            )),
+            _ => Value::Null,
+        };
         Response::json(
             200,
-            &json!({ "tickets": list, "next_page": null, "previous_page": null, "count": list.len() }),
+            &json!({
+                "tickets": page.iter().map(|t| ticket_json(&base, t, false)).collect::<Vec<_>>(),
+                "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": null },
+                "links": { "next": next, "prev": null },
+            }),
         )
     }
 

@@ -8,6 +8,7 @@ pub mod jira;
 pub mod model;
 pub mod probe;
 pub mod rest;
+pub mod zendesk;
 pub mod backoff;
 pub mod engine;
 pub mod servicenow;

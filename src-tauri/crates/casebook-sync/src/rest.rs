@@ -11,7 +11,6 @@ use crate::connector::{CredentialSource, SyncResult};
 use crate::error::{SyncError, excerpt, looks_like_html};
 use casebook_core::connection::Connection;
 use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,10 +23,9 @@ pub(crate) struct Rest {
     pub base: String,
 }
 
-/// A successful answer: its JSON (`Null` for an empty body) and headers.
+/// A successful answer: its JSON (`Null` for an empty body).
 pub(crate) struct Answer {
     pub json: Value,
-    pub headers: HeaderMap,
 }
 
 impl Rest {
@@ -148,16 +146,13 @@ impl Rest {
                     )));
                 }
                 if bytes.iter().all(u8::is_ascii_whitespace) {
-                    return Ok(Answer {
-                        json: Value::Null,
-                        headers,
-                    });
+                    return Ok(Answer { json: Value::Null });
                 }
                 let json =
                     serde_json::from_slice(&bytes).map_err(|e| SyncError::MalformedJson {
                         what: format!("{what} ({e})"),
                     })?;
-                Ok(Answer { json, headers })
+                Ok(Answer { json })
             }
             401 => Err(SyncError::AuthExpired(format!(
                 "{} rejected the credentials (they expired or were revoked); sign in again",
