@@ -263,5 +263,75 @@ async fn runbooks_are_found_opened_linked_and_hostile_html_stays_inert() {
     assert!(!title_after.contains("PWNED"));
     // Still in the app, on the runbook (no navigation happened).
     runbook_title(&s, "Hostile runbook").await;
+
+    // ---- A ticket: its similar runbook, linked with one key, used on it as a work note.
+    s.click_testid("new-ticket").await;
+    s.by_testid("new-ticket-title")
+        .await
+        .send_keys("Pods in CrashLoopBackOff after the node filled up")
+        .await
+        .expect("type the title");
+    s.by_testid("new-ticket-description")
+        .await
+        .send_keys("The pod restarts over and over; the container logs show the disk is full.")
+        .await
+        .expect("type the description");
+    s.click_testid("new-ticket-submit").await;
+    s.by_testid("ticket-view").await;
+    let similar = s
+        .until("the similar runbook in the ticket view", || async {
+            let items = texts(&s, "similar-item").await;
+            items.iter().position(|t| t.contains("Pod crash looping"))
+        })
+        .await;
+    press_on_similar(&s, similar, 'l').await;
+    s.until("the runbook linked as related", || async {
+        let page = texts(&s, "similar-cases").await.join("\n");
+        page.contains("Linked as related").then_some(())
+    })
+    .await;
+    press_on_similar(&s, similar, Key::Enter.into()).await;
+    runbook_title(&s, "Pod crash looping").await;
+    s.click_testid("runbook-step").await;
+    let use_button = s.by_testid("runbook-use").await;
+    let label = use_button.text().await.unwrap_or_default();
+    assert!(label.starts_with("Use on "), "the button says {label:?}");
+    s.click_testid("runbook-use").await;
+    s.until("the confirmation", || async {
+        s.page_text().await.contains("as a work note").then_some(())
+    })
+    .await;
+    // Back on the ticket, the note is in the conversation.
+    s.client
+        .execute(
+            "document.querySelector('[data-testid=runbook-view] header button').click();",
+            Vec::new(),
+        )
+        .await
+        .expect("go back to the ticket");
+    s.until("the work note on the ticket", || async {
+        let notes = texts(&s, "comment").await;
+        notes
+            .iter()
+            .find(|n| n.contains("Used runbook") && n.contains("Pod crash looping"))
+            .cloned()
+    })
+    .await;
     s.end().await;
+}
+
+/// Focuses the `n`th similar-cases result and presses `key` on it.
+async fn press_on_similar(s: &Session, n: usize, key: char) {
+    s.client
+        .execute(
+            "document.querySelectorAll('[data-testid=similar-item]')[arguments[0]].focus();",
+            vec![serde_json::json!(n)],
+        )
+        .await
+        .expect("focus the result");
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    s.client.perform_actions(keys).await.expect("press the key");
+    s.client.release_actions().await.expect("release keys");
 }
