@@ -188,11 +188,15 @@ async fn a_comment_is_posted_exactly_once_when_the_connection_drops_after_the_up
         PATCH_INCIDENT,
         Fault::DropAfterCommit,
     ));
-    e.fake
-        .faults()
-        .add(FaultRule::new("PATCH", PATCH_INCIDENT, Fault::DropBeforeCommit).skip(1));
+    e.fake.faults().add(FaultRule::new(
+        "PATCH",
+        PATCH_INCIDENT,
+        Fault::DropBeforeCommit,
+    ));
     let r = e.sync().await;
     ok(&r);
+    let fired: Vec<Fault> = e.fake.faults().fired().into_iter().map(|f| f.2).collect();
+    assert_eq!(fired, vec![Fault::DropAfterCommit, Fault::DropBeforeCommit]);
     assert_eq!(r.pushed, 2);
     assert_eq!(
         e.fake.journal_containing(&id, "Power-cycled the printer."),
@@ -228,6 +232,11 @@ async fn a_local_ticket_is_created_once_even_if_the_answer_is_lost() {
     ));
     let r = e.sync().await;
     ok(&r);
+    assert_eq!(
+        e.fake.faults().fired().len(),
+        1,
+        "the answer to the creation was spoiled"
+    );
     let created: Vec<_> = e
         .fake
         .incidents()
@@ -383,7 +392,7 @@ async fn an_expired_token_mid_sync_is_retried_once_and_a_revoked_one_stops_safel
     ok(&r);
     assert_eq!(r.tickets_created, 10);
     // Always 401: the sync stops with "sign in again"; the local edit stays pending.
-    let local = e.local(&e.fake.incidents()[0].sys_id().to_owned());
+    let local = e.local(e.fake.incidents()[0].sys_id());
     e.store
         .add_comment(local, Visibility::Public, "On my way.", &e.agent())
         .unwrap();
@@ -419,6 +428,8 @@ async fn a_timeout_on_a_write_is_an_unknown_outcome_settled_by_the_marker() {
     ));
     let r = e.sync().await;
     ok(&r);
+    assert_eq!(e.fake.faults().fired().len(), 1);
+    assert!(r.retries >= 1, "{r:?}");
     assert_eq!(e.fake.journal_containing(&id, "Cleared /var/log."), 1);
 }
 

@@ -502,10 +502,10 @@ impl SnHandler {
                 if !text.is_empty() {
                     journal(&mut s, sys_id, k, &text, "casebook.agent");
                 }
-            } else if !k.starts_with("sys_") {
-                if let Some(r) = s.find_mut(table, sys_id) {
-                    r.fields.insert(k.clone(), json!(text));
-                }
+            } else if !k.starts_with("sys_")
+                && let Some(r) = s.find_mut(table, sys_id)
+            {
+                r.fields.insert(k.clone(), json!(text));
             }
         }
         let Some(r) = s.find_mut(table, sys_id) else {

@@ -1597,7 +1597,7 @@ mod tests {
         let (_d, s) = store();
         let p = pulled("1", "v1", TicketState::Open);
         let r = s
-            .apply_pulled_page(7, "incident", &[p.clone()], &[], "c1", 10)
+            .apply_pulled_page(7, "incident", std::slice::from_ref(&p), &[], "c1", 10)
             .unwrap();
         assert_eq!((r.created, r.comments_added), (1, 1));
         assert_eq!(s.sync_cursor(7, "incident").unwrap().as_deref(), Some("c1"));
