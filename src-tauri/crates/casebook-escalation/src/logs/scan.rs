@@ -354,6 +354,10 @@ fn mask_part(part: &[u8], out: &mut String) {
         out.push_str("<n>");
     } else if part.len() >= 6 && part.iter().all(u8::is_ascii_hexdigit)
         || digits >= 4 && digits * 3 >= part.len()
+        // A long run of letters and digits is a key or token (`AKIA…`, `ghp_…`, a JWT part):
+        // keeping its letters would leave most of a secret in the signature, and the masked form
+        // is no longer recognised by the redactor.
+        || part.len() >= 16
     {
         out.push_str("<id>");
     } else {
@@ -408,6 +412,14 @@ mod tests {
             "timeout after <n> ms calling <n> for order <n> (user <email>) id <id>"
         );
         assert_eq!(signature(b"user42 failed"), "user<n> failed");
+        // Keys and tokens become opaque, not letters with their digits masked.
+        assert_eq!(
+            signature(
+                b"denied for key AKIAZ3MPL3K3Y4E2E7QX token ghp_R4nd0mT0k3nV4lu3F0rE2eT3st1ngAbCdEfG \
+                  jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYXJvbCJ9.c2lnbmF0dXJl"
+            ),
+            "denied for key <id> token ghp_<id> jwt <id>.<id>.c<n>lnbmF<n>dXJl"
+        );
         assert_eq!(
             signature(b"request_id=req-3fa2b1c0 key tenant:42:catalog"),
             "request_id=req-<id> key tenant:<n>:catalog"
