@@ -604,6 +604,11 @@ fn the_engine_reads_real_edits_and_policy_changes_recompute_history() {
     assert_eq!(facts.touches.len(), 4, "two agent comments and two edits");
     // The bulk loader, the one-ticket loader and the per-event path agree.
     assert_eq!(s.sla_facts_all().unwrap(), vec![facts.clone()]);
+    assert_eq!(
+        s.sla_facts_all_from_event_log().unwrap(),
+        vec![facts.clone()],
+        "the compact table and the event log's JSON disagree"
+    );
     let detail = s.ticket(tk.id).unwrap();
     assert_eq!(
         TicketFacts::from_events(&detail.ticket, &s.events_for(tk.id).unwrap()),
@@ -830,6 +835,8 @@ fn the_facts_cache_follows_the_event_log_and_catches_silent_changes() {
     assert_eq!((cache.full_loads, cache.incremental), (1, 1));
     got.sort_by_key(|f| f.id);
     assert_eq!(got, s.sla_facts_all().unwrap());
+    // The compact table (migration 0009) says what the event log's JSON says.
+    assert_eq!(got, s.sla_facts_all_from_event_log().unwrap());
     // A change that wrote no event is caught by the revision check.
     s.write(|tx| {
         tx.execute(
