@@ -201,4 +201,17 @@ describe("ticket view", () => {
     await fireEvent.keyDown(window, { key: "Escape" });
     expect(app.route).toEqual({ name: "queue" });
   });
+
+  it("E opens the escalation editor; Escape closes it and stays on the ticket", async () => {
+    vi.mocked(ipc.escalationList).mockResolvedValue([]);
+    vi.mocked(ipc.escalationCreate).mockRejectedValue({ code: "internal", message: "offline" });
+    const app = await openTicket();
+    await fireEvent.keyDown(window, { key: "e" });
+    const editor = await screen.findByTestId("escalation-editor");
+    expect(editor.getAttribute("aria-label")).toBe("Escalation for CB-1");
+    expect(ipc.escalationCreate).toHaveBeenCalledWith(1);
+    await fireEvent.keyDown(editor, { key: "Escape" });
+    await waitFor(() => expect(screen.queryByTestId("escalation-editor")).toBeNull());
+    expect(app.route).toEqual({ name: "ticket", id: 1 });
+  });
 });
