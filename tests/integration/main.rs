@@ -8,6 +8,7 @@ mod fake_oauth;
 mod kb;
 mod kb_view;
 mod kill;
+mod sync_jira;
 mod sync_servicenow;
 
 use casebook_api::{Casebook, OpenOptions};
