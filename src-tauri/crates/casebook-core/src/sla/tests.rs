@@ -850,3 +850,120 @@ fn the_facts_cache_follows_the_event_log_and_catches_silent_changes() {
     assert_eq!(got[0].group.as_deref(), Some("net"));
     assert_eq!(cache.full_loads, 2);
 }
+
+#[test]
+fn the_compact_facts_survive_encryption_in_place() {
+    // sqlcipher_export copies tables, then creates triggers: the copy must not run the facts
+    // trigger a second time over copied events (a duplicate would fail the export).
+    let (dir, s) = temp_store();
+    let actor = |now| Actor {
+        name: "ana",
+        origin: Origin::App,
+        now,
+    };
+    let tk = s.create_ticket(NewTicket::local("VPN"), &actor(1)).unwrap();
+    s.add_comment(tk.id, Visibility::Public, "on it", &actor(2))
+        .unwrap();
+    s.update_ticket(
+        tk.id,
+        None,
+        &TicketPatch {
+            state: Some(TicketState::Pending),
+            ..Default::default()
+        },
+        &actor(3),
+    )
+    .unwrap();
+    let before = s.sla_facts_all().unwrap();
+    let path = s.path().to_owned();
+    drop(s);
+    let key = crate::store::DatabaseKey::generate().unwrap();
+    crate::store::Store::encrypt_in_place(&path, &key).unwrap();
+    let s = crate::store::Store::open_encrypted(&path, crate::store::OpenMode::MustExist, &key)
+        .unwrap();
+    assert_eq!(s.sla_facts_all().unwrap(), before);
+    // New events still reach the table after the copy.
+    s.add_comment(tk.id, Visibility::Public, "more", &actor(4))
+        .unwrap();
+    assert_eq!(
+        s.sla_facts_all().unwrap(),
+        s.sla_facts_all_from_event_log().unwrap()
+    );
+    drop(dir);
+}
+
+#[test]
+fn risk_values_stay_put_as_time_passes_and_only_changed_tickets_are_recomputed() {
+    let (_d, s) = temp_store();
+    let actor = |now| Actor {
+        name: "ana",
+        origin: Origin::App,
+        now,
+    };
+    let t0 = t("2026-03-02T09:00:00Z");
+    let mut p1 = NewTicket::local("core switch");
+    p1.priority = Priority::Critical;
+    let a = s.create_ticket(p1, &actor(t0)).unwrap();
+    let b = s
+        .create_ticket(NewTicket::local("printer"), &actor(t0))
+        .unwrap();
+    let config = s.sla_config().unwrap();
+    let values = |now: Millis| {
+        let mut facts = FactsCache::new();
+        facts.refresh(&s).unwrap();
+        let mut risk = RiskCache::new();
+        risk.update(&facts, &config, now).unwrap();
+        (risk.value(&facts, a.id), risk.value(&facts, b.id))
+    };
+    // The P1's response is due 09:15; before, at and after the breach the value is that instant.
+    let due = t0 + 15 * MIN;
+    for now in [t0, t0 + 5 * MIN, due, t0 + 2 * H] {
+        assert_eq!(values(now).0, due, "at {now}");
+    }
+    assert!(values(t0).0 < values(t0).1, "the P1 before the P3");
+    assert_eq!(risk_instant(values(t0).0), Some(due));
+
+    let mut facts = FactsCache::new();
+    let mut risk = RiskCache::new();
+    facts.refresh(&s).unwrap();
+    risk.update(&facts, &config, t0).unwrap();
+    assert_eq!(risk.computed, 2);
+    facts.refresh(&s).unwrap();
+    risk.update(&facts, &config, t0 + MIN).unwrap();
+    assert_eq!(risk.computed, 2, "nothing changed, nothing recomputed");
+    // A pause: only that ticket is recomputed, and it goes behind every running ticket.
+    s.update_ticket(
+        a.id,
+        None,
+        &TicketPatch {
+            state: Some(TicketState::Pending),
+            ..Default::default()
+        },
+        &actor(t0 + 2 * MIN),
+    )
+    .unwrap();
+    facts.refresh(&s).unwrap();
+    risk.update(&facts, &config, t0 + 3 * MIN).unwrap();
+    assert_eq!(risk.computed, 3);
+    assert!(risk.value(&facts, a.id) > risk.value(&facts, b.id));
+    assert_eq!(risk_instant(risk.value(&facts, a.id)), None);
+    // A policy change recomputes everything.
+    let mut changed = config.clone();
+    changed.policies[0].first_response_minutes = Some(5);
+    risk.update(&facts, &changed, t0 + 4 * MIN).unwrap();
+    assert_eq!(risk.computed, 5);
+    // A resolved ticket has no value.
+    s.update_ticket(
+        b.id,
+        None,
+        &TicketPatch {
+            state: Some(TicketState::Resolved),
+            ..Default::default()
+        },
+        &actor(t0 + 5 * MIN),
+    )
+    .unwrap();
+    facts.refresh(&s).unwrap();
+    risk.update(&facts, &changed, t0 + 6 * MIN).unwrap();
+    assert_eq!(risk.value(&facts, b.id), crate::store::NO_RISK);
+}
