@@ -570,3 +570,130 @@ async fn unparsable_timestamps_are_rejected_not_guessed() {
     );
     assert_eq!(e.store.ticket_count().unwrap(), 0);
 }
+
+#[tokio::test]
+async fn the_facade_syncs_a_connection_reports_progress_and_indexes_its_knowledge_base() {
+    use casebook_api::connections::NewConnectionInput;
+    use casebook_api::kb::dto::KbSearchInput;
+    use casebook_api::sync::{ConflictResolutionInput, SyncProgress};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = servicenow::start().await.unwrap();
+    fake.seed_many(6, 2, true);
+    fake.add_article(
+        "Reset a VPN token",
+        "<p>Open the <b>VPN portal</b> and choose <i>reset token</i>.</p><script>x()</script>",
+        true,
+    );
+    fake.add_article(
+        "Fax machine guide",
+        "<p>Retired fax instructions.</p>",
+        false,
+    );
+    let clock = Arc::new(FixedClock::new(T0));
+    let cb = crate::open_at(dir.path(), Origin::Cli, clock).await;
+    let c = cb
+        .add_connection(NewConnectionInput {
+            vendor: Vendor::ServiceNow,
+            name: "Acme SN".into(),
+            instance: fake.base_url(),
+            auth_method: AuthMethod::Basic,
+            username: Some("casebook.agent".into()),
+            oauth_client_id: None,
+            mirror_scope: Some(vec!["incident".into()]),
+        })
+        .await
+        .unwrap();
+    cb.set_connection_secret(c.id, "s3cret-pass".into())
+        .await
+        .unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = Arc::clone(&seen);
+    let run = cb
+        .sync_now(
+            "Acme SN".into(),
+            Some(Arc::new(move |p: SyncProgress| s2.lock().unwrap().push(p))),
+        )
+        .await
+        .unwrap();
+    assert!(run.stopped.is_none() && run.errors.is_empty(), "{run:?}");
+    assert_eq!((run.tickets_created, run.articles), (6, 2));
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|p| matches!(p, SyncProgress::Pulling { tickets: 6, .. })),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&SyncProgress::Finished));
+    let status = cb.sync_status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!((status[0].tickets, status[0].pending_ops), (6, 0));
+    assert!(status[0].last_success_at.is_some());
+    // The published article is searchable; the retired one is not.
+    let hits = cb
+        .kb_search(KbSearchInput {
+            query: "vpn token".into(),
+            filters: Default::default(),
+            limit: None,
+        })
+        .await
+        .unwrap()
+        .hits;
+    assert!(
+        hits.iter().any(|h| h.title == "Reset a VPN token"),
+        "{hits:?}"
+    );
+    let fax = cb
+        .kb_search(KbSearchInput {
+            query: "fax".into(),
+            filters: Default::default(),
+            limit: None,
+        })
+        .await
+        .unwrap()
+        .hits;
+    assert!(
+        fax.iter().all(|h| h.title != "Fax machine guide"),
+        "{fax:?}"
+    );
+    // A conflict through the façade: listed with base/mine/theirs, resolved by taking theirs.
+    let inc = fake.incidents()[1].clone();
+    let local = cb.store().resolve_key(inc.get("number")).unwrap();
+    cb.store()
+        .update_ticket(
+            local,
+            None,
+            &TicketPatch {
+                title: Some("VPN drops (mine)".into()),
+                ..Default::default()
+            },
+            &Actor {
+                name: "casebook.agent",
+                origin: Origin::Cli,
+                now: T0 + 1,
+            },
+        )
+        .unwrap();
+    fake.edit_as_other(inc.sys_id(), &[("short_description", "VPN drops (theirs)")]);
+    assert_eq!(
+        cb.outbox_list(Some("Acme SN".into())).await.unwrap().len(),
+        1
+    );
+    let run = cb.sync_now("Acme SN".into(), None).await.unwrap();
+    assert_eq!(run.conflicts, 1);
+    let inbox = cb.conflicts_list(None).await.unwrap();
+    assert_eq!(
+        (inbox[0].mine.clone(), inbox[0].theirs.clone()),
+        (json!("VPN drops (mine)"), json!("VPN drops (theirs)"))
+    );
+    cb.conflicts_resolve(inbox[0].id, ConflictResolutionInput::TakeTheirs)
+        .await
+        .unwrap();
+    assert_eq!(
+        cb.store().ticket(local).unwrap().ticket.title,
+        "VPN drops (theirs)"
+    );
+    assert!(cb.outbox_list(None).await.unwrap().is_empty());
+    assert!(cb.conflicts_list(None).await.unwrap().is_empty());
+    // Discarding needs a confirmation.
+    assert!(cb.outbox_discard(1, false).await.is_err());
+}

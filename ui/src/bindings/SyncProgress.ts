@@ -3,4 +3,4 @@
 /**
  * Progress of a running sync (sent over a channel to the UI, drawn as a bar by the CLI).
  */
-export type SyncProgress = { "phase": "pulling", scope: string, pages: number, tickets: number, } | { "phase": "pushing", done: number, total: number, } | { "phase": "sweeping", scope: string, } | { "phase": "articles", articles: number, } | { "phase": "waiting", reason: string, wait_ms: number, } | { "phase": "finished" };
+export type SyncProgress = { "phase": "pulling", scope: string, pages: number, tickets: number, } | { "phase": "pushing", done: number, total: number, } | { "phase": "sweeping", scope: string, } | { "phase": "articles", articles: number, } | { "phase": "waiting", reason: string, waitMs: number, } | { "phase": "finished" };

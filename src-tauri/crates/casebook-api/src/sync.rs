@@ -9,8 +9,11 @@ use casebook_core::store::{OutboxStatus, Resolution, SyncOp};
 use casebook_sync::auth::{AuthError, Credentials};
 use casebook_sync::backoff::TokioSleeper;
 use casebook_sync::connector::{Connector, CredentialSource};
-use casebook_sync::engine::{Progress, ProgressFn, StoreAccess, SyncEngine, SyncOptions};
+use casebook_sync::engine::{
+    ArticleSink, Progress, ProgressFn, StoreAccess, SyncEngine, SyncOptions,
+};
 use casebook_sync::error::SyncError;
+use casebook_sync::model::RemoteArticle;
 use casebook_sync::servicenow::ServiceNow;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -76,7 +79,8 @@ pub enum SyncProgress {
     },
     Waiting {
         reason: String,
-        #[ts(type = "number")]
+        #[serde(rename = "waitMs")]
+        #[ts(type = "number", rename = "waitMs")]
         wait_ms: u64,
     },
     Finished,
@@ -223,6 +227,41 @@ impl CredentialSource for InnerTokens {
     }
 }
 
+/// Feeds pulled knowledge-base articles to the search index (through its document model).
+struct KbSink(Casebook);
+
+impl ArticleSink for KbSink {
+    fn store_articles(
+        &self,
+        connection_id: i64,
+        articles: &[RemoteArticle],
+    ) -> std::result::Result<(), String> {
+        let conn = connection_id.to_string();
+        let (live, retired): (Vec<_>, Vec<_>) = articles.iter().partition(|a| !a.retired);
+        let docs: Vec<casebook_search::doc::KbArticle> = live
+            .iter()
+            .map(|a| casebook_search::doc::KbArticle {
+                connection: conn.clone(),
+                article_id: a.key.clone(),
+                title: a.title.clone(),
+                body_html: a.body_html.clone(),
+                url: a.url.clone(),
+                tags: Vec::new(),
+                service: None,
+                updated_at: a.updated_at,
+                version: a.updated_at.max(0) as u64,
+            })
+            .collect();
+        let gone: Vec<(String, String)> = retired
+            .iter()
+            .map(|a| (conn.clone(), a.key.clone()))
+            .collect();
+        self.0
+            .kb_index_articles(&docs, &gone)
+            .map_err(|e| e.message)
+    }
+}
+
 fn summary(op: &SyncOp) -> String {
     match op.op.as_str() {
         "comment" => {
@@ -314,7 +353,8 @@ impl Casebook {
             Arc::clone(&self.inner.clock),
             Arc::new(TokioSleeper),
             SyncOptions::default(),
-        );
+        )
+        .with_article_sink(Arc::new(KbSink(self.clone())));
         if let Some(p) = progress {
             let f: ProgressFn = Arc::new(move |e: &Progress| p(SyncProgress::from(e)));
             engine = engine.with_progress(f);

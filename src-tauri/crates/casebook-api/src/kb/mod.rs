@@ -460,6 +460,33 @@ impl Casebook {
         Ok(rt)
     }
 
+    /// Indexes knowledge-base articles pulled by sync (issue 5) and removes retired ones
+    /// (`retired`: upstream article ids). Blocking: call from the blocking pool.
+    pub(crate) fn kb_index_articles(
+        &self,
+        articles: &[casebook_search::doc::KbArticle],
+        retired: &[(String, String)],
+    ) -> Result<()> {
+        let rt = self.kb_runtime()?;
+        let mut ops: Vec<WriteOp> = articles
+            .iter()
+            .map(|a| {
+                let doc = casebook_search::doc::kb_article(a);
+                WriteOp::Replace {
+                    origin: doc.origin.clone(),
+                    docs: vec![doc],
+                }
+            })
+            .collect();
+        ops.extend(
+            retired
+                .iter()
+                .map(|(conn, id)| WriteOp::DeleteOrigin(format!("article:{conn}:{id}"))),
+        );
+        rt.index.apply(ops)?;
+        Ok(())
+    }
+
     async fn kb_blocking<T, F>(&self, what: &'static str, f: F) -> Result<T>
     where
         T: Send + 'static,

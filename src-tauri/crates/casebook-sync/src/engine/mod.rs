@@ -44,7 +44,7 @@ impl StoreAccess for Store {
 
 /// Receives knowledge-base articles (the façade feeds them to the search index). The stream's
 /// cursor moves only after this returned `Ok`.
-pub trait ArticleSink: Send + Sync {
+pub trait ArticleSink: Send + Sync + 'static {
     fn store_articles(&self, connection_id: i64, articles: &[RemoteArticle]) -> Result<(), String>;
 }
 
@@ -470,7 +470,14 @@ impl SyncEngine {
                     return Ok(());
                 }
             };
-            if let Err(e) = sink.store_articles(conn, &page.articles) {
+            let stored = {
+                let (sink, articles) = (Arc::clone(&sink), page.articles.clone());
+                tokio::task::spawn_blocking(move || sink.store_articles(conn, &articles))
+                    .await
+                    .map_err(|e| format!("the indexing task did not finish: {e}"))
+                    .and_then(|r| r)
+            };
+            if let Err(e) = stored {
                 report.errors.push(format!("knowledge base: {e}"));
                 return Ok(());
             }
