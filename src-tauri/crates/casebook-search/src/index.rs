@@ -68,6 +68,7 @@ pub struct KbIndex {
     writer: Mutex<Option<(Sender<Cmd>, std::thread::JoinHandle<()>)>>,
     rebuilding: Arc<AtomicBool>,
     threads: usize,
+    columns: Mutex<HashMap<tantivy::index::SegmentId, Option<SegmentColumns>>>,
 }
 
 impl std::fmt::Debug for KbIndex {
@@ -125,6 +126,7 @@ impl KbIndex {
                 writer: Mutex::new(None),
                 rebuilding,
                 threads: 2,
+                columns: Mutex::default(),
             },
             state,
         ))
@@ -219,6 +221,30 @@ impl KbIndex {
             return 0;
         };
         dir_size(&self.dir.join(name.trim()))
+    }
+
+    /// The per-segment columns of `searcher`'s segments, by segment ordinal (`None` for a segment
+    /// without them). Cached across searches; entries of merged-away segments are dropped.
+    pub(crate) fn segment_columns(
+        &self,
+        searcher: &tantivy::Searcher,
+    ) -> Vec<Option<SegmentColumns>> {
+        let mut cache = self.columns.lock().unwrap_or_else(PoisonError::into_inner);
+        let readers = searcher.segment_readers();
+        if cache.len() > readers.len() * 2 + 8 {
+            let live: std::collections::HashSet<_> =
+                readers.iter().map(|r| r.segment_id()).collect();
+            cache.retain(|id, _| live.contains(id));
+        }
+        readers
+            .iter()
+            .map(|r| {
+                cache
+                    .entry(r.segment_id())
+                    .or_insert_with(|| SegmentColumns::open(r))
+                    .clone()
+            })
+            .collect()
     }
 
     /// Stops the writer thread once its queued work is committed, waits for its background segment
@@ -491,12 +517,57 @@ fn apply_ops(w: &mut IndexWriter<TantivyDocument>, f: &Fields, ops: Vec<WriteOp>
     Ok(added)
 }
 
+/// The number results are collapsed by (see [`Fields::origin_key`]).
+pub fn origin_key(origin: &str) -> u64 {
+    crate::runbook::fingerprint(origin.as_bytes())
+}
+
+/// The fast columns a search reads for each candidate, opened once per segment (segments never
+/// change) instead of once per query.
+#[derive(Clone)]
+pub(crate) struct SegmentColumns {
+    /// Kind of each term ordinal of the `kind` column (a handful of values).
+    pub kind_of_ord: Vec<Option<SourceKind>>,
+    pub kind: tantivy::columnar::StrColumn,
+    pub origin_key: tantivy::columnar::Column<u64>,
+}
+
+impl SegmentColumns {
+    fn open(reader: &tantivy::SegmentReader) -> Option<SegmentColumns> {
+        let ff = reader.fast_fields();
+        let kind = ff.str("kind").ok()??;
+        let origin_key = ff.u64("origin_key").ok()?;
+        let mut buf = String::new();
+        let kind_of_ord = (0..kind.num_terms() as u64)
+            .map(|ord| {
+                kind.ord_to_str(ord, &mut buf)
+                    .ok()
+                    .filter(|found| *found)
+                    .and_then(|_| buf.parse().ok())
+            })
+            .collect();
+        Some(SegmentColumns {
+            kind_of_ord,
+            kind,
+            origin_key,
+        })
+    }
+
+    /// Kind and origin key of a document of this segment.
+    pub fn get(&self, doc: tantivy::DocId) -> Option<(SourceKind, u64)> {
+        let ord = self.kind.ords().first(doc)?;
+        let kind = (*self.kind_of_ord.get(usize::try_from(ord).ok()?)?)?;
+        Some((kind, self.origin_key.first(doc)?))
+    }
+}
+
 /// Maps a document to its tantivy form.
 pub fn to_tantivy(f: &Fields, d: &KbDocument) -> TantivyDocument {
     let mut t = TantivyDocument::default();
     t.add_text(f.id, &d.id);
     t.add_text(f.kind, d.kind.as_str());
     t.add_text(f.origin, &d.origin);
+    t.add_u64(f.origin_key, origin_key(&d.origin));
     t.add_text(f.group, schema::group_of(&d.origin));
     let root = matches!(
         d.kind,

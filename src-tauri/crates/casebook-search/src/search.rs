@@ -568,55 +568,32 @@ impl KbIndex {
         }
         let n = checks.len().max(1) as f32;
         // Kind and origin of each candidate from the fast fields (no stored document is read
-        // until the final hits are known).
-        let mut columns: HashMap<
-            u32,
-            Option<(tantivy::columnar::StrColumn, tantivy::columnar::StrColumn)>,
-        > = HashMap::new();
-        let mut buf = String::new();
-        let mut scored: Vec<(f32, Candidate, SourceKind, String)> = Vec::with_capacity(cands.len());
+        // until the final hits are known); results collapse per origin by its number.
+        let columns = self.segment_columns(searcher);
+        let mut scored: Vec<(f32, Candidate, SourceKind, u64)> = Vec::with_capacity(cands.len());
         for c in cands {
-            let cols = columns.entry(c.addr.segment_ord).or_insert_with(|| {
-                let ff = searcher.segment_reader(c.addr.segment_ord).fast_fields();
-                Some((ff.str("kind").ok()??, ff.str("origin").ok()??))
-            });
-            let Some((kind_col, origin_col)) = cols.as_ref() else {
+            let Some((kind, okey)) = columns
+                .get(c.addr.segment_ord as usize)
+                .and_then(Option::as_ref)
+                .and_then(|cols| cols.get(c.addr.doc_id))
+            else {
                 continue;
             };
-            let read = |col: &tantivy::columnar::StrColumn, buf: &mut String| -> bool {
-                col.ords()
-                    .first(c.addr.doc_id)
-                    .is_some_and(|o| col.ord_to_str(o, buf).unwrap_or(false))
-            };
-            if !read(kind_col, &mut buf) {
-                continue;
-            }
-            let Ok(kind) = buf.parse::<SourceKind>() else {
-                continue;
-            };
-            if !read(origin_col, &mut buf) {
-                continue;
-            }
-            let origin = buf.clone();
             let m = c.matched.iter().filter(|m| **m).count() as f32;
             let mut s = c.score * (m / n).powf(r.coord_power);
             if kind == SourceKind::Runbook {
                 s *= r.whole_doc;
             }
-            scored.push((s, c, kind, origin));
+            scored.push((s, c, kind, okey));
         }
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         // Collapse per origin: the best document stands for its file; a runbook hit names its
         // best section.
-        let mut order: Vec<String> = Vec::new();
-        let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, (_, _, _, origin)) in scored.iter().enumerate() {
-            let key = if r.collapse {
-                origin.clone()
-            } else {
-                i.to_string()
-            };
-            let g = groups.entry(key.clone()).or_default();
+        let mut order: Vec<(u64, usize)> = Vec::new();
+        let mut groups: HashMap<(u64, usize), Vec<usize>> = HashMap::new();
+        for (i, (_, _, _, okey)) in scored.iter().enumerate() {
+            let key = if r.collapse { (*okey, 0) } else { (0, i + 1) };
+            let g = groups.entry(key).or_default();
             if g.is_empty() {
                 order.push(key);
             }
@@ -634,7 +611,7 @@ impl KbIndex {
                 .iter()
                 .copied()
                 .find(|&i| scored[i].2 == SourceKind::RunbookSection);
-            let (score, cand, kind, origin) = &scored[best];
+            let (score, cand, kind, _) = &scored[best];
             let doc = load(cand.addr)?;
             let section_doc = match section_idx {
                 Some(i) if i == best => None,
@@ -655,7 +632,7 @@ impl KbIndex {
             }
             res.hits.push(Hit {
                 doc_id: text(&doc, f.id).unwrap_or_default(),
-                origin: origin.clone(),
+                origin: text(&doc, f.origin).unwrap_or_default(),
                 kind: if *kind == SourceKind::RunbookSection {
                     SourceKind::Runbook
                 } else {
