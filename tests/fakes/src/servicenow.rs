@@ -321,7 +321,7 @@ fn sn_error(status: u16, message: &str, detail: &str) -> Response {
 enum Cond {
     Ge(String, String),
     Eq(String, String),
-    In(String, Vec<String>),
+    In(String, std::collections::HashSet<String>),
     Like(String, String),
 }
 
@@ -357,7 +357,7 @@ fn matches(r: &Record, conds: &[Cond]) -> bool {
     conds.iter().all(|c| match c {
         Cond::Ge(f, v) => r.get(f) >= v.as_str(),
         Cond::Eq(f, v) => r.get(f) == v,
-        Cond::In(f, vs) => vs.iter().any(|v| v == r.get(f)),
+        Cond::In(f, vs) => vs.contains(r.get(f)),
         Cond::Like(f, v) => r.get(f).contains(v.as_str()),
     })
 }

@@ -36,6 +36,9 @@ pub enum BenchWhat {
     Sla(SlaBenchArgs),
     /// Redaction and log-analysis throughput vs naive regex baselines; a 500 MB log streamed.
     Logs(crate::bench_logs::LogsBenchArgs),
+    /// Initial pull of 100k ServiceNow tickets (fake on loopback) with KB indexing, and an
+    /// incremental sync of 100 changed, against a fetch-only baseline.
+    Sync(crate::bench_sync::SyncBenchArgs),
 }
 
 #[derive(Debug, Args)]

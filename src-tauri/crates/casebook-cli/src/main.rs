@@ -10,6 +10,7 @@ mod args;
 mod bench;
 mod bench_logs;
 mod bench_search;
+mod bench_sync;
 mod bench_sla;
 mod bench_util;
 mod conn_cmd;
@@ -95,6 +96,7 @@ async fn run(cli: Cli, out: &Out) -> Result<u8, ApiError> {
             match b.what.take() {
                 Some(bench_sla::BenchWhat::Sla(a)) => bench_sla::run(a, out)?,
                 Some(bench_sla::BenchWhat::Logs(a)) => bench_logs::run(a, out)?,
+                Some(bench_sla::BenchWhat::Sync(a)) => bench_sync::run(a, out)?,
                 None => bench::run(b, out)?,
             }
             Ok(0)

@@ -96,7 +96,7 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> SyncOptions {
         SyncOptions {
-            page_size: 200,
+            page_size: 500,
             max_attempts: 5,
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
