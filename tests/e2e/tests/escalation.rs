@@ -1,6 +1,7 @@
 //! Escalation packages in the real webview: draft a package from a ticket, paste a log full of
-//! secrets, pick its error lines as evidence, see every redaction highlighted, export a zip bundle
-//! and check on disk that the bundle holds none of the secrets.
+//! secrets, pick its error lines as evidence, add its error times to the timeline, see every
+//! redaction highlighted, export a zip bundle and check on disk that the bundle holds none of the
+//! secrets.
 
 // Test code: a failed expectation is a test failure (clippy.toml allows this only inside #[test]).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -108,6 +109,20 @@ async fn a_package_is_drafted_redacted_and_exported_without_secrets() {
     }
     s.click_testid("log-extracts-preview").await;
     s.click_testid("log-extracts-add-all").await;
+
+    // ---- The log's error times join the ticket's events on the timeline.
+    s.click_testid("log-add-times").await;
+    s.click_testid("escalation-tab-timeline").await;
+    s.until("the log's first error on the timeline", || async {
+        for input in s.all(&format!("{} input", testid("timeline-entry"))).await {
+            let v = input.prop("value").await.ok().flatten().unwrap_or_default();
+            if v.starts_with("pasted: first error") {
+                return Some(());
+            }
+        }
+        None
+    })
+    .await;
 
     // ---- The redaction preview highlights every seeded secret.
     s.click_testid("escalation-tab-redaction").await;
