@@ -10,6 +10,7 @@ mod kb_view;
 mod kill;
 mod sync_jira;
 mod sync_servicenow;
+mod sync_zendesk;
 
 use casebook_api::{Casebook, OpenOptions};
 use casebook_core::FixedClock;

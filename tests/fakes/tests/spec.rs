@@ -108,20 +108,14 @@ fn check(schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
             }
             None => errs.push(format!("{at}: expected a string, got {v}")),
         },
-        Some("integer") => {
-            if !(v.is_i64() || v.is_u64()) {
-                errs.push(format!("{at}: expected an integer, got {v}"));
-            }
+        Some("integer") if !(v.is_i64() || v.is_u64()) => {
+            errs.push(format!("{at}: expected an integer, got {v}"));
         }
-        Some("number") => {
-            if !v.is_number() {
-                errs.push(format!("{at}: expected a number, got {v}"));
-            }
+        Some("number") if !v.is_number() => {
+            errs.push(format!("{at}: expected a number, got {v}"));
         }
-        Some("boolean") => {
-            if !v.is_boolean() {
-                errs.push(format!("{at}: expected a boolean, got {v}"));
-            }
+        Some("boolean") if !v.is_boolean() => {
+            errs.push(format!("{at}: expected a boolean, got {v}"));
         }
         _ => {}
     }
