@@ -10,7 +10,7 @@ use casebook_core::macros::{self, Macro, MacroError, PlaceholderInfo, Problem};
 use casebook_core::model::{Priority, TicketId};
 use casebook_core::reports::{self, Report, ReportFilter};
 use casebook_core::sla::{
-    self, Calendar, RiskKey, SlaConfig, SlaError, SlaPolicy, TargetKind, TargetState, TicketSla,
+    self, Calendar, SlaConfig, SlaError, SlaPolicy, TargetKind, TargetState, TicketSla,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::{Mutex, PoisonError};
@@ -375,24 +375,25 @@ impl Casebook {
     pub async fn sla_risk(&self, limit: Option<u32>) -> Result<Vec<SlaBadge>> {
         let limit = limit.unwrap_or(200).clamp(1, 100_000) as usize;
         self.blocking("ordering the queue by SLA risk", move |i| {
+            let now = i.clock.now();
             let mut cfg = i.store.sla_config()?.compile()?;
-            with_facts(i, |facts| {
-                let now = i.clock.now();
-                // Numbers for everyone (no text), then explanations for the tickets shown.
-                let mut keyed: Vec<(RiskKey, TicketId, usize)> = facts
+            // The kept risk values order everyone; explanations only for the tickets shown.
+            with_risk(i, now, |facts, risk| {
+                let mut keyed: Vec<(i64, TicketId, usize)> = facts
+                    .facts()
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, f)| {
-                        let tl = sla::Timeline::build(f, now);
-                        let s = sla::compute_quiet(f, &tl, &mut cfg, now);
-                        sla::risk_key(&s).map(|k| (k, s.ticket_id, i))
-                    })
+                    .map(|(p, f)| (risk.value(facts, f.id), f.id, p))
+                    .filter(|(v, _, _)| *v != casebook_core::store::NO_RISK)
                     .collect();
-                keyed.sort_by_key(|(k, id, _)| (*k, *id));
+                if keyed.len() > limit {
+                    keyed.select_nth_unstable(limit - 1);
+                    keyed.truncate(limit);
+                }
+                keyed.sort_unstable();
                 Ok(keyed
                     .iter()
-                    .take(limit)
-                    .filter_map(|(_, _, i)| facts.get(*i))
+                    .filter_map(|(_, _, p)| facts.facts().get(*p))
                     .map(|f| SlaBadge::of(&sla::compute(f, &mut cfg, now)))
                     .collect())
             })

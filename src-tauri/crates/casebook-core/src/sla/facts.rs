@@ -320,6 +320,50 @@ impl TicketFacts {
     }
 }
 
+/// Writes the compact SLA facts of one event (migration 0009's table) beside it: called by the
+/// store for every event it appends, in the same transaction. Edits and comments only; the same
+/// values the JSON path reads.
+pub(crate) fn record_event(
+    tx: &Connection,
+    event_id: i64,
+    ticket_id: TicketId,
+    kind: &str,
+    actor: &str,
+    at: Millis,
+    data: &serde_json::Value,
+) -> rusqlite::Result<()> {
+    let kind_code = match kind {
+        "updated" => 1,
+        "commented" => 2,
+        _ => return Ok(()),
+    };
+    let change = |field: &str, end: &str| {
+        data.get("changes")
+            .and_then(|c| c.get(field))
+            .and_then(|c| c.get(end))
+            .and_then(|v| v.as_str())
+    };
+    let public =
+        kind_code == 2 && data.get("visibility").and_then(|v| v.as_str()) == Some("public");
+    tx.prepare_cached(
+        "INSERT INTO sla_event_facts (ticket_id, event_id, at, kind, state_from, state_to, \
+         priority_from, priority_to, public, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(rusqlite::params![
+        ticket_id,
+        event_id,
+        at,
+        kind_code,
+        change("state", "from"),
+        change("state", "to"),
+        change("priority", "from"),
+        change("priority", "to"),
+        public,
+        (kind_code == 2).then_some(actor),
+    ])?;
+    Ok(())
+}
+
 // ---- The previous bulk loader: the event log's JSON, parsed per event --------------------------
 // Kept as the benchmark's baseline for the compact table and as a cross-check of it.
 

@@ -20,6 +20,7 @@ pub use engine::{
     UpstreamSla, compute, compute_quiet, compute_with, risk_key, risk_order,
 };
 pub use facts::{Change, ChangeKind, TicketFacts};
+pub(crate) use facts::record_event;
 pub use format::{duration as format_duration, time as format_time};
 pub use notify::{
     DEFAULT_NOTIFY_BEFORE_MINUTES, MAX_NOTIFY_BEFORE_MINUTES, Notice, due_notices,

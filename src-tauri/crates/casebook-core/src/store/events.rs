@@ -159,7 +159,10 @@ pub(crate) fn append_event(tx: &Transaction<'_>, e: &NewEvent<'_>) -> Result<i64
         e.origin.as_str(),
         e.data.to_string()
     ])?;
-    Ok(tx.last_insert_rowid())
+    let id = tx.last_insert_rowid();
+    // The SLA's compact copy of what it reads from this event (migration 0009).
+    crate::sla::record_event(tx, id, e.ticket_id, e.kind.as_str(), e.actor, e.at, &e.data)?;
+    Ok(id)
 }
 
 pub(crate) struct NewOutboxOp<'a> {

@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_sla_notices.sql"),
     include_str!("../../migrations/0008_sync.sql"),
     include_str!("../../migrations/0009_sla_event_facts.sql"),
+    include_str!("../../migrations/0010_sla_event_facts_in_rust.sql"),
 ];
 
 /// The schema version this build understands (SQLite `user_version`).
