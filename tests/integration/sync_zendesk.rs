@@ -375,3 +375,167 @@ fn the_connection_test_decides_the_export() {
         ZendeskExport::Incremental
     );
 }
+
+/// The sync engine (store, outbox, conflict inbox) driving the Zendesk connector end to end.
+mod engine {
+    use super::*;
+    use casebook_core::connection::NewConnection;
+    use casebook_core::model::TicketPatch;
+    use casebook_core::store::{Actor, Origin};
+    use casebook_core::{OpenMode, Store};
+    use casebook_sync::backoff::RecordingSleeper;
+    use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
+
+    struct Env {
+        _dir: tempfile::TempDir,
+        store: Arc<Store>,
+        fake: ZendeskFake,
+        clock: Arc<FixedClock>,
+        connector: Arc<Zendesk>,
+        conn_id: i64,
+    }
+
+    async fn env() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            Store::open(&dir.path().join("casebook.db"), OpenMode::CreateIfMissing).unwrap(),
+        );
+        let fake = zendesk::start().await.unwrap();
+        fake.accept_only(ACCESS);
+        let valid = casebook_core::connection::validate_new(&NewConnection {
+            vendor: Vendor::Zendesk,
+            name: "Acme Zendesk".into(),
+            instance: fake.base_url(),
+            auth_method: AuthMethod::OAuth,
+            username: None,
+            oauth_client_id: Some("casebook".into()),
+            mirror_scope: None,
+        })
+        .unwrap();
+        let conn = store
+            .add_connection(&valid, zendesk::T0_SECS * 1000)
+            .unwrap();
+        let secrets = Arc::new(MemorySecretStore::new());
+        let tokens = TokenSet {
+            access_token: casebook_core::secrets::SecretValue::new(ACCESS),
+            refresh_token: None,
+            expires_at: None,
+        };
+        secrets
+            .set(
+                &secret_name(conn.id, SecretKind::OAuthTokens),
+                &tokens.to_secret(),
+            )
+            .unwrap();
+        let http = casebook_sync::http::client(&casebook_sync::http::HttpConfig {
+            extra_roots_pem: vec![],
+            timeout: Some(Duration::from_secs(2)),
+        })
+        .unwrap();
+        let clock = Arc::new(FixedClock::new(zendesk::T0_SECS * 1000 + 3_600_000));
+        let tm = Arc::new(TokenManager::new(
+            secrets as Arc<dyn SecretStore>,
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            http.clone(),
+        ));
+        let connector = Arc::new(Zendesk::new(
+            http,
+            tm,
+            conn.clone(),
+            ZendeskExport::Incremental,
+        ));
+        Env {
+            _dir: dir,
+            store,
+            fake,
+            clock,
+            connector,
+            conn_id: conn.id,
+        }
+    }
+
+    impl Env {
+        async fn sync(&self) -> SyncReport {
+            SyncEngine::new(
+                Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+                Arc::clone(&self.connector) as Arc<dyn Connector>,
+                self.conn_id,
+                Arc::clone(&self.clock) as Arc<dyn Clock>,
+                Arc::new(RecordingSleeper::new(Arc::clone(&self.clock))),
+                SyncOptions {
+                    page_size: 7,
+                    ..Default::default()
+                },
+            )
+            .run()
+            .await
+        }
+
+        fn agent(&self) -> Actor<'static> {
+            Actor {
+                name: "ana",
+                origin: Origin::App,
+                now: self.clock.now(),
+            }
+        }
+    }
+
+    fn ok(r: &SyncReport) {
+        assert!(r.stopped.is_none(), "stopped: {:?}", r.stopped);
+        assert!(r.errors.is_empty(), "errors: {:?}", r.errors);
+    }
+
+    #[tokio::test]
+    async fn pull_push_exactly_once_and_a_safe_update_conflict_in_the_inbox() {
+        let e = env().await;
+        for n in 0..10 {
+            e.fake
+                .seed(NewTicket::new(&format!("Ticket {n}"), "First message"));
+        }
+        e.fake.advance(120);
+        let r = e.sync().await;
+        ok(&r);
+        assert_eq!(r.tickets_created, 10);
+        assert_eq!(e.store.ticket_count().unwrap(), 10);
+
+        // Offline: a note on #3 (its answer will be lost after Zendesk stored it) and a priority
+        // change on #4 that a colleague also changes.
+        let l3 = e.store.resolve_key("#3").unwrap();
+        let l4 = e.store.resolve_key("#4").unwrap();
+        e.store
+            .add_comment(l3, Visibility::Internal, "Called the user", &e.agent())
+            .unwrap();
+        let patch = TicketPatch {
+            priority: Some(Priority::Critical),
+            state: Some(TicketState::Pending),
+            ..Default::default()
+        };
+        e.store.update_ticket(l4, None, &patch, &e.agent()).unwrap();
+        e.fake.edit_as_other(4, |t| t.priority = Some("low".into()));
+        e.fake
+            .faults()
+            .once("PUT", "/api/v2/tickets/3.json", Fault::DropAfterCommit);
+        e.fake.advance(120);
+        let r = e.sync().await;
+        assert_eq!(r.conflicts, 1, "{r:?}");
+        assert_eq!(
+            e.fake.comments_containing(3, "Called the user"),
+            1,
+            "exactly once"
+        );
+        let t4 = e.fake.ticket(4).unwrap();
+        assert_eq!(
+            t4.priority.as_deref(),
+            Some("low"),
+            "theirs not overwritten"
+        );
+        assert_eq!(t4.status, "pending", "the field only I changed was pushed");
+        let inbox = e.store.conflicts_open(None).unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].field, "priority");
+        // Another sync changes nothing and duplicates nothing.
+        e.fake.advance(120);
+        let _ = e.sync().await;
+        assert_eq!(e.fake.comments_containing(3, "Called the user"), 1);
+    }
+}
