@@ -326,9 +326,18 @@ impl Casebook {
                 Arc::new(InnerTokens(Arc::clone(&self.inner))),
                 conn.clone(),
             ))),
-            other => Err(ApiError::invalid(format!(
-                "syncing {} connections is not available in this build yet",
-                other.label()
+            Vendor::Jira => Ok(Arc::new(casebook_sync::jira::Jira::new(
+                self.inner.conn.tokens.http().clone(),
+                Arc::new(InnerTokens(Arc::clone(&self.inner))),
+                conn.clone(),
+            ))),
+            // Incremental export for administrators, search export for agents: as the last
+            // connection test found the account.
+            Vendor::Zendesk => Ok(Arc::new(casebook_sync::zendesk::Zendesk::new(
+                self.inner.conn.tokens.http().clone(),
+                Arc::new(InnerTokens(Arc::clone(&self.inner))),
+                conn.clone(),
+                casebook_sync::zendesk::ZendeskExport::from_connection(conn),
             ))),
         }
     }
@@ -400,7 +409,7 @@ impl Casebook {
                     conflicts: s.conflicts,
                     deleted_upstream: s.deleted_upstream,
                     tickets: s.tickets,
-                    supported: c.vendor == Vendor::ServiceNow,
+                    supported: true,
                 });
             }
             Ok(out)
