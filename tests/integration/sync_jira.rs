@@ -370,3 +370,138 @@ async fn an_expired_token_mid_sync_asks_to_sign_in_again() {
     assert_eq!(e.kind(), "auth_expired");
     assert!(!e.to_string().contains(TOKEN), "no secret in the message");
 }
+
+/// The sync engine (store, outbox, conflict inbox) driving the Jira connector end to end.
+mod engine {
+    use super::*;
+    use casebook_core::connection::NewConnection;
+    use casebook_core::model::TicketPatch;
+    use casebook_core::store::{Actor, Origin};
+    use casebook_core::{OpenMode, Store};
+    use casebook_sync::backoff::RecordingSleeper;
+    use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
+
+    struct Env {
+        _dir: tempfile::TempDir,
+        store: Arc<Store>,
+        fake: JiraFake,
+        clock: Arc<FixedClock>,
+        connector: Arc<Jira>,
+        conn_id: i64,
+    }
+
+    async fn env() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            Store::open(&dir.path().join("casebook.db"), OpenMode::CreateIfMissing).unwrap(),
+        );
+        let fake = jira::start().await.unwrap();
+        fake.accept_only(EMAIL, TOKEN);
+        let valid = casebook_core::connection::validate_new(&NewConnection {
+            vendor: Vendor::Jira,
+            name: "Acme JSM".into(),
+            instance: fake.base_url(),
+            auth_method: AuthMethod::Basic,
+            username: Some(EMAIL.into()),
+            oauth_client_id: None,
+            mirror_scope: Some(vec!["HD".into()]),
+        })
+        .unwrap();
+        let conn = store.add_connection(&valid, jira::T0_MS).unwrap();
+        let secrets = Arc::new(MemorySecretStore::new());
+        secrets
+            .set(
+                &secret_name(conn.id, SecretKind::Password),
+                &SecretValue::new(TOKEN),
+            )
+            .unwrap();
+        let http = casebook_sync::http::client(&casebook_sync::http::HttpConfig {
+            extra_roots_pem: vec![],
+            timeout: Some(Duration::from_secs(2)),
+        })
+        .unwrap();
+        let clock = Arc::new(FixedClock::new(jira::T0_MS + 3_600_000));
+        let tm = Arc::new(TokenManager::new(
+            secrets as Arc<dyn SecretStore>,
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            http.clone(),
+        ));
+        let connector = Arc::new(Jira::new(http, tm, conn.clone()));
+        Env {
+            _dir: dir,
+            store,
+            fake,
+            clock,
+            connector,
+            conn_id: conn.id,
+        }
+    }
+
+    impl Env {
+        async fn sync(&self) -> SyncReport {
+            SyncEngine::new(
+                Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+                Arc::clone(&self.connector) as Arc<dyn Connector>,
+                self.conn_id,
+                Arc::clone(&self.clock) as Arc<dyn Clock>,
+                Arc::new(RecordingSleeper::new(Arc::clone(&self.clock))),
+                SyncOptions {
+                    page_size: 7,
+                    ..Default::default()
+                },
+            )
+            .run()
+            .await
+        }
+
+        fn agent(&self) -> Actor<'static> {
+            Actor {
+                name: "ana",
+                origin: Origin::App,
+                now: self.clock.now(),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn pull_push_exactly_once_and_a_concurrent_edit_in_the_inbox() {
+        let e = env().await;
+        for n in 0..12 {
+            e.fake.seed(NewIssue::new("HD", &format!("Request {n}")));
+            e.fake.advance(30_000);
+        }
+        let r = e.sync().await;
+        assert!(r.errors.is_empty() && r.stopped.is_none(), "{r:?}");
+        assert_eq!(r.tickets_created, 12);
+
+        let l2 = e.store.resolve_key("HD-2").unwrap();
+        let l5 = e.store.resolve_key("HD-5").unwrap();
+        e.store
+            .add_comment(l2, Visibility::Public, "Rebooted the router", &e.agent())
+            .unwrap();
+        let patch = TicketPatch {
+            priority: Some(Priority::Critical),
+            state: Some(TicketState::Resolved),
+            ..Default::default()
+        };
+        e.store.update_ticket(l5, None, &patch, &e.agent()).unwrap();
+        e.fake.edit_as_other("HD-5", |i| i.priority = "Low".into());
+        e.fake
+            .faults()
+            .once("POST", COMMENT, Fault::DropAfterCommit);
+        let r = e.sync().await;
+        assert_eq!(r.conflicts, 1, "{r:?}");
+        assert_eq!(e.fake.comments_containing("HD-2", "Rebooted the router"), 1);
+        let hd5 = e.fake.issue("HD-5").unwrap();
+        assert_eq!(hd5.priority, "Low", "theirs not overwritten");
+        assert_eq!(
+            hd5.status, "Resolved",
+            "the field only I changed was pushed"
+        );
+        let inbox = e.store.conflicts_open(None).unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].field, "priority");
+        let _ = e.sync().await;
+        assert_eq!(e.fake.comments_containing("HD-2", "Rebooted the router"), 1);
+    }
+}
