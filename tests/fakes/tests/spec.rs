@@ -306,7 +306,11 @@ async fn zendesk_answers_fit_the_support_spec() {
     assert_eq!(page["tickets"][1]["status"], "deleted");
     let mut as_spec = page.clone();
     as_spec["tickets"][1]["status"] = json!("closed");
-    assert_fits(&spec, "GET /api/v2/incremental/tickets/cursor 200", &as_spec);
+    assert_fits(
+        &spec,
+        "GET /api/v2/incremental/tickets/cursor 200",
+        &as_spec,
+    );
 
     let (st, found) = get(
         &c,
