@@ -19,17 +19,15 @@ pub use engine::{
     PausedInterval, RiskKey, TargetKind, TargetState, TargetStatus, TicketSla, Timeline,
     UpstreamSla, compute, compute_quiet, compute_with, risk_key, risk_order,
 };
-pub use facts::{Change, ChangeKind, TicketFacts};
 pub(crate) use facts::record_event;
+pub use facts::{Change, ChangeKind, TicketFacts};
 pub use format::{duration as format_duration, time as format_time};
-pub use notify::{
-    DEFAULT_NOTIFY_BEFORE_MINUTES, MAX_NOTIFY_BEFORE_MINUTES, Notice, due_notices,
-};
-pub use risk::{RECOMPUTE_ALL_EVERY, RiskCache, risk_instant, risk_value};
+pub use notify::{DEFAULT_NOTIFY_BEFORE_MINUTES, MAX_NOTIFY_BEFORE_MINUTES, Notice, due_notices};
 pub use policy::{
     ANY_SOURCE, CALENDAR_24X7, CALENDAR_BUSINESS, CompiledConfig, MAX_TARGET_MINUTES, SlaConfig,
     SlaPolicy,
 };
+pub use risk::{RECOMPUTE_ALL_EVERY, RiskCache, risk_instant, risk_value};
 
 use crate::store::StoreError;
 
