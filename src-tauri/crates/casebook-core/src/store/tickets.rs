@@ -214,7 +214,13 @@ fn upstream_version(t: &Ticket) -> Value {
     let mut m = Map::new();
     m.insert("revision".into(), json!(t.revision));
     m.insert("updated_at".into(), json!(t.updated_at));
-    for k in ["sys_mod_count", "sys_updated_on", "updated", "updated_at", "sync_version"] {
+    for k in [
+        "sys_mod_count",
+        "sys_updated_on",
+        "updated",
+        "updated_at",
+        "sync_version",
+    ] {
         if let Some(v) = t.extra.get(k) {
             m.insert(format!("upstream_{k}"), v.clone());
         }
