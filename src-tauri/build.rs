@@ -63,6 +63,13 @@ const COMMANDS: &[&str] = &[
     "kb_add_folder",
     "kb_remove_folder",
     "kb_reindex",
+    "sync_now",
+    "sync_status",
+    "outbox_list",
+    "outbox_retry",
+    "outbox_discard",
+    "conflicts_list",
+    "conflicts_resolve",
 ];
 
 fn main() {

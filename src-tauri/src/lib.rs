@@ -77,6 +77,13 @@ pub fn run() {
             commands::kb::kb_add_folder,
             commands::kb::kb_remove_folder,
             commands::kb::kb_reindex,
+            commands::sync::sync_now,
+            commands::sync::sync_status,
+            commands::sync::outbox_list,
+            commands::sync::outbox_retry,
+            commands::sync::outbox_discard,
+            commands::sync::conflicts_list,
+            commands::sync::conflicts_resolve,
         ])
         .setup(|app| {
             // Setup runs before the webview's first IPC request is handled: no command can

@@ -7,6 +7,7 @@ pub mod escalation;
 pub mod kb;
 pub mod markdown;
 pub mod sla;
+pub mod sync;
 pub mod tickets;
 pub mod views;
 pub mod workspace;
