@@ -7,6 +7,7 @@
 
 mod connections;
 mod error;
+mod escalation_push;
 mod events;
 mod import;
 mod kb;
@@ -19,6 +20,7 @@ mod views;
 
 pub use connections::ConnectionState;
 pub use error::StoreError;
+pub use escalation_push::{ESCALATION_OP, EscalationPushRow};
 pub use events::{Event, EventKind, Origin, OutboxOp, OutboxStatus};
 pub use import::{ImportBatchReport, ImportedTicket, ImportedUpdate};
 pub use kb::KbSourceRow;
@@ -51,6 +53,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_sync.sql"),
     include_str!("../../migrations/0009_sla_event_facts.sql"),
     include_str!("../../migrations/0010_sla_event_facts_in_rust.sql"),
+    include_str!("../../migrations/0011_escalation_push.sql"),
 ];
 
 /// The schema version this build understands (SQLite `user_version`).
