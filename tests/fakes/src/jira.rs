@@ -15,6 +15,8 @@
 //!   `properties`, `servicedeskapi` comments (public / internal), the request SLA, 404 and 400
 //!   bodies `{"errorMessages":[...],"errors":{...}}`, 401 for a missing or rejected token, 429
 //!   with `Retry-After` and the `X-RateLimit-*` / `RateLimit-Reason` headers.
+//! - `POST /rest/api/3/issue/{key}/attachments`: multipart/form-data `file` parts, refused with
+//!   403 without `X-Atlassian-Token: no-check`; listed in the issue's `attachment` field.
 
 use crate::faults::{FaultPlan, lock};
 use crate::server::{self, Handler, Request, RequestLog, Response, ServerHandle};
@@ -87,6 +89,17 @@ pub struct Issue {
     pub sla_goal_ms: i64,
 }
 
+/// A file attached to an issue (`POST /rest/api/3/issue/{key}/attachments`, multipart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub id: u64,
+    pub issue_id: u64,
+    pub filename: String,
+    pub mime_type: String,
+    pub content: Vec<u8>,
+    pub created: i64,
+}
+
 #[derive(Debug)]
 pub struct State {
     pub now: i64,
@@ -102,6 +115,8 @@ pub struct State {
     /// The page size cap when fields other than `id` are asked for (real: "fewer may be
     /// returned").
     pub page_cap: usize,
+    /// Files attached to issues, in upload order.
+    pub attachments: Vec<Attachment>,
     /// When set, the Basic credentials must be exactly these (`user:token`, before base64).
     pub accepted_basic: Option<String>,
 }
@@ -174,6 +189,7 @@ pub async fn start() -> std::io::Result<JiraFake> {
         tokens: HashMap::new(),
         next_token: 1,
         page_cap: 100,
+        attachments: Vec::new(),
         accepted_basic: None,
     }));
     let handler = Arc::new(JiraHandler {
@@ -261,6 +277,19 @@ impl JiraFake {
 
     pub fn issue(&self, key: &str) -> Option<Issue> {
         lock(&self.state).issue(key).cloned()
+    }
+
+    /// The files attached to an issue, in upload order.
+    pub fn attachments(&self, key: &str) -> Vec<Attachment> {
+        let s = lock(&self.state);
+        let Some(id) = s.issue(key).map(|i| i.id) else {
+            return Vec::new();
+        };
+        s.attachments
+            .iter()
+            .filter(|a| a.issue_id == id)
+            .cloned()
+            .collect()
     }
 
     pub fn issue_count(&self) -> usize {
@@ -499,6 +528,8 @@ fn issue_json(base: &str, s: &State, i: &Issue, fields: Option<&[String]>) -> Va
         "resolutiondate": i.resolutiondate.map(|t| jira_time(t, s.tz_offset_secs)),
         "project": { "self": format!("{base}/rest/api/3/project/{}", i.project), "key": i.project, "name": i.project },
         "issuetype": { "id": "10100", "name": "Service Request" },
+        "attachment": s.attachments.iter().filter(|a| a.issue_id == i.id)
+            .map(|a| attachment_json(base, s, a)).collect::<Vec<_>>(),
         "comment": {
             "comments": i.comments.iter().map(|c| platform_comment(base, s, i, c)).collect::<Vec<_>>(),
             "maxResults": i.comments.len(), "total": i.comments.len(), "startAt": 0,
@@ -532,6 +563,73 @@ fn issue_json(base: &str, s: &State, i: &Issue, fields: Option<&[String]>) -> Va
         v["fields"] = Value::Object(out);
     }
     v
+}
+
+fn attachment_json(base: &str, s: &State, a: &Attachment) -> Value {
+    json!({
+        "self": format!("{base}/rest/api/3/attachment/{}", a.id),
+        "id": a.id.to_string(),
+        "filename": a.filename,
+        "author": user(base, AGENT_ID),
+        "created": jira_time(a.created, s.tz_offset_secs),
+        "size": a.content.len(),
+        "mimeType": a.mime_type,
+        "content": format!("{base}/rest/api/3/attachment/content/{}", a.id),
+    })
+}
+
+/// The file parts of a multipart/form-data body: (field name, file name, content type, bytes).
+pub fn multipart_files(
+    content_type: &str,
+    body: &[u8],
+) -> Result<Vec<(String, String, String, Vec<u8>)>, String> {
+    let boundary = content_type
+        .split(';')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"'))
+        .filter(|_| content_type.trim_start().starts_with("multipart/form-data"))
+        .ok_or("not multipart/form-data with a boundary")?;
+    let delim = format!("--{boundary}");
+    let find = |h: &[u8], n: &[u8], from: usize| {
+        h.get(from..)
+            .and_then(|t| t.windows(n.len()).position(|w| w == n))
+            .map(|p| p + from)
+    };
+    let mut out = Vec::new();
+    let mut at = find(body, delim.as_bytes(), 0).ok_or("no boundary in the body")?;
+    loop {
+        let start = at + delim.len();
+        if body.get(start..start + 2) == Some(b"--") {
+            return Ok(out);
+        }
+        let head_end = find(body, b"\r\n\r\n", start).ok_or("a part without headers")?;
+        let headers = String::from_utf8_lossy(&body[start..head_end]).to_string();
+        let next = find(body, format!("\r\n{delim}").as_bytes(), head_end + 4)
+            .ok_or("a part without its closing boundary")?;
+        let content = body[head_end + 4..next].to_vec();
+        let mut name = String::new();
+        let mut file = None;
+        let mut ctype = "application/octet-stream".to_owned();
+        for line in headers.lines() {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("content-disposition:") {
+                for p in line.split(';').map(str::trim) {
+                    if let Some(v) = p.strip_prefix("name=") {
+                        name = v.trim_matches('"').to_owned();
+                    } else if let Some(v) = p.strip_prefix("filename=") {
+                        file = Some(v.trim_matches('"').to_owned());
+                    }
+                }
+            } else if lower.starts_with("content-type:") {
+                ctype = line["content-type:".len()..].trim().to_owned();
+            }
+        }
+        if let Some(f) = file {
+            out.push((name, f, ctype, content));
+        }
+        at = next + 2;
+    }
 }
 
 // ---------- JQL ----------
@@ -1161,6 +1259,48 @@ impl JiraHandler {
         )
     }
 
+    fn add_attachments(&self, key: &str, req: &Request) -> Response {
+        if req.header("x-atlassian-token") != Some("no-check") {
+            return err(403, "XSRF check failed");
+        }
+        let base = lock(&self.base).clone();
+        let files = match multipart_files(req.header("content-type").unwrap_or(""), &req.body) {
+            Ok(f) => f,
+            Err(e) => {
+                return err(
+                    400,
+                    &format!("The request is not a valid multipart upload: {e}"),
+                );
+            }
+        };
+        let files: Vec<_> = files.into_iter().filter(|f| f.0 == "file").collect();
+        if files.is_empty() {
+            return err(400, "No file was attached in the 'file' field.");
+        }
+        let mut s = lock(&self.state);
+        let Some(issue_id) = s.issue(key).map(|i| i.id) else {
+            return not_found();
+        };
+        let now = s.tick();
+        let mut added = Vec::new();
+        for (_, filename, mime_type, content) in files {
+            let a = Attachment {
+                id: 30_000 + s.attachments.len() as u64,
+                issue_id,
+                filename,
+                mime_type,
+                content,
+                created: now,
+            };
+            added.push(attachment_json(&base, &s, &a));
+            s.attachments.push(a);
+        }
+        if let Some(i) = s.issue_mut(key) {
+            i.updated = now;
+        }
+        Response::json(200, &Value::Array(added))
+    }
+
     fn date_dto(&self, ms: i64, tz: i32) -> Value {
         json!({
             "iso8601": jira_time(ms, tz),
@@ -1351,6 +1491,9 @@ impl Handler for JiraHandler {
             ("GET", ["rest", "api", "3", "issue", key]) => self.get_issue(key, req),
             ("PUT", ["rest", "api", "3", "issue", key]) => self.edit_issue(key, req),
             ("GET", ["rest", "api", "3", "issue", key, "transitions"]) => self.transitions(key),
+            ("POST", ["rest", "api", "3", "issue", key, "attachments"]) => {
+                self.add_attachments(key, req)
+            }
             ("POST", ["rest", "api", "3", "issue", key, "transitions"]) => {
                 self.do_transition(key, req)
             }
@@ -1434,6 +1577,18 @@ mod tests {
         assert_eq!(q.clauses[0].values, vec!["HD", "OPS"]);
         assert_eq!(q.order, vec![("updated".into(), true), ("id".into(), true)]);
         assert!(parse_jql("project = HD OR project = X").is_err());
+    }
+
+    #[test]
+    fn multipart_file_parts_are_read_whole() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.log\"\r\nContent-Type: text/plain\r\n\r\nline 1\r\nline 2\n\r\n--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nx\r\n--XyZ--\r\n";
+        let files = multipart_files("multipart/form-data; boundary=XyZ", body).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].0, "file");
+        assert_eq!(files[0].1, "a.log");
+        assert_eq!(files[0].2, "text/plain");
+        assert_eq!(files[0].3, b"line 1\r\nline 2\n");
+        assert!(multipart_files("application/json", body).is_err());
     }
 
     #[test]

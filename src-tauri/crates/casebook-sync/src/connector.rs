@@ -34,6 +34,7 @@
 
 use crate::auth::{AuthError, Credentials};
 use crate::error::SyncError;
+use crate::escalation::{EscalationIssue, NewEscalationIssue};
 use crate::model::{
     ArticlePage, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteComment, RemoteTicket,
     RemoteVersion, TicketPage, TicketRef,
@@ -110,6 +111,41 @@ pub trait Connector: Send + Sync {
     /// paged internally; a ticket missing here but present locally is deleted or out of reach.
     async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>>;
 
+    /// Creates an issue in an engineering project from an escalation package, carrying
+    /// `issue.marker` so that [`Connector::find_escalation`] finds it later. Connectors without
+    /// an engineering tracker refuse.
+    async fn create_escalation(&self, issue: &NewEscalationIssue) -> SyncResult<EscalationIssue> {
+        let _ = issue;
+        Err(no_escalations(self.vendor()))
+    }
+
+    /// The escalation issue created with `marker` in `project`, if the upstream has it.
+    async fn find_escalation(
+        &self,
+        project: &str,
+        marker: &str,
+    ) -> SyncResult<Option<EscalationIssue>> {
+        let _ = (project, marker);
+        Err(no_escalations(self.vendor()))
+    }
+
+    /// The file names attached to an issue (to upload each file once across retries).
+    async fn attachment_names(&self, issue_key: &str) -> SyncResult<Vec<String>> {
+        let _ = issue_key;
+        Err(no_escalations(self.vendor()))
+    }
+
+    /// Attaches one file to an issue.
+    async fn add_attachment(
+        &self,
+        issue_key: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> SyncResult<()> {
+        let _ = (issue_key, file_name, bytes);
+        Err(no_escalations(self.vendor()))
+    }
+
     /// Whether this connection has a knowledge base to pull.
     fn has_knowledge_base(&self) -> bool {
         false
@@ -129,6 +165,12 @@ pub trait Connector: Send + Sync {
             has_more: false,
         })
     }
+}
+
+fn no_escalations(vendor: Vendor) -> SyncError {
+    SyncError::Local(format!(
+        "escalation packages can only be pushed to jira (this connection is {vendor:?})"
+    ))
 }
 
 /// Where a connector gets the credentials for each request (the keyring-backed

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod connector;
 pub mod error;
+pub mod escalation;
 pub mod http;
 pub mod jira;
 pub mod model;

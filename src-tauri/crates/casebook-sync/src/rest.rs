@@ -54,17 +54,30 @@ impl Rest {
         headers: &[(&str, String)],
     ) -> SyncResult<Answer> {
         let is_write = method != Method::GET;
-        self.call_as(method, is_write, path, query, body, headers)
+        self.call_as(method, is_write, path, query, body, None, headers)
+            .await
+    }
+
+    /// A write whose body is not JSON (a multipart upload): `raw` is (content type, bytes).
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        raw: (&str, Vec<u8>),
+        headers: &[(&str, String)],
+    ) -> SyncResult<Answer> {
+        self.call_as(method, true, path, &[], None, Some(raw), headers)
             .await
     }
 
     /// A POST that only reads (a search): a lost answer is a timeout or an offline error, not
     /// a write of unknown outcome.
     pub async fn read_post(&self, path: &str, body: &Value) -> SyncResult<Answer> {
-        self.call_as(Method::POST, false, path, &[], Some(body), &[])
+        self.call_as(Method::POST, false, path, &[], Some(body), None, &[])
             .await
     }
 
+    #[allow(clippy::too_many_arguments)] // one request's parts, named at the three call sites
     async fn call_as(
         &self,
         method: Method,
@@ -72,6 +85,7 @@ impl Rest {
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
+        raw: Option<(&str, Vec<u8>)>,
         headers: &[(&str, String)],
     ) -> SyncResult<Answer> {
         let url = if path.starts_with("http://") || path.starts_with("https://") {
@@ -103,6 +117,9 @@ impl Rest {
         }
         if let Some(b) = body {
             req = req.json(b);
+        }
+        if let Some((ctype, bytes)) = raw {
+            req = req.header(reqwest::header::CONTENT_TYPE, ctype).body(bytes);
         }
         let what = path_of(&url);
         let resp = creds.apply(req).send().await.map_err(|e| {

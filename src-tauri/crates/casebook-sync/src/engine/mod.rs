@@ -13,6 +13,7 @@
 //!   (nothing is lost: operations stay pending). Time and sleeping are injected.
 
 mod convert;
+mod escalation;
 
 pub use convert::pulled;
 
@@ -23,7 +24,7 @@ use crate::model::{
     ArticlePage, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteArticle, RemoteTicket,
     RemoteVersion, TicketRef,
 };
-use casebook_core::store::{NewConflict, OutboxStatus, PushEffect, SyncOp};
+use casebook_core::store::{ESCALATION_OP, NewConflict, OutboxStatus, PushEffect, SyncOp};
 use casebook_core::{Clock, Store, StoreError};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -560,7 +561,9 @@ impl SyncEngine {
     /// Sends one operation. `Err` only for errors that stop the whole connection (the operation
     /// is put back to `pending` / `unknown` first, so nothing is lost).
     async fn push_op(&self, op: &SyncOp, report: &mut SyncReport) -> Result<OpEnd, SyncError> {
-        if op.op != "create" && (op.deleted_upstream || op.upstream_id.is_none()) {
+        // An escalation goes to an engineering project, not to the ticket's own upstream record.
+        let own_record = op.op != "create" && op.op != ESCALATION_OP;
+        if own_record && (op.deleted_upstream || op.upstream_id.is_none()) {
             let why = if op.deleted_upstream {
                 "the ticket was deleted upstream or is no longer visible to this account"
             } else {
@@ -578,6 +581,7 @@ impl SyncEngine {
             "comment" => self.push_comment(op, &marker, was_unknown, report).await,
             "update" => self.push_update(op, report).await,
             "create" => self.push_create(op, &marker, was_unknown, report).await,
+            ESCALATION_OP => self.push_escalation(op, &marker, was_unknown, report).await,
             other => Err((
                 SyncError::Local(format!("unknown outbox operation '{other}'")),
                 false,
@@ -587,6 +591,7 @@ impl SyncEngine {
             Ok(end) => Ok(end),
             Err((e, unknown)) => {
                 if matches!(e, SyncError::NotFound(_))
+                    && own_record
                     && let Some(uid) = op.upstream_id.clone()
                 {
                     // Gone upstream: mark the ticket (never drop it) and keep the edit.

@@ -20,6 +20,10 @@
 //! - Timestamps must carry an explicit offset (`2024-03-01T20:00:01.234+1100`); anything else is
 //!   [`SyncError::BadTimestamp`].
 
+mod escalation;
+
+pub use escalation::{markdown_adf, valid_project_key};
+
 use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
 use crate::error::{SyncError, excerpt};
 use crate::model::{
@@ -840,6 +844,34 @@ impl Connector for Jira {
         jql.push_str(&format!("labels = \"{MARKER_LABEL_PREFIX}{marker}\""));
         let (issues, _) = self.search(&jql, FIELDS, 1, None).await?;
         issues.first().map(|v| self.map_issue(v, scope)).transpose()
+    }
+
+    async fn create_escalation(
+        &self,
+        issue: &crate::escalation::NewEscalationIssue,
+    ) -> SyncResult<crate::escalation::EscalationIssue> {
+        self.create_escalation_issue(issue).await
+    }
+
+    async fn find_escalation(
+        &self,
+        project: &str,
+        marker: &str,
+    ) -> SyncResult<Option<crate::escalation::EscalationIssue>> {
+        self.find_escalation_issue(project, marker).await
+    }
+
+    async fn attachment_names(&self, issue_key: &str) -> SyncResult<Vec<String>> {
+        self.issue_attachment_names(issue_key).await
+    }
+
+    async fn add_attachment(
+        &self,
+        issue_key: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> SyncResult<()> {
+        self.upload_attachment(issue_key, file_name, bytes).await
     }
 
     async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>> {
