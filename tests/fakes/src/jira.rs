@@ -578,11 +578,11 @@ fn attachment_json(base: &str, s: &State, a: &Attachment) -> Value {
     })
 }
 
-/// The file parts of a multipart/form-data body: (field name, file name, content type, bytes).
-pub fn multipart_files(
-    content_type: &str,
-    body: &[u8],
-) -> Result<Vec<(String, String, String, Vec<u8>)>, String> {
+/// One file part of a multipart body: (field name, file name, content type, bytes).
+pub type FilePart = (String, String, String, Vec<u8>);
+
+/// The file parts of a multipart/form-data body.
+pub fn multipart_files(content_type: &str, body: &[u8]) -> Result<Vec<FilePart>, String> {
     let boundary = content_type
         .split(';')
         .map(str::trim)
