@@ -2,6 +2,7 @@ import { getContext, setContext } from "svelte";
 import type { ChangeBatch } from "../bindings/ChangeBatch";
 import { QueueModel } from "../features/queue/queueModel.svelte";
 import { ViewsModel } from "../features/queue/viewsModel.svelte";
+import { SyncModel } from "../features/sync/syncModel.svelte";
 import { TicketModel } from "../features/ticket/ticketModel.svelte";
 import { applyTheme, loadTheme, nextTheme, saveTheme, type Theme } from "../lib/theme";
 import { Toasts } from "./toasts.svelte";
@@ -13,6 +14,8 @@ export type Route =
   | { name: "settings" }
   | { name: "risk" }
   | { name: "reports" }
+  // Sync status, outbox and conflict inbox (issue 5).
+  | { name: "sync" }
   // A knowledge-base document (issue 3); `ticketId`: the ticket it was opened from.
   | { name: "doc"; docId: string; anchor: string | null; ticketId: number | null };
 
@@ -31,6 +34,7 @@ export class AppState {
   readonly workspace = new WorkspaceModel();
   readonly queue = new QueueModel();
   readonly views = new ViewsModel();
+  readonly sync = new SyncModel(this.toasts);
   /** Unsent compose drafts per ticket, so leaving a ticket does not lose a half-written reply. */
   readonly drafts = new Map<number, { body: string; visibility: "public" | "internal" }>();
 
@@ -75,9 +79,14 @@ export class AppState {
     this.ticket = null;
   }
 
+  showSync(): void {
+    this.route = { name: "sync" };
+    this.ticket = null;
+  }
+
   focusFilter(): void {
     // The filter bar is on screen beside an open ticket too; only settings hide it.
-    if (["settings", "risk", "reports", "doc"].includes(this.route.name)) this.showQueue();
+    if (["settings", "risk", "reports", "doc", "sync"].includes(this.route.name)) this.showQueue();
     this.filterFocusRequested = true;
   }
 
@@ -132,6 +141,7 @@ export class AppState {
     if (tickets) {
       this.queue.invalidate();
       if (!everything) void this.workspace.load(); // the pending-sync count
+      void this.sync.refresh();
       void this.views.loadFacets().catch(() => undefined);
     }
     if (views) void this.loadSidebar();

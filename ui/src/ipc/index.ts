@@ -7,3 +7,4 @@ export { onChanges, CHANGES_EVENT } from "./events";
 export type { ApiError, ErrorCode } from "../lib/errors";
 export * from "./escalation";
 export * from "./kb";
+export * from "./sync";
