@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 mod connections;
+mod escalation_jira;
 mod facade;
 mod fake_oauth;
 mod kb;

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod dto;
 pub mod error;
 pub mod escalation;
+pub mod escalation_push;
 pub mod kb;
 pub mod outbox_export;
 pub mod sample;
