@@ -413,6 +413,35 @@ async fn answers_lost_after_jira_stored_them_leave_one_issue_and_one_copy_of_eac
         2,
         "found by its marker, not created again"
     );
+
+    // The second upload keeps failing: the next run finds the issue and uploads only the file
+    // it does not have yet.
+    let (_, esc3) = e.escalation().await;
+    e.cb.escalation_push(esc3, None).await.unwrap();
+    e.fake.faults().add(
+        casebook_fakes::FaultRule::new("POST", ATTACH, Fault::Status(500))
+            .skip(1)
+            .always(),
+    );
+    let r = e.sync().await;
+    assert_eq!(r.pushed, 0, "{r:?}");
+    let third = eng_issues(&e.fake).last().unwrap().key.clone();
+    assert_eq!(e.fake.attachments(&third).len(), 1);
+    e.fake.faults().clear();
+    e.clock.advance(10 * 60_000);
+    let r = e.sync().await;
+    assert_eq!(r.pushed, 1, "{r:?}");
+    assert_eq!(eng_issues(&e.fake).len(), 3);
+    let names: Vec<String> = e
+        .fake
+        .attachments(&third)
+        .into_iter()
+        .map(|a| a.filename)
+        .collect();
+    assert_eq!(
+        names,
+        ["01-app.log-L10-12.log", "02-worker.log-L200-201.log"]
+    );
 }
 
 #[tokio::test]
