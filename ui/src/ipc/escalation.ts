@@ -4,6 +4,9 @@ import { Channel } from "@tauri-apps/api/core";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import type { Analysis } from "../bindings/Analysis";
 import type { EscalationCheck } from "../bindings/EscalationCheck";
+import type { EscalationJiraSettings } from "../bindings/EscalationJiraSettings";
+import type { EscalationJiraSettingsInput } from "../bindings/EscalationJiraSettingsInput";
+import type { EscalationPushView } from "../bindings/EscalationPushView";
 import type { EscalationSummary } from "../bindings/EscalationSummary";
 import type { EscalationView } from "../bindings/EscalationView";
 import type { ExportInput } from "../bindings/ExportInput";
@@ -57,6 +60,19 @@ export const escalationCheck = (id: number) => call<EscalationCheck>("escalation
 
 export const escalationExport = (input: ExportInput) =>
   call<ExportResult>("escalation_export", { input });
+
+/** Queues the redacted package for the Jira engineering project (outbox: works offline). */
+export const escalationPush = (id: number, connection: string | null = null) =>
+  call<EscalationPushView>("escalation_push", { id, connection });
+
+export const escalationPushStatus = (id: number) =>
+  call<EscalationPushView>("escalation_push_status", { id });
+
+export const escalationJiraSettings = (connection: string | null = null) =>
+  call<EscalationJiraSettings>("escalation_jira_settings", { connection });
+
+export const escalationSetJiraSettings = (input: EscalationJiraSettingsInput) =>
+  call<EscalationJiraSettings>("escalation_set_jira_settings", { input });
 
 /** Calls `onDrop` with the paths of files dropped on the window; resolves to an unsubscribe. */
 export async function onFilesDropped(onDrop: (paths: string[]) => void): Promise<() => void> {
