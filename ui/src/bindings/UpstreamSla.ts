@@ -5,7 +5,7 @@
  */
 export type UpstreamSla = { 
 /**
- * The upstream field (`made_sla`).
+ * Where the upstream verdict comes from (`made_sla`, `jira: time to resolution`).
  */
 field: string, madeSla: boolean, 
 /**

@@ -107,7 +107,7 @@ pub struct PausedInterval {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct UpstreamSla {
-    /// The upstream field (`made_sla`).
+    /// Where the upstream verdict comes from (`made_sla`, `jira: time to resolution`).
     pub field: String,
     pub made_sla: bool,
     /// The local verdict for the same question (resolution target not breached).
@@ -496,7 +496,7 @@ fn compute_inner(
             .target(TargetKind::Resolution)
             .is_none_or(|t| t.state != TargetState::Breached);
         out.upstream = Some(UpstreamSla {
-            field: "made_sla".into(),
+            field: f.upstream_field.into(),
             made_sla: made,
             local_made_sla: local,
             agrees: made == local,

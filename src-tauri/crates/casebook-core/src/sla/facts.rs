@@ -40,8 +40,12 @@ pub struct TicketFacts {
     /// The ticket's first-response time as the upstream reported it (used when the log holds no
     /// public reply, for example for tickets whose comments were not synced).
     pub first_response_at: Option<Millis>,
-    /// ServiceNow's `made_sla` flag from the ticket's upstream fields, when present.
+    /// The upstream's verdict on the resolution SLA, when it has one: ServiceNow's `made_sla`
+    /// flag, or the "time to resolution" cycle of Jira Service Management's request SLA (as the
+    /// Jira connector keeps it in `extra.sla`). See [`upstream_resolution_sla`].
     pub upstream_made_sla: Option<bool>,
+    /// Where [`Self::upstream_made_sla`] came from (`made_sla`, `jira: time to resolution`).
+    pub upstream_field: &'static str,
     /// Action times of edits and comments (not the creation), for "touches per ticket".
     pub touches: Vec<Millis>,
     /// The ticket row's revision when these facts were read (for [`super::FactsCache`]).
@@ -64,10 +68,41 @@ impl TicketFacts {
             changes: Vec::new(),
             first_response_at: None,
             upstream_made_sla: None,
+            upstream_field: MADE_SLA,
             touches: Vec::new(),
             revision: 0,
         }
     }
+}
+
+const MADE_SLA: &str = "made_sla";
+const JIRA_RESOLUTION: &str = "jira: time to resolution";
+
+/// The upstream's own verdict on the resolution SLA in a ticket's upstream fields: ServiceNow's
+/// `made_sla`, else the Jira request SLA named like "Time to resolution" (met = not breached;
+/// for a running cycle: not breached so far). `None` when neither is there or readable.
+pub fn upstream_resolution_sla(extra: &serde_json::Value) -> Option<(bool, &'static str)> {
+    match extra.get("made_sla") {
+        Some(serde_json::Value::Bool(b)) => return Some((*b, MADE_SLA)),
+        Some(serde_json::Value::String(s)) => {
+            return parse_bool(Some(s.clone())).map(|b| (b, MADE_SLA));
+        }
+        _ => {}
+    }
+    jira_resolution(extra.get("sla")?).map(|b| (b, JIRA_RESOLUTION))
+}
+
+/// Met (`true`) or breached from the Jira connector's `extra.sla` array.
+fn jira_resolution(sla: &serde_json::Value) -> Option<bool> {
+    sla.as_array()?
+        .iter()
+        .find(|c| {
+            c.get("name")
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| n.to_ascii_lowercase().contains("resolution"))
+        })
+        .and_then(|c| c.get("breached")?.as_bool())
+        .map(|breached| !breached)
 }
 
 fn parse_bool(v: Option<String>) -> Option<bool> {
@@ -90,7 +125,9 @@ struct Row {
 // Most tickets have no upstream fields: their `extra` is not parsed.
 const TICKET_SQL: &str = "SELECT id, key, source, requester, assignee, assignment_group, state, \
     priority, created_at, first_response_at, \
-    CASE WHEN extra = '{}' THEN NULL ELSE extra ->> '$.made_sla' END, revision FROM tickets";
+    CASE WHEN extra = '{}' THEN NULL ELSE extra ->> '$.made_sla' END, revision, \
+    CASE WHEN extra = '{}' OR extra ->> '$.made_sla' IS NOT NULL THEN NULL ELSE extra -> '$.sla' END \
+    FROM tickets";
 
 // The event log's SLA-relevant part, one narrow row per edit or comment (migration 0009), in
 // ticket order: read without parsing any JSON.
@@ -103,9 +140,14 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let priority_now = Priority::from_rank(r.get(7)?).unwrap_or(Priority::Medium);
     let made: Option<rusqlite::types::Value> = r.get(10)?;
     let made = match made {
-        Some(rusqlite::types::Value::Text(s)) => parse_bool(Some(s)),
-        Some(rusqlite::types::Value::Integer(i)) => Some(i != 0),
-        _ => None,
+        Some(rusqlite::types::Value::Text(s)) => parse_bool(Some(s)).map(|b| (b, MADE_SLA)),
+        Some(rusqlite::types::Value::Integer(i)) => Some((i != 0, MADE_SLA)),
+        // Only tickets with a Jira request SLA get here with text.
+        _ => r
+            .get::<_, Option<String>>(12)?
+            .and_then(|sla| serde_json::from_str(&sla).ok())
+            .and_then(|sla| jira_resolution(&sla))
+            .map(|b| (b, JIRA_RESOLUTION)),
     };
     let facts = TicketFacts {
         id: r.get(0)?,
@@ -119,7 +161,8 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         initial_priority: priority_now,
         changes: Vec::with_capacity(4),
         first_response_at: r.get(9)?,
-        upstream_made_sla: made,
+        upstream_made_sla: made.map(|(b, _)| b),
+        upstream_field: made.map_or(MADE_SLA, |(_, field)| field),
         touches: Vec::with_capacity(4),
         revision: r.get(11)?,
     };
@@ -283,11 +326,10 @@ impl TicketFacts {
         f.group = t.assignment_group.clone();
         f.first_response_at = t.first_response_at;
         f.revision = t.revision;
-        f.upstream_made_sla = match t.extra.get("made_sla") {
-            Some(serde_json::Value::Bool(b)) => Some(*b),
-            Some(serde_json::Value::String(s)) => parse_bool(Some(s.clone())),
-            _ => None,
-        };
+        if let Some((made, field)) = upstream_resolution_sla(&t.extra) {
+            f.upstream_made_sla = Some(made);
+            f.upstream_field = field;
+        }
         fn text(v: Option<&serde_json::Value>) -> Option<&str> {
             v.and_then(|v| v.as_str())
         }

@@ -520,6 +520,51 @@ fn upstream_made_sla_is_shown_and_disagreement_flagged() {
 }
 
 #[test]
+fn a_jira_request_sla_is_the_upstream_verdict_when_there_is_no_made_sla() {
+    use super::facts::upstream_resolution_sla;
+    let jira = |breached: serde_json::Value| {
+        serde_json::json!({ "sla": [
+            { "name": "Time to first response", "breached": false, "completed": true },
+            { "name": "Time to resolution", "breached": breached, "completed": false },
+        ]})
+    };
+    assert_eq!(
+        upstream_resolution_sla(&jira(true.into())),
+        Some((false, "jira: time to resolution"))
+    );
+    assert_eq!(
+        upstream_resolution_sla(&jira(false.into())),
+        Some((true, "jira: time to resolution"))
+    );
+    // Unreadable or absent: no verdict, never a guess.
+    assert_eq!(upstream_resolution_sla(&jira("soon".into())), None);
+    assert_eq!(
+        upstream_resolution_sla(&serde_json::json!({ "sla": [] })),
+        None
+    );
+    assert_eq!(upstream_resolution_sla(&serde_json::json!({})), None);
+    // ServiceNow's flag wins when both are present.
+    let mut both = jira(true.into());
+    both["made_sla"] = "true".into();
+    assert_eq!(upstream_resolution_sla(&both), Some((true, "made_sla")));
+
+    // Beside the local result: Jira says breached, the local clock says met.
+    let mut cfg = config_with(office("UTC"), policy(Priority::Medium, 60, None, 120));
+    let mut f = ticket("2026-03-02T09:00:00Z", Priority::Medium, vec![]);
+    let (made, field) = upstream_resolution_sla(&jira(true.into())).unwrap();
+    f.upstream_made_sla = Some(made);
+    f.upstream_field = field;
+    let up = compute(&f, &mut cfg, t("2026-03-02T09:30:00Z"))
+        .upstream
+        .unwrap();
+    assert_eq!(up.field, "jira: time to resolution");
+    assert_eq!(
+        (up.made_sla, up.local_made_sla, up.agrees),
+        (false, true, false)
+    );
+}
+
+#[test]
 fn risk_order_puts_breaches_first_then_the_soonest_due() {
     let cfg = SlaConfig::defaults().compile().unwrap();
     let now = t("2026-03-02T12:00:00Z");
@@ -551,6 +596,48 @@ fn risk_order_puts_breaches_first_then_the_soonest_due() {
 }
 
 // ---- the store -------------------------------------------------------------------------------
+
+#[test]
+fn every_loader_reads_the_upstream_verdict_from_servicenow_and_jira_fields() {
+    let (_d, s) = temp_store();
+    let actor = Actor {
+        name: "ana",
+        origin: Origin::App,
+        now: t("2026-03-02T09:00:00Z"),
+    };
+    let with_extra = |title: &str, extra: serde_json::Value| {
+        let mut n = NewTicket::local(title);
+        n.extra = extra;
+        s.create_ticket(n, &actor).unwrap()
+    };
+    let jira = with_extra(
+        "jira request",
+        serde_json::json!({ "sla": [{ "name": "Time to resolution", "breached": true }] }),
+    );
+    let snow = with_extra("incident", serde_json::json!({ "made_sla": "true" }));
+    let plain = with_extra("local", serde_json::json!({}));
+    let verdicts = |all: Vec<TicketFacts>| -> Vec<(i64, Option<bool>, &'static str)> {
+        all.into_iter()
+            .map(|f| (f.id, f.upstream_made_sla, f.upstream_field))
+            .collect()
+    };
+    let expected = vec![
+        (jira.id, Some(false), "jira: time to resolution"),
+        (snow.id, Some(true), "made_sla"),
+        (plain.id, None, "made_sla"),
+    ];
+    assert_eq!(verdicts(s.sla_facts_all().unwrap()), expected);
+    assert_eq!(
+        verdicts(s.sla_facts_all_from_event_log().unwrap()),
+        expected
+    );
+    let one = s.sla_facts(jira.id).unwrap().unwrap();
+    let detail = s.ticket(jira.id).unwrap();
+    assert_eq!(
+        TicketFacts::from_events(&detail.ticket, &s.events_for(jira.id).unwrap()),
+        one
+    );
+}
 
 #[test]
 fn the_engine_reads_real_edits_and_policy_changes_recompute_history() {
