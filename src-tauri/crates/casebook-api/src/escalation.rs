@@ -1,7 +1,7 @@
 //! Escalation packages through the façade (issue 6): drafts (create from a ticket, get, list,
 //! save, delete), log analysis with progress, extracts, the redaction preview and the exports.
 //! DTOs are the escalation crate's types (serde + ts-rs under its `ts` feature) plus the few
-//! shapes below. Pushing to Jira is not here yet: it needs the sync crate's Jira connector.
+//! shapes below. Pushing to Jira: `crate::escalation_push`.
 
 use crate::dto::{ChangeKind, Progress};
 use crate::error::{ApiError, ErrorCode};
