@@ -9,6 +9,9 @@ use casebook_api::escalation::{
     ExportResult, ExtractInput, LogAnalysis, LogExtract, LogInput, MergeLogTimelineInput,
     RedactionPreview, SaveEscalationInput,
 };
+use casebook_api::escalation_push::{
+    EscalationJiraSettings, EscalationJiraSettingsInput, EscalationPushView,
+};
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -115,4 +118,43 @@ pub async fn escalation_export(
     state: State<'_, AppState>,
 ) -> Result<ExportResult, ApiError> {
     state.api().await?.escalation_export(input).await
+}
+
+/// Queues the push of the package to the Jira engineering project (redacted, through the
+/// outbox: works offline; the connection's next sync creates the issue).
+#[tauri::command]
+pub async fn escalation_push(
+    id: i64,
+    connection: Option<String>,
+    state: State<'_, AppState>,
+) -> Result<EscalationPushView, ApiError> {
+    state.api().await?.escalation_push(id, connection).await
+}
+
+#[tauri::command]
+pub async fn escalation_push_status(
+    id: i64,
+    state: State<'_, AppState>,
+) -> Result<EscalationPushView, ApiError> {
+    state.api().await?.escalation_push_status(id).await
+}
+
+#[tauri::command]
+pub async fn escalation_jira_settings(
+    connection: Option<String>,
+    state: State<'_, AppState>,
+) -> Result<EscalationJiraSettings, ApiError> {
+    state
+        .api()
+        .await?
+        .escalation_jira_settings(connection)
+        .await
+}
+
+#[tauri::command]
+pub async fn escalation_set_jira_settings(
+    input: EscalationJiraSettingsInput,
+    state: State<'_, AppState>,
+) -> Result<EscalationJiraSettings, ApiError> {
+    state.api().await?.escalation_set_jira_settings(input).await
 }
