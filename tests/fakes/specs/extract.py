@@ -21,6 +21,7 @@ OPS = {
         ("get", "/rest/api/3/issue/{issueIdOrKey}/transitions", "200"),
         ("post", "/rest/api/3/issue", "201"),
         ("get", "/rest/api/3/myself", "200"),
+        ("post", "/rest/api/3/issue/{issueIdOrKey}/attachments", "200"),
     ]),
     "jsm.json": ("jsm.v3.json", [
         ("get", "/rest/servicedeskapi/request/{issueIdOrKey}/comment", "200"),

@@ -237,6 +237,38 @@ async fn jira_answers_fit_the_platform_and_service_management_specs() {
     let (_, me) = get(&c, &format!("{base}/rest/api/3/myself"), BASIC).await;
     assert_fits(&platform, "GET /rest/api/3/myself 200", &me);
 
+    // An attachment (multipart, with the XSRF opt-out header Jira requires), then the issue with
+    // its `attachment` field.
+    let r = c
+        .post(format!("{base}/rest/api/3/issue/{key}/attachments"))
+        .header("Authorization", BASIC)
+        .header("X-Atlassian-Token", "no-check")
+        .header("Content-Type", "multipart/form-data; boundary=b0undary")
+        .body("--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"app.log\"\r\nContent-Type: text/plain\r\n\r\nERROR x\n\r\n--b0undary--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let attached: Value = r.json().await.unwrap();
+    assert_eq!(attached[0]["filename"], "app.log");
+    assert_fits(
+        &platform,
+        "POST /rest/api/3/issue/{issueIdOrKey}/attachments 200",
+        &attached,
+    );
+    let (_, with_files) = get(
+        &c,
+        &format!("{base}/rest/api/3/issue/{key}?fields=attachment"),
+        BASIC,
+    )
+    .await;
+    assert_eq!(with_files["fields"]["attachment"][0]["size"], 8);
+    assert_fits(
+        &platform,
+        "GET /rest/api/3/issue/{issueIdOrKey} 200",
+        &with_files,
+    );
+
     let (st, added) = send(
         &c,
         reqwest::Method::POST,
