@@ -268,6 +268,13 @@ async fn queued_offline_then_created_once_with_redacted_attachments_and_the_tick
     let ops = e.cb.outbox_list(Some("Acme Jira".into())).await.unwrap();
     assert_eq!(ops.len(), 1);
     assert_eq!(ops[0].op, "escalation");
+    assert!(
+        ops[0]
+            .summary
+            .starts_with("escalation to ENG: Invoice export returns 503 for <email-"),
+        "{}",
+        ops[0].summary
+    );
     // The outbox holds only redacted text.
     let raw: String =
         e.cb.store()

@@ -296,6 +296,12 @@ fn summary(op: &SyncOp) -> String {
                 .and_then(|t| t.as_str())
                 .unwrap_or_default()
         ),
+        // The payload is the redacted package.
+        "escalation" => format!(
+            "escalation to {}: {}",
+            op.payload["project"].as_str().unwrap_or_default(),
+            op.payload["summary"].as_str().unwrap_or_default()
+        ),
         other => other.to_owned(),
     }
 }
