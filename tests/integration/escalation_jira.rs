@@ -100,7 +100,7 @@ impl Env {
             .unwrap();
         let http = casebook_sync::http::client(&casebook_sync::http::HttpConfig {
             extra_roots_pem: vec![],
-            timeout: Some(Duration::from_secs(2)),
+            timeout: Some(Duration::from_secs(10)),
         })
         .unwrap();
         let tm = Arc::new(TokenManager::new(

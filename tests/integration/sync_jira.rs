@@ -62,7 +62,7 @@ async fn setup() -> (JiraFake, Jira) {
         .unwrap();
     let http = casebook_sync::http::client(&casebook_sync::http::HttpConfig {
         extra_roots_pem: vec![],
-        timeout: Some(Duration::from_secs(2)),
+        timeout: Some(Duration::from_secs(10)),
     })
     .unwrap();
     let clock = Arc::new(FixedClock::new(jira::T0_MS));
@@ -289,7 +289,7 @@ async fn a_comment_whose_answer_was_lost_is_found_and_never_duplicated() {
     assert_eq!(fake.comments_containing(&key, "ws1-op-18"), 1);
     // A slow answer past the client's timeout: also unknown, also found.
     fake.faults()
-        .once("POST", COMMENT, Fault::Slow(Duration::from_secs(4)));
+        .once("POST", COMMENT, Fault::Slow(Duration::from_secs(12)));
     let late = NewComment {
         visibility: Visibility::Public,
         body: "Late".into(),
@@ -417,7 +417,7 @@ mod engine {
             .unwrap();
         let http = casebook_sync::http::client(&casebook_sync::http::HttpConfig {
             extra_roots_pem: vec![],
-            timeout: Some(Duration::from_secs(2)),
+            timeout: Some(Duration::from_secs(10)),
         })
         .unwrap();
         let clock = Arc::new(FixedClock::new(jira::T0_MS + 3_600_000));

@@ -39,7 +39,7 @@ fn db_path(dir: &tempfile::TempDir) -> PathBuf {
 }
 
 async fn env() -> Env {
-    env_with_timeout(Duration::from_secs(5)).await
+    env_with_timeout(Duration::from_secs(10)).await
 }
 
 async fn env_with_timeout(timeout: Duration) -> Env {

@@ -67,7 +67,7 @@ async fn setup(export: ZendeskExport) -> (ZendeskFake, Zendesk) {
         .unwrap();
     let http = casebook_sync::http::client(&casebook_sync::http::HttpConfig {
         extra_roots_pem: vec![],
-        timeout: Some(Duration::from_secs(2)),
+        timeout: Some(Duration::from_secs(10)),
     })
     .unwrap();
     let clock = Arc::new(FixedClock::new(zendesk::T0_SECS * 1000));
@@ -429,7 +429,7 @@ mod engine {
             .unwrap();
         let http = casebook_sync::http::client(&casebook_sync::http::HttpConfig {
             extra_roots_pem: vec![],
-            timeout: Some(Duration::from_secs(2)),
+            timeout: Some(Duration::from_secs(10)),
         })
         .unwrap();
         let clock = Arc::new(FixedClock::new(zendesk::T0_SECS * 1000 + 3_600_000));
