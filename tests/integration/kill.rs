@@ -156,7 +156,8 @@ async fn killed_during_edits_every_acknowledged_edit_survives() {
     }
 }
 
-const IMPORT_ROWS: usize = 60_000;
+// Enough for the kill to land with whole batches still to come.
+const IMPORT_ROWS: usize = BATCH_SIZE * 4 + 1_234;
 
 fn big_csv(path: &Path) {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());

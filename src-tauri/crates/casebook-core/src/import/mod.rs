@@ -25,7 +25,7 @@ use std::io::Read;
 use template::Row;
 
 /// Tickets written per transaction.
-pub const BATCH_SIZE: usize = 10_000;
+pub const BATCH_SIZE: usize = 25_000;
 /// Imports of at least this many tickets refresh the query planner's statistics.
 pub const ANALYZE_AFTER: u64 = 1_000;
 /// Problems listed in full; the rest are counted.
