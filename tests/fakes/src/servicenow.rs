@@ -15,6 +15,7 @@
 use crate::faults::{FaultPlan, lock};
 use crate::server::{self, Handler, Request, RequestLog, Response, ServerHandle};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// 2026-11-21 09:00:00 UTC.
@@ -48,6 +49,8 @@ pub struct State {
     next_number: u64,
     /// Answer `sysparm_limit` pages at most this big (the instance's own cap).
     pub max_limit: usize,
+    /// Lookup structures over `records`, built lazily and dropped on every write (see [`Index`]).
+    index: Index,
 }
 
 impl State {
@@ -57,10 +60,138 @@ impl State {
     }
 
     fn find_mut(&mut self, table: &str, sys_id: &str) -> Option<&mut Record> {
+        // The caller may change any field: the index no longer describes the records.
+        self.index = Index::default();
         self.records
             .iter_mut()
             .find(|r| r.table == table && r.sys_id() == sys_id)
     }
+
+    fn find(&mut self, table: &str, sys_id: &str) -> Option<&Record> {
+        let records = &self.records;
+        let by_id = self.index.by_id.get_or_insert_with(|| {
+            records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| ((r.table.clone(), r.sys_id().to_owned()), i))
+                .collect()
+        });
+        by_id
+            .get(&(table.to_owned(), sys_id.to_owned()))
+            .and_then(|&i| records.get(i))
+    }
+
+    /// Positions (in `records`) of the rows of `table` matching `conds`, in `order` (ties in
+    /// insertion order, as a stable sort of the filtered rows gives).
+    ///
+    /// Same answer as filtering every record and sorting, but through the index: a query on
+    /// `element_id` starts from the journal's element index; an ordered query over a whole table
+    /// walks the table's cached sort for that order, starting with a binary search when the
+    /// first condition is `>=` on the first (ascending) order field — so a sync's page is a
+    /// range scan, not a sort of the whole table.
+    fn select(&mut self, table: &str, conds: &[Cond], order: &[(String, bool)]) -> Vec<usize> {
+        let records = &self.records;
+        let index = &mut self.index;
+        let tables = index.tables.get_or_insert_with(|| {
+            let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, r) in records.iter().enumerate() {
+                m.entry(r.table.clone()).or_default().push(i);
+            }
+            m
+        });
+        let Some(all) = tables.get(table) else {
+            return Vec::new();
+        };
+        // A narrow start: the rows of the named parents (journal entries by element_id).
+        let by_parent = conds.iter().find_map(|c| match c {
+            Cond::In(f, vs) if f == "element_id" => Some(vs.iter().cloned().collect::<Vec<_>>()),
+            Cond::Eq(f, v) if f == "element_id" => Some(vec![v.clone()]),
+            _ => None,
+        });
+        if let Some(parents) = by_parent {
+            let by_element = index.by_element.get_or_insert_with(HashMap::new);
+            let per_table = by_element.entry(table.to_owned()).or_insert_with(|| {
+                let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+                for &i in all {
+                    let e = records[i].get("element_id");
+                    if !e.is_empty() {
+                        m.entry(e.to_owned()).or_default().push(i);
+                    }
+                }
+                m
+            });
+            let mut rows: Vec<usize> = parents
+                .iter()
+                .filter_map(|p| per_table.get(p))
+                .flatten()
+                .copied()
+                .filter(|&i| matches(&records[i], conds))
+                .collect();
+            rows.sort_unstable();
+            rows.dedup();
+            rows.sort_by(|&a, &b| compare(&records[a], &records[b], order));
+            return rows;
+        }
+        if order.is_empty() {
+            return all
+                .iter()
+                .copied()
+                .filter(|&i| matches(&records[i], conds))
+                .collect();
+        }
+        let sorted = index
+            .sorted
+            .entry((table.to_owned(), order.to_vec()))
+            .or_insert_with(|| {
+                let mut v = all.clone();
+                v.sort_by(|&a, &b| compare(&records[a], &records[b], order));
+                v
+            });
+        // `field>=value` on the first ascending order field: the matching rows are a suffix.
+        let (first, desc) = &order[0];
+        let mut start = None;
+        let mut rest: Vec<&Cond> = Vec::with_capacity(conds.len());
+        for c in conds {
+            match c {
+                Cond::Ge(f, v) if f == first && !desc && start.is_none() => {
+                    start = Some(sorted.partition_point(|&i| records[i].get(f) < v.as_str()));
+                }
+                other => rest.push(other),
+            }
+        }
+        sorted[start.unwrap_or(0)..]
+            .iter()
+            .copied()
+            .filter(|&i| rest.iter().all(|c| c.holds(&records[i])))
+            .collect()
+    }
+}
+
+/// Lookups over [`State::records`], each built on first use and all dropped together whenever a
+/// record is added, changed or removed (tests may change records directly through
+/// [`ServiceNowFake::with_state`], which drops them too).
+#[derive(Debug, Default)]
+struct Index {
+    /// Positions of each table's records, in insertion order.
+    tables: Option<HashMap<String, Vec<usize>>>,
+    /// A table's positions sorted by an `ORDERBY` list.
+    sorted: HashMap<(String, Vec<(String, bool)>), Vec<usize>>,
+    /// Per table: positions of the records of each `element_id` (journal entries of a record).
+    by_element: Option<HashMap<String, HashMap<String, Vec<usize>>>>,
+    /// `(table, sys_id)` → position.
+    by_id: Option<HashMap<(String, String), usize>>,
+}
+
+/// The order of two records under an `ORDERBY` list (field values compared as strings).
+fn compare(a: &Record, b: &Record, order: &[(String, bool)]) -> std::cmp::Ordering {
+    for (f, desc) in order {
+        let o = a.get(f).cmp(b.get(f));
+        let o = if *desc { o.reverse() } else { o };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    std::cmp::Ordering::Equal
 }
 
 pub fn sn_time(secs: i64) -> String {
@@ -87,6 +218,7 @@ pub async fn start() -> std::io::Result<ServiceNowFake> {
         next_id: 0,
         next_number: 10_000,
         max_limit: 10_000,
+        index: Index::default(),
     }));
     let handler = Arc::new(SnHandler {
         state: state.clone(),
@@ -138,7 +270,10 @@ impl ServiceNowFake {
     }
 
     pub fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut lock(&self.state))
+        let mut s = lock(&self.state);
+        // The caller may change records directly.
+        s.index = Index::default();
+        f(&mut s)
     }
 
     /// Moves the instance clock forward (seconds).
@@ -219,6 +354,7 @@ impl ServiceNowFake {
 
     pub fn delete(&self, sys_id: &str) {
         let mut s = lock(&self.state);
+        s.index = Index::default();
         s.records
             .retain(|r| r.sys_id() != sys_id && r.get("element_id") != sys_id);
     }
@@ -294,6 +430,7 @@ fn insert(s: &mut State, table: &str, mut m: Map<String, Value>, by: &str) -> St
     m.insert("sys_updated_on".into(), json!(now));
     m.insert("sys_updated_by".into(), json!(by));
     m.insert("sys_mod_count".into(), json!("0"));
+    s.index = Index::default();
     s.records.push(Record {
         table: table.into(),
         fields: m,
@@ -353,13 +490,19 @@ fn parse_query(q: &str) -> (Vec<Cond>, Vec<(String, bool)>) {
     (conds, order)
 }
 
+impl Cond {
+    fn holds(&self, r: &Record) -> bool {
+        match self {
+            Cond::Ge(f, v) => r.get(f) >= v.as_str(),
+            Cond::Eq(f, v) => r.get(f) == v,
+            Cond::In(f, vs) => vs.contains(r.get(f)),
+            Cond::Like(f, v) => r.get(f).contains(v.as_str()),
+        }
+    }
+}
+
 fn matches(r: &Record, conds: &[Cond]) -> bool {
-    conds.iter().all(|c| match c {
-        Cond::Ge(f, v) => r.get(f) >= v.as_str(),
-        Cond::Eq(f, v) => r.get(f) == v,
-        Cond::In(f, vs) => vs.contains(r.get(f)),
-        Cond::Like(f, v) => r.get(f).contains(v.as_str()),
-    })
+    conds.iter().all(|c| c.holds(r))
 }
 
 fn project(r: &Record, fields: Option<&str>) -> Value {
@@ -397,19 +540,13 @@ fn known_incident_field(f: &str) -> bool {
 
 impl SnHandler {
     fn list(&self, req: &Request, table: &str) -> Response {
-        let s = lock(&self.state);
+        let mut s = lock(&self.state);
         let (conds, order) = parse_query(req.param("sysparm_query").unwrap_or(""));
-        let mut rows: Vec<&Record> = s
-            .records
-            .iter()
-            .filter(|r| r.table == table && matches(r, &conds))
+        let rows: Vec<&Record> = s
+            .select(table, &conds, &order)
+            .into_iter()
+            .filter_map(|i| s.records.get(i))
             .collect();
-        for (f, desc) in order.iter().rev() {
-            rows.sort_by(|a, b| {
-                let o = a.get(f).cmp(b.get(f));
-                if *desc { o.reverse() } else { o }
-            });
-        }
         let limit: usize = match req.param("sysparm_limit").map(str::parse) {
             None => 10_000,
             Some(Ok(n)) => n,
@@ -462,12 +599,8 @@ impl SnHandler {
     }
 
     fn get_one(&self, req: &Request, table: &str, sys_id: &str) -> Response {
-        let s = lock(&self.state);
-        match s
-            .records
-            .iter()
-            .find(|r| r.table == table && r.sys_id() == sys_id)
-        {
+        let mut s = lock(&self.state);
+        match s.find(table, sys_id) {
             Some(r) => Response::json(
                 200,
                 &json!({ "result": project(r, req.param("sysparm_fields")) }),
@@ -606,5 +739,172 @@ impl Handler for SnHandler {
             "User Not Authenticated",
             "Required to provide Auth information",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            now: T0_SECS,
+            records: Vec::new(),
+            next_id: 0,
+            next_number: 10_000,
+            max_limit: 10_000,
+            index: Index::default(),
+        }
+    }
+
+    /// The answer without any index: filter every record, then a stable sort per order field
+    /// from the last to the first (what the fake did before it had an index).
+    fn naive(s: &State, table: &str, q: &str) -> Vec<String> {
+        let (conds, order) = parse_query(q);
+        let mut rows: Vec<&Record> = s
+            .records
+            .iter()
+            .filter(|r| r.table == table && matches(r, &conds))
+            .collect();
+        for (f, desc) in order.iter().rev() {
+            rows.sort_by(|a, b| {
+                let o = a.get(f).cmp(b.get(f));
+                if *desc { o.reverse() } else { o }
+            });
+        }
+        rows.iter().map(|r| r.sys_id().to_owned()).collect()
+    }
+
+    fn indexed(s: &mut State, table: &str, q: &str) -> Vec<String> {
+        let (conds, order) = parse_query(q);
+        s.select(table, &conds, &order)
+            .into_iter()
+            .map(|i| s.records[i].sys_id().to_owned())
+            .collect()
+    }
+
+    fn seed(s: &mut State, n: usize) -> Vec<String> {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            // Uneven seconds: many rows share one, some seconds are skipped.
+            if i % 7 == 0 {
+                s.now += 1 + (i % 3) as i64;
+            }
+            let mut m = Map::new();
+            m.insert("short_description".into(), json!(format!("n{i}")));
+            m.insert("priority".into(), json!(((i * 7) % 4 + 1).to_string()));
+            let id = insert(s, "incident", m, "caller");
+            if i % 2 == 0 {
+                journal(s, &id, "comments", &format!("c{i}"), "caller");
+            }
+            if i % 5 == 0 {
+                journal(s, &id, "work_notes", &format!("w{i}"), "agent");
+            }
+            ids.push(id);
+        }
+        ids
+    }
+
+    #[test]
+    fn indexed_queries_answer_exactly_what_a_full_scan_and_sort_answers() {
+        let mut s = state();
+        let ids = seed(&mut s, 300);
+        // Edits move rows to later seconds and out of insertion order.
+        for (k, id) in ids.iter().enumerate().filter(|(k, _)| k % 11 == 0) {
+            s.now += 1;
+            let now = s.now;
+            if let Some(r) = s.find_mut("incident", id) {
+                touch(r, now, "other");
+            }
+            if k % 2 == 0 {
+                journal(&mut s, id, "comments", "later", "other");
+            }
+        }
+        let mid = sn_time(T0_SECS + 40);
+        let some: Vec<&str> = ids.iter().step_by(13).map(String::as_str).collect();
+        let queries = [
+            (
+                "incident",
+                format!("sys_updated_on>={mid}^ORDERBYsys_updated_on^ORDERBYsys_id"),
+            ),
+            (
+                "incident",
+                "sys_updated_on>=1970-01-01 00:00:00^ORDERBYsys_updated_on^ORDERBYsys_id".into(),
+            ),
+            (
+                "incident",
+                format!("priority=2^sys_updated_on>={mid}^ORDERBYsys_updated_on^ORDERBYsys_id"),
+            ),
+            ("incident", "ORDERBYsys_id".into()),
+            (
+                "incident",
+                format!("ORDERBYDESCsys_updated_on^sys_updated_on>={mid}"),
+            ),
+            ("incident", "priority=3".into()),
+            (
+                "incident",
+                "sys_updated_on>=2099-01-01 00:00:00^ORDERBYsys_updated_on".into(),
+            ),
+            (
+                "sys_journal_field",
+                format!(
+                    "element_idIN{}^elementINcomments,work_notes^ORDERBYsys_created_on^ORDERBYsys_id",
+                    some.join(",")
+                ),
+            ),
+            (
+                "sys_journal_field",
+                format!("element_id={}^element=comments", ids[4]),
+            ),
+            (
+                "sys_journal_field",
+                "valueLIKElater^ORDERBYDESCsys_created_on".into(),
+            ),
+            ("kb_knowledge", "ORDERBYsys_id".into()),
+        ];
+        for (table, q) in &queries {
+            let want = naive(&s, table, q);
+            assert_eq!(indexed(&mut s, table, q), want, "{table}: {q}");
+            // A second time from the cached index.
+            assert_eq!(indexed(&mut s, table, q), want, "{table}: {q} (cached)");
+        }
+        // The suffix really starts in the middle and not everything matches.
+        let q = &queries[0].1;
+        let n = naive(&s, "incident", q).len();
+        assert!(n > 0 && n < 300, "{n}");
+    }
+
+    #[test]
+    fn the_index_follows_writes_made_after_it_was_built() {
+        let mut s = state();
+        let ids = seed(&mut s, 50);
+        let q = "sys_updated_on>=1970-01-01 00:00:00^ORDERBYsys_updated_on^ORDERBYsys_id";
+        let before = indexed(&mut s, "incident", q);
+        assert_eq!(before.first(), Some(&ids[0]));
+        // Touching the first row moves it to the end.
+        s.now += 10;
+        let now = s.now;
+        if let Some(r) = s.find_mut("incident", &ids[0]) {
+            touch(r, now, "other");
+        }
+        let after = indexed(&mut s, "incident", q);
+        assert_eq!(after.last(), Some(&ids[0]));
+        assert_eq!(after, naive(&s, "incident", q));
+        // A new row and a new journal entry are found.
+        let mut m = Map::new();
+        m.insert("short_description".into(), json!("new"));
+        let new = insert(&mut s, "incident", m, "caller");
+        assert_eq!(indexed(&mut s, "incident", q).last(), Some(&new));
+        journal(&mut s, &new, "comments", "first", "caller");
+        let jq = format!("element_idIN{new}^elementINcomments,work_notes");
+        assert_eq!(indexed(&mut s, "sys_journal_field", &jq).len(), 1);
+        assert!(s.find("incident", &new).is_some());
+        // A deletion (as ServiceNowFake::delete does it) is gone from every lookup.
+        s.index = Index::default();
+        s.records
+            .retain(|r| r.sys_id() != new && r.get("element_id") != new);
+        assert!(indexed(&mut s, "sys_journal_field", &jq).is_empty());
+        assert!(!indexed(&mut s, "incident", q).contains(&new));
+        assert!(s.find("incident", &new).is_none());
     }
 }
