@@ -107,7 +107,8 @@ pub struct PausedInterval {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct UpstreamSla {
-    /// Where the upstream verdict comes from (`made_sla`, `jira: time to resolution`).
+    /// Where the upstream verdict comes from (`made_sla`, `jira: time to resolution`,
+    /// `servicenow: task_sla`, `zendesk: sla policy metric`).
     pub field: String,
     pub made_sla: bool,
     /// The local verdict for the same question (resolution target not breached).
@@ -492,6 +493,8 @@ fn compute_inner(
     out.breached = out.targets.iter().any(|t| t.state == TargetState::Breached);
     out.next_due_at = out.targets.iter().filter_map(|t| t.due_at).min();
     if let Some(made) = f.upstream_made_sla {
+        // A running upstream cycle past its own due time is breached by the upstream's rules too.
+        let made = made && !(f.upstream_running && f.upstream_breach_at.is_some_and(|b| b <= now));
         let local = out
             .target(TargetKind::Resolution)
             .is_none_or(|t| t.state != TargetState::Breached);

@@ -44,8 +44,15 @@ pub struct TicketFacts {
     /// flag, or the "time to resolution" cycle of Jira Service Management's request SLA (as the
     /// Jira connector keeps it in `extra.sla`). See [`upstream_resolution_sla`].
     pub upstream_made_sla: Option<bool>,
-    /// Where [`Self::upstream_made_sla`] came from (`made_sla`, `jira: time to resolution`).
+    /// Where [`Self::upstream_made_sla`] came from (`made_sla`, `jira: time to resolution`,
+    /// `servicenow: task_sla`, `zendesk: sla policy metric`).
     pub upstream_field: &'static str,
+    /// When the upstream's resolution cycle breaches (its own due time), when it said so.
+    pub upstream_breach_at: Option<Millis>,
+    /// The upstream's resolution cycle was still running (not paused, not stopped) when it was
+    /// read: its "met" turns into "breached" once `now` passes [`Self::upstream_breach_at`]
+    /// (the engine judges that with its `now`; the upstream would say the same on a re-read).
+    pub upstream_running: bool,
     /// Action times of edits and comments (not the creation), for "touches per ticket".
     pub touches: Vec<Millis>,
     /// The ticket row's revision when these facts were read (for [`super::FactsCache`]).
@@ -69,6 +76,8 @@ impl TicketFacts {
             first_response_at: None,
             upstream_made_sla: None,
             upstream_field: MADE_SLA,
+            upstream_breach_at: None,
+            upstream_running: false,
             touches: Vec::new(),
             revision: 0,
         }
@@ -77,10 +86,43 @@ impl TicketFacts {
 
 const MADE_SLA: &str = "made_sla";
 const JIRA_RESOLUTION: &str = "jira: time to resolution";
+const SERVICENOW_TASK_SLA: &str = "servicenow: task_sla";
+const ZENDESK_POLICY_METRIC: &str = "zendesk: sla policy metric";
+
+/// The upstream's resolution cycle as a connector keeps it in `extra.sla`: one vendor-neutral
+/// array of `{source, name, target, stage, breached, breach_at, completed, paused}` items (Jira:
+/// the request SLA, without `source`; ServiceNow: `task_sla` rows; Zendesk: the ticket's SLA
+/// policy metrics). See [`upstream_cycle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamCycle {
+    /// The upstream's own breach flag, when it has one (Zendesk's policy metrics have none).
+    pub breached: Option<bool>,
+    /// The upstream's due time for it.
+    pub breach_at: Option<Millis>,
+    /// Stopped (met, achieved, completed): its verdict no longer changes.
+    pub completed: bool,
+    pub paused: bool,
+    /// `jira: time to resolution`, `servicenow: task_sla`, `zendesk: sla policy metric`.
+    pub field: &'static str,
+}
+
+impl UpstreamCycle {
+    /// The verdict as far as the upstream's data tells it without a clock: `Some(met)`, or
+    /// `None` when it needs the ticket's resolution time (a stopped cycle without a breach
+    /// flag: met when resolved by its due time).
+    fn verdict(&self, resolved_at: Option<Millis>) -> Option<bool> {
+        match (self.breached, self.completed) {
+            (Some(b), _) => Some(!b),
+            (None, false) => Some(true),
+            (None, true) => Some(resolved_at? <= self.breach_at?),
+        }
+    }
+}
 
 /// The upstream's own verdict on the resolution SLA in a ticket's upstream fields: ServiceNow's
-/// `made_sla`, else the Jira request SLA named like "Time to resolution" (met = not breached;
-/// for a running cycle: not breached so far). `None` when neither is there or readable.
+/// `made_sla`, else the resolution cycle of `extra.sla` (met = not breached; for a running cycle:
+/// not breached so far). `None` when neither is there or readable, or when the verdict needs the
+/// ticket's resolution time (see [`upstream_cycle`]).
 pub fn upstream_resolution_sla(extra: &serde_json::Value) -> Option<(bool, &'static str)> {
     match extra.get("made_sla") {
         Some(serde_json::Value::Bool(b)) => return Some((*b, MADE_SLA)),
@@ -89,20 +131,48 @@ pub fn upstream_resolution_sla(extra: &serde_json::Value) -> Option<(bool, &'sta
         }
         _ => {}
     }
-    jira_resolution(extra.get("sla")?).map(|b| (b, JIRA_RESOLUTION))
+    let c = upstream_cycle(extra.get("sla")?)?;
+    c.verdict(None).map(|b| (b, c.field))
 }
 
-/// Met (`true`) or breached from the Jira connector's `extra.sla` array.
-fn jira_resolution(sla: &serde_json::Value) -> Option<bool> {
-    sla.as_array()?
-        .iter()
-        .find(|c| {
-            c.get("name")
+/// The resolution cycle in a connector's `extra.sla` array: the last item that is about
+/// resolution (`target: "resolution"`, or a name with "resolution" in it) and not cancelled
+/// (ServiceNow cancels an SLA and attaches a new one when the priority changes). `None` when
+/// there is none, or when it carries neither a readable breach flag nor a due time.
+pub fn upstream_cycle(sla: &serde_json::Value) -> Option<UpstreamCycle> {
+    let item = sla.as_array()?.iter().rev().find(|c| {
+        let about_resolution = match c.get("target").and_then(|t| t.as_str()) {
+            Some(t) => t == "resolution",
+            None => c
+                .get("name")
                 .and_then(|n| n.as_str())
-                .is_some_and(|n| n.to_ascii_lowercase().contains("resolution"))
-        })
-        .and_then(|c| c.get("breached")?.as_bool())
-        .map(|breached| !breached)
+                .is_some_and(|n| n.to_ascii_lowercase().contains("resolution")),
+        };
+        about_resolution && c.get("stage").and_then(|s| s.as_str()) != Some("cancelled")
+    })?;
+    let field = match item.get("source").and_then(|s| s.as_str()) {
+        Some("servicenow") => SERVICENOW_TASK_SLA,
+        Some("zendesk") => ZENDESK_POLICY_METRIC,
+        _ => JIRA_RESOLUTION,
+    };
+    let breached = match item.get("breached") {
+        Some(serde_json::Value::Bool(b)) => Some(*b),
+        None | Some(serde_json::Value::Null) => None,
+        // Something else (text, a number): unreadable, never a guess.
+        Some(_) => return None,
+    };
+    let breach_at = item.get("breach_at").and_then(|b| b.as_i64());
+    if breached.is_none() && breach_at.is_none() {
+        return None;
+    }
+    let flag = |k: &str| item.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+    Some(UpstreamCycle {
+        breached,
+        breach_at,
+        completed: flag("completed"),
+        paused: flag("paused"),
+        field,
+    })
 }
 
 fn parse_bool(v: Option<String>) -> Option<bool> {
@@ -120,6 +190,8 @@ struct Row {
     first_state: Option<TicketState>,
     first_priority: Option<Priority>,
     has_comments: bool,
+    /// The upstream's resolution cycle, judged in [`finish`] (it may need the resolution time).
+    cycle: Option<UpstreamCycle>,
 }
 
 // Most tickets have no upstream fields: their `extra` is not parsed.
@@ -139,15 +211,18 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let state_now = state.parse().unwrap_or(TicketState::Open);
     let priority_now = Priority::from_rank(r.get(7)?).unwrap_or(Priority::Medium);
     let made: Option<rusqlite::types::Value> = r.get(10)?;
+    let mut cycle = None;
     let made = match made {
         Some(rusqlite::types::Value::Text(s)) => parse_bool(Some(s)).map(|b| (b, MADE_SLA)),
         Some(rusqlite::types::Value::Integer(i)) => Some((i != 0, MADE_SLA)),
-        // Only tickets with a Jira request SLA get here with text.
-        _ => r
-            .get::<_, Option<String>>(12)?
-            .and_then(|sla| serde_json::from_str(&sla).ok())
-            .and_then(|sla| jira_resolution(&sla))
-            .map(|b| (b, JIRA_RESOLUTION)),
+        // Only tickets with an upstream SLA array get here with text.
+        _ => {
+            cycle = r
+                .get::<_, Option<String>>(12)?
+                .and_then(|sla| serde_json::from_str(&sla).ok())
+                .and_then(|sla| upstream_cycle(&sla));
+            None
+        }
     };
     let facts = TicketFacts {
         id: r.get(0)?,
@@ -163,6 +238,8 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         first_response_at: r.get(9)?,
         upstream_made_sla: made.map(|(b, _)| b),
         upstream_field: made.map_or(MADE_SLA, |(_, field)| field),
+        upstream_breach_at: None,
+        upstream_running: false,
         touches: Vec::with_capacity(4),
         revision: r.get(11)?,
     };
@@ -173,6 +250,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         first_state: None,
         first_priority: None,
         has_comments: false,
+        cycle,
     })
 }
 
@@ -267,6 +345,22 @@ fn finish(mut row: Row) -> TicketFacts {
         // the requester's included).
         row.facts.first_response_at = None;
     }
+    if let Some(c) = row.cycle {
+        // When the ticket was last resolved (and not reopened since), from the log.
+        let mut resolved_at = None;
+        for ch in &row.facts.changes {
+            if let ChangeKind::State(s) = ch.kind {
+                resolved_at = s.is_done().then_some(ch.at);
+            }
+        }
+        let f = &mut row.facts;
+        f.upstream_made_sla = c.verdict(resolved_at);
+        if f.upstream_made_sla.is_some() {
+            f.upstream_field = c.field;
+            f.upstream_breach_at = c.breach_at;
+            f.upstream_running = !c.completed && !c.paused;
+        }
+    }
     row.facts
 }
 
@@ -317,6 +411,7 @@ impl TicketFacts {
             first_state: None,
             first_priority: None,
             has_comments: false,
+            cycle: None,
         };
         let f = &mut row.facts;
         f.key = t.key.clone();
@@ -326,9 +421,9 @@ impl TicketFacts {
         f.group = t.assignment_group.clone();
         f.first_response_at = t.first_response_at;
         f.revision = t.revision;
-        if let Some((made, field)) = upstream_resolution_sla(&t.extra) {
-            f.upstream_made_sla = Some(made);
-            f.upstream_field = field;
+        match upstream_resolution_sla(&t.extra) {
+            Some((made, MADE_SLA)) => f.upstream_made_sla = Some(made),
+            _ => row.cycle = t.extra.get("sla").and_then(upstream_cycle),
         }
         fn text(v: Option<&serde_json::Value>) -> Option<&str> {
             v.and_then(|v| v.as_str())

@@ -20,7 +20,9 @@ pub use engine::{
     UpstreamSla, compute, compute_quiet, compute_with, risk_key, risk_order,
 };
 pub(crate) use facts::record_event;
-pub use facts::{Change, ChangeKind, TicketFacts};
+pub use facts::{
+    Change, ChangeKind, TicketFacts, UpstreamCycle, upstream_cycle, upstream_resolution_sla,
+};
 pub use format::{duration as format_duration, time as format_time};
 pub use notify::{DEFAULT_NOTIFY_BEFORE_MINUTES, MAX_NOTIFY_BEFORE_MINUTES, Notice, due_notices};
 pub use policy::{

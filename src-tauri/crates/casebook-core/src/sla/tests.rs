@@ -1054,3 +1054,142 @@ fn risk_values_stay_put_as_time_passes_and_only_changed_tickets_are_recomputed()
     risk.update(&facts, &changed, t0 + 6 * MIN).unwrap();
     assert_eq!(risk.value(&facts, b.id), crate::store::NO_RISK);
 }
+
+// ---- upstream SLA cycles: ServiceNow task_sla and Zendesk policy metrics ----------------------
+
+fn cycle_item(
+    source: &str,
+    stage: &str,
+    breached: serde_json::Value,
+    breach_at: Millis,
+) -> serde_json::Value {
+    serde_json::json!({
+        "source": source, "name": "resolution", "target": "resolution", "stage": stage,
+        "breached": breached, "breach_at": breach_at,
+        "completed": matches!(stage, "completed" | "achieved"), "paused": stage == "paused",
+    })
+}
+
+#[test]
+fn a_running_servicenow_task_sla_turns_breached_when_now_passes_its_breach_time() {
+    let due = t("2026-03-02T11:00:00Z");
+    let extra = |stage: &str| {
+        serde_json::json!({ "sla": [
+            { "source": "servicenow", "name": "P3 response", "target": "response",
+              "stage": "completed", "breached": true, "breach_at": due },
+            cycle_item("servicenow", stage, false.into(), due),
+        ]})
+    };
+    let c = upstream_cycle(&extra("in_progress")["sla"]).unwrap();
+    assert_eq!(
+        (c.breached, c.breach_at, c.completed, c.paused, c.field),
+        (Some(false), Some(due), false, false, "servicenow: task_sla")
+    );
+    // The response SLA's breach is not the resolution verdict.
+    assert_eq!(
+        upstream_resolution_sla(&extra("in_progress")),
+        Some((true, "servicenow: task_sla"))
+    );
+
+    let mut cfg = config_with(office("UTC"), policy(Priority::Medium, 60, None, 600));
+    let mut f = ticket("2026-03-02T09:00:00Z", Priority::Medium, vec![]);
+    f.upstream_made_sla = Some(true);
+    f.upstream_field = c.field;
+    f.upstream_breach_at = c.breach_at;
+    f.upstream_running = true;
+    let up = |f: &TicketFacts, cfg: &mut CompiledConfig, now: &str| {
+        compute(f, cfg, t(now)).upstream.unwrap()
+    };
+    let before = up(&f, &mut cfg, "2026-03-02T10:59:00Z");
+    assert_eq!((before.made_sla, before.agrees), (true, true));
+    // Past the upstream's due time, local 10 h target still running: they disagree.
+    let after = up(&f, &mut cfg, "2026-03-02T11:00:00Z");
+    assert_eq!(
+        (after.made_sla, after.local_made_sla, after.agrees),
+        (false, true, false)
+    );
+    // A paused cycle does not breach while paused.
+    f.upstream_running = false;
+    assert!(up(&f, &mut cfg, "2026-03-02T12:00:00Z").made_sla);
+}
+
+#[test]
+fn cancelled_cycles_are_skipped_and_unreadable_ones_give_no_verdict() {
+    let due = t("2026-03-02T11:00:00Z");
+    let sla = serde_json::json!([
+        cycle_item("servicenow", "completed", true.into(), due),
+        cycle_item("servicenow", "cancelled", false.into(), due),
+    ]);
+    // The cancelled one (attached last) is skipped: the completed, breached one decides.
+    assert_eq!(upstream_cycle(&sla).unwrap().breached, Some(true));
+    let only_cancelled =
+        serde_json::json!([cycle_item("servicenow", "cancelled", false.into(), due)]);
+    assert_eq!(upstream_cycle(&only_cancelled), None);
+    let unreadable =
+        serde_json::json!([cycle_item("servicenow", "completed", "maybe".into(), due)]);
+    assert_eq!(upstream_cycle(&unreadable), None);
+    let nothing =
+        serde_json::json!([{ "source": "zendesk", "target": "resolution", "stage": "active" }]);
+    assert_eq!(upstream_cycle(&nothing), None);
+}
+
+#[test]
+fn an_achieved_zendesk_metric_is_met_when_the_ticket_was_resolved_by_its_breach_time() {
+    let (_d, s) = temp_store();
+    let t0 = t("2026-03-02T09:00:00Z");
+    let actor = |now| Actor {
+        name: "ana",
+        origin: Origin::App,
+        now,
+    };
+    let resolved_at = t0 + 2 * H;
+    let mk = |title: &str, breach_at: Millis| {
+        let mut n = NewTicket::local(title);
+        n.extra = serde_json::json!({ "sla": [
+            { "source": "zendesk", "name": "first_reply_time", "target": "response",
+              "stage": "achieved", "breached": null, "breach_at": t0, "completed": true, "paused": false },
+            cycle_item("zendesk", "achieved", serde_json::Value::Null, breach_at),
+        ]});
+        let tk = s.create_ticket(n, &actor(t0)).unwrap();
+        let patch = TicketPatch {
+            state: Some(TicketState::Resolved),
+            ..Default::default()
+        };
+        s.update_ticket(tk.id, None, &patch, &actor(resolved_at))
+            .unwrap();
+        tk.id
+    };
+    let met = mk("resolved in time", resolved_at + MIN);
+    let late = mk("resolved late", resolved_at - MIN);
+    let verdicts = |all: Vec<TicketFacts>| -> Vec<(i64, Option<bool>, &'static str, bool)> {
+        all.into_iter()
+            .map(|f| {
+                (
+                    f.id,
+                    f.upstream_made_sla,
+                    f.upstream_field,
+                    f.upstream_running,
+                )
+            })
+            .collect()
+    };
+    let expected = vec![
+        (met, Some(true), "zendesk: sla policy metric", false),
+        (late, Some(false), "zendesk: sla policy metric", false),
+    ];
+    assert_eq!(verdicts(s.sla_facts_all().unwrap()), expected);
+    assert_eq!(
+        verdicts(s.sla_facts_all_from_event_log().unwrap()),
+        expected
+    );
+    for id in [met, late] {
+        let detail = s.ticket(id).unwrap();
+        assert_eq!(
+            TicketFacts::from_events(&detail.ticket, &s.events_for(id).unwrap()),
+            s.sla_facts(id).unwrap().unwrap()
+        );
+    }
+    // Without the resolution time the wrapper cannot tell: no verdict, never a guess.
+    let detail = s.ticket(met).unwrap();
+    assert_eq!(upstream_resolution_sla(&detail.ticket.extra), None);
+}
