@@ -14,6 +14,7 @@
 //!   [`SyncError::BadTimestamp`], never a guess.
 
 mod map;
+mod sla;
 
 use crate::auth::AuthError;
 use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
@@ -224,9 +225,12 @@ impl ServiceNow {
             .filter_map(|r| r.get("sys_id").and_then(Value::as_str).map(str::to_owned))
             .collect();
         let journal = self.journal(&ids, None).await?;
-        rows.iter()
+        let mut tickets = rows
+            .iter()
             .map(|r| map::ticket(scope, r, &journal, &self.base))
-            .collect()
+            .collect::<SyncResult<Vec<_>>>()?;
+        self.with_slas(&mut tickets).await?;
+        Ok(tickets)
     }
 
     /// One page of a table ordered by `(sys_updated_on, sys_id)` from a cursor.

@@ -16,6 +16,8 @@
 //! - Timestamps must be RFC 3339 with `Z` or an offset; anything else is
 //!   [`SyncError::BadTimestamp`].
 
+mod sla;
+
 use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
 use crate::error::{SyncError, excerpt};
 use crate::model::{
@@ -218,7 +220,12 @@ impl Zendesk {
             },
             comments: Vec::new(),
             url: Some(format!("{}/agent/tickets/{id}", self.rest.base)),
-            extra: json!({ "external_id": v["external_id"], "via": v["via"]["channel"] }),
+            extra: match sla::policy_metrics(v)? {
+                Some(sla) => {
+                    json!({ "external_id": v["external_id"], "via": v["via"]["channel"], "sla": sla })
+                }
+                None => json!({ "external_id": v["external_id"], "via": v["via"]["channel"] }),
+            },
         })
     }
 
@@ -239,7 +246,7 @@ impl Zendesk {
             .call(
                 Method::GET,
                 &format!("/api/v2/tickets/{id}.json"),
-                &[],
+                &[("include", "slas".to_owned())],
                 None,
                 &[],
             )
@@ -253,7 +260,11 @@ impl Zendesk {
         after: Option<String>,
         limit: usize,
     ) -> SyncResult<TicketPage> {
-        let mut q = vec![("per_page", limit.clamp(1, 1000).to_string())];
+        let mut q = vec![
+            ("per_page", limit.clamp(1, 1000).to_string()),
+            // The SLA policy metrics, sideloaded into each ticket (see `sla.rs`).
+            ("include", "slas".to_owned()),
+        ];
         match after {
             Some(c) => q.push(("cursor", c)),
             None => q.push(("start_time", "0".into())),
@@ -325,6 +336,7 @@ impl Zendesk {
             ("query", format!("type:ticket updated>={since}")),
             ("filter[type]", "ticket".to_owned()),
             ("page[size]", limit.clamp(1, 100).to_string()),
+            ("include", "slas".to_owned()),
         ];
         if let Some(a) = &after {
             q.push(("page[after]", a.clone()));
