@@ -167,6 +167,9 @@ impl State {
     }
 }
 
+/// An `ORDERBY` list: (field, descending).
+type OrderBy = Vec<(String, bool)>;
+
 /// Lookups over [`State::records`], each built on first use and all dropped together whenever a
 /// record is added, changed or removed (tests may change records directly through
 /// [`ServiceNowFake::with_state`], which drops them too).
@@ -175,7 +178,7 @@ struct Index {
     /// Positions of each table's records, in insertion order.
     tables: Option<HashMap<String, Vec<usize>>>,
     /// A table's positions sorted by an `ORDERBY` list.
-    sorted: HashMap<(String, Vec<(String, bool)>), Vec<usize>>,
+    sorted: HashMap<(String, OrderBy), Vec<usize>>,
     /// Per table: positions of the records of each `element_id` (journal entries of a record).
     by_element: Option<HashMap<String, HashMap<String, Vec<usize>>>>,
     /// `(table, sys_id)` → position.
@@ -470,20 +473,27 @@ fn parse_query(q: &str) -> (Vec<Cond>, Vec<(String, bool)>) {
             order.push((f.to_owned(), true));
         } else if let Some(f) = part.strip_prefix("ORDERBY") {
             order.push((f.to_owned(), false));
-        } else if let Some((f, v)) = part.split_once(">=") {
-            conds.push(Cond::Ge(f.into(), v.into()));
-        } else if let Some(i) = part.find("LIKE") {
-            conds.push(Cond::Like(part[..i].into(), part[i + 4..].into()));
-        } else if let Some(i) = part.find("IN") {
-            let (f, v) = (&part[..i], &part[i + 2..]);
-            if !f.contains('=') {
+        } else {
+            // The field name runs up to the operator (names are lower-case, `_`, `.`, digits),
+            // so a value that contains an operator's letters (`number=INC001`) stays a value.
+            let end = part
+                .find(|c: char| {
+                    !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+                })
+                .unwrap_or(part.len());
+            let (f, rest) = part.split_at(end);
+            if let Some(v) = rest.strip_prefix(">=") {
+                conds.push(Cond::Ge(f.into(), v.into()));
+            } else if let Some(v) = rest.strip_prefix("LIKE") {
+                conds.push(Cond::Like(f.into(), v.into()));
+            } else if let Some(v) = rest.strip_prefix("IN") {
                 conds.push(Cond::In(
                     f.into(),
                     v.split(',').map(str::to_owned).collect(),
                 ));
+            } else if let Some(v) = rest.strip_prefix('=') {
+                conds.push(Cond::Eq(f.into(), v.into()));
             }
-        } else if let Some((f, v)) = part.split_once('=') {
-            conds.push(Cond::Eq(f.into(), v.into()));
         }
         // Anything else is ignored, as the real instance does by default.
     }
@@ -872,6 +882,17 @@ mod tests {
         let q = &queries[0].1;
         let n = naive(&s, "incident", q).len();
         assert!(n > 0 && n < 300, "{n}");
+    }
+
+    #[test]
+    fn values_that_contain_operator_letters_stay_values() {
+        let (conds, order) =
+            parse_query("number=INC0010001^short_descriptionLIKEIN use^stateIN1,2^ORDERBYsys_id");
+        assert_eq!(order, vec![("sys_id".to_owned(), false)]);
+        assert!(matches!(&conds[0], Cond::Eq(f, v) if f == "number" && v == "INC0010001"));
+        assert!(matches!(&conds[1], Cond::Like(f, v) if f == "short_description" && v == "IN use"));
+        assert!(matches!(&conds[2], Cond::In(f, vs) if f == "state" && vs.len() == 2));
+        assert_eq!(conds.len(), 3);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! marking them `nullable`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use casebook_fakes::{jira, zendesk};
+use casebook_fakes::{jira, servicenow, zendesk};
 use serde_json::{Value, json};
 
 fn load(file: &str) -> Value {
@@ -100,6 +100,16 @@ fn check(schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
         Some("string") => match v.as_str() {
             Some(s) => {
                 let fmt = schema["format"].as_str().unwrap_or("");
+                if fmt == SN_DATE_TIME
+                    && jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", s).is_err()
+                {
+                    errs.push(format!(
+                        "{at}: '{s}' is not a ServiceNow 'YYYY-MM-DD HH:MM:SS'"
+                    ));
+                }
+                if fmt == SN_INTEGER && (s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit())) {
+                    errs.push(format!("{at}: '{s}' is not an integer as a string"));
+                }
                 if (fmt == "date-time" || fmt == "datetime")
                     && s.parse::<jiff::Timestamp>().is_err()
                 {
@@ -456,7 +466,12 @@ fn extracts_match_the_shared_specs_when_present() {
         eprintln!("skipped: {} not present", dir.display());
         return;
     }
-    for f in ["jira-platform.json", "jsm.json", "zendesk.json"] {
+    for f in [
+        "jira-platform.json",
+        "jsm.json",
+        "zendesk.json",
+        "servicenow-table.json",
+    ] {
         let e = load(f);
         let src = dir.join(e["source"]["file"].as_str().unwrap());
         let bytes = std::fs::read(&src).unwrap();
@@ -476,4 +491,146 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The ServiceNow sketch's date-times and integers, as the real Table API sends them (strings).
+const SN_DATE_TIME: &str = "servicenow-date-time";
+const SN_INTEGER: &str = "servicenow-integer";
+
+/// The ServiceNow extract with the sketch's two known contradictions of the real Table API
+/// corrected (see specs/README.md): `format: date-time` becomes the real API's
+/// `YYYY-MM-DD HH:MM:SS` (UTC) and `type: integer` a string of digits. Everything else is
+/// checked as the sketch says.
+fn servicenow_spec() -> Value {
+    fn fix(v: &mut Value, corrected: &mut usize) {
+        match v {
+            Value::Object(m) => {
+                if m.get("format") == Some(&json!("date-time")) {
+                    m.insert("format".into(), json!(SN_DATE_TIME));
+                    *corrected += 1;
+                }
+                if m.get("type") == Some(&json!("integer")) {
+                    m.insert("type".into(), json!("string"));
+                    m.insert("format".into(), json!(SN_INTEGER));
+                    *corrected += 1;
+                }
+                for x in m.values_mut() {
+                    fix(x, corrected);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| fix(x, corrected)),
+            _ => {}
+        }
+    }
+    let mut spec = load("servicenow-table.json");
+    let mut corrected = 0;
+    fix(&mut spec["operations"], &mut corrected);
+    // sys_created_on, sys_updated_on and sys_mod_count in each of the 4 record answers.
+    assert_eq!(corrected, 12, "the sketch changed: review the corrections");
+    spec
+}
+
+#[tokio::test]
+async fn servicenow_answers_fit_the_table_api_spec() {
+    let spec = servicenow_spec();
+    let fake = servicenow::start().await.unwrap();
+    let base = fake.base_url();
+    fake.seed_many(3, 2, true);
+    let id = fake.seed(servicenow::NewIncident::new("VPN drops every hour"));
+    let c = reqwest::Client::new();
+    let table = format!("{base}/api/now/table");
+
+    // The incremental pull as the connector asks for it, and the journal of the records.
+    let (st, page) = get(
+        &c,
+        &format!(
+            "{table}/incident?sysparm_query=sys_updated_on%3E%3D1970-01-01%2000%3A00%3A00%5EORDERBYsys_updated_on%5EORDERBYsys_id&sysparm_limit=2&sysparm_offset=0&sysparm_display_value=false&sysparm_exclude_reference_link=true"
+        ),
+        BASIC,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(page["result"].as_array().unwrap().len(), 2);
+    assert_fits(&spec, "GET /table/{tableName} 200", &page);
+    let (st, journal) = get(
+        &c,
+        &format!("{table}/sys_journal_field?sysparm_query=elementINcomments%2Cwork_notes%5EORDERBYsys_created_on"),
+        BASIC,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(journal["result"].as_array().unwrap().len(), 3);
+    assert_fits(&spec, "GET /table/{tableName} 200", &journal);
+    // Nothing matches: still 200 with an empty list (Table API v2).
+    let (st, none) = get(
+        &c,
+        &format!("{table}/incident?sysparm_query=number%3DINC0"),
+        BASIC,
+    )
+    .await;
+    assert_eq!((st, none), (200, json!({ "result": [] })));
+
+    let (st, one) = get(&c, &format!("{table}/incident/{id}"), BASIC).await;
+    assert_eq!(st, 200);
+    assert_eq!(one["result"]["sys_id"], json!(id));
+    assert_fits(&spec, "GET /table/{tableName}/{sys_id} 200", &one);
+
+    let (st, created) = send(
+        &c,
+        reqwest::Method::POST,
+        &format!("{table}/incident"),
+        BASIC,
+        json!({ "short_description": "New laptop", "correlation_id": "ws1-op-1" }),
+    )
+    .await;
+    assert_eq!(st, 201);
+    assert_fits(&spec, "POST /table/{tableName} 201", &created);
+
+    let (st, patched) = send(
+        &c,
+        reqwest::Method::PATCH,
+        &format!("{table}/incident/{id}"),
+        BASIC,
+        json!({ "priority": "1", "work_notes": "Escalated." }),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(patched["result"]["sys_mod_count"], json!("1"));
+    assert_fits(&spec, "PATCH /table/{tableName}/{sys_id} 200", &patched);
+
+    let (st, missing) = get(&c, &format!("{table}/incident/{:032x}", 7), BASIC).await;
+    assert_eq!(st, 404);
+    assert_fits(&spec, "GET /table/{tableName}/{sys_id} 404", &missing);
+    let r = c.get(format!("{table}/incident")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let unauth: Value = r.json().await.unwrap();
+    assert_fits(&spec, "GET /table/{tableName} 401", &unauth);
+}
+
+/// The corrections are needed and enough: the fake's real-format answers fail the sketch as it
+/// stands (so the test would notice if the fake drifted to ISO dates or numbers), and an ISO
+/// date or a number fails the corrected one.
+#[test]
+fn the_servicenow_corrections_are_exactly_the_documented_ones() {
+    let raw = load("servicenow-table.json");
+    let fixed = servicenow_spec();
+    let op = "GET /table/{tableName}/{sys_id} 200";
+    let real = json!({ "result": {
+        "sys_id": "0000000000000000000000005e7000001",
+        "sys_updated_on": "2026-11-21 09:00:01",
+        "sys_mod_count": "3",
+    }});
+    let iso = json!({ "result": {
+        "sys_id": "0000000000000000000000005e7000001",
+        "sys_updated_on": "2026-11-21T09:00:01Z",
+        "sys_mod_count": 3,
+    }});
+    let errors = |spec: &Value, v: &Value| {
+        let mut e = Vec::new();
+        check(schema(spec, op), v, "$", &mut e);
+        e
+    };
+    assert!(errors(&fixed, &real).is_empty());
+    assert_eq!(errors(&raw, &real).len(), 2, "{:?}", errors(&raw, &real));
+    assert_eq!(errors(&fixed, &iso).len(), 2, "{:?}", errors(&fixed, &iso));
 }
