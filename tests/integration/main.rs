@@ -9,6 +9,7 @@ mod fake_oauth;
 mod kb;
 mod kb_view;
 mod kill;
+mod sla_upstream;
 mod sync_jira;
 mod sync_servicenow;
 mod sync_zendesk;

@@ -11,7 +11,9 @@ pub mod faults;
 pub mod jira;
 pub mod server;
 pub mod servicenow;
+pub mod servicenow_sla;
 pub mod zendesk;
+pub mod zendesk_sla;
 
 pub use faults::{Fault, FaultPlan, FaultRule};
 pub use server::{Handler, LoggedRequest, Request, RequestLog, Response, ServerHandle};

@@ -91,6 +91,8 @@ pub struct State {
     remaining: u32,
     /// When set, only this bearer token is accepted.
     pub accepted_token: Option<String>,
+    /// SLA policy metrics per ticket, sideloaded with `include=slas` (see `zendesk_sla.rs`).
+    pub sla_metrics: HashMap<u64, Vec<crate::zendesk_sla::PolicyMetric>>,
 }
 
 impl State {
@@ -178,6 +180,7 @@ pub async fn start() -> std::io::Result<ZendeskFake> {
         idempotency: HashMap::new(),
         remaining: 700,
         accepted_token: None,
+        sla_metrics: HashMap::new(),
     }));
     let handler = Arc::new(ZendeskHandler {
         state: state.clone(),
@@ -1013,12 +1016,16 @@ impl ZendeskHandler {
                                         "url": format!("{}/api/v2/users/{AGENT_ID}.json", self.base()) } }),
                 )
             }
-            ("GET", ["api", "v2", "incremental", "tickets", "cursor"]) => self.incremental(req),
-            ("GET", ["api", "v2", "search", "export"]) => self.search_export(req),
+            ("GET", ["api", "v2", "incremental", "tickets", "cursor"]) => {
+                crate::zendesk_sla::sideload(self.incremental(req), req, &self.state)
+            }
+            ("GET", ["api", "v2", "search", "export"]) => {
+                crate::zendesk_sla::sideload(self.search_export(req), req, &self.state)
+            }
             ("GET", ["api", "v2", "tickets"]) => self.list_tickets(req),
             ("POST", ["api", "v2", "tickets"]) => self.create_ticket(req),
             ("GET", ["api", "v2", "tickets", t]) => match id(t) {
-                Some(i) => self.show(i),
+                Some(i) => crate::zendesk_sla::sideload(self.show(i), req, &self.state),
                 None => not_found(),
             },
             ("PUT", ["api", "v2", "tickets", t]) => match id(t) {
