@@ -13,6 +13,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
+mod push;
+
 #[derive(Debug, Args)]
 pub struct RedactArgs {
     /// The file to redact, or `-` for standard input. The result goes to standard output.
@@ -62,18 +64,41 @@ pub enum ExportArg {
     Zip,
 }
 
+/// `casebook escalate <ticket> --export md|html|zip | --push | --status`, or
+/// `casebook escalate settings ...`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct EscalateArgs {
+    #[command(subcommand)]
+    pub cmd: Option<EscalateCmd>,
     /// The ticket (key such as CB-3 or INC0010001, or id).
-    pub ticket: String,
-    #[arg(long, value_enum)]
-    pub export: ExportArg,
+    #[arg(required = true)]
+    pub ticket: Option<String>,
+    #[arg(long, value_enum, required_unless_present_any = ["push", "status"])]
+    pub export: Option<ExportArg>,
+    /// Queue the package's push to Jira (redacted; delivered by the next `casebook sync`) and
+    /// print the outbox operation.
+    #[arg(long)]
+    pub push: bool,
+    /// The Jira connection to push through (name or id); default: the only Jira connection.
+    #[arg(long, requires = "push")]
+    pub connection: Option<String>,
+    /// Show where the push of the ticket's most recent package stands (queued, failed, pushed
+    /// with the issue key).
+    #[arg(long, conflicts_with_all = ["push", "new"])]
+    pub status: bool,
     /// Where to write: a file, a folder, or `-` for standard output (default: the current folder).
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Start a new draft even if the ticket has one (default: the most recent draft).
     #[arg(long)]
     pub new: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EscalateCmd {
+    /// Show or set the engineering project (and issue type) escalations are pushed to.
+    Settings(push::SettingsArgs),
 }
 
 fn open_input(file: &str) -> Result<Box<dyn Read>, ApiError> {
@@ -239,22 +264,64 @@ fn analysis_text(a: &Analysis, top: usize) -> String {
 }
 
 pub async fn escalate(a: EscalateArgs, cb: &Casebook, out: &Out) -> Result<u8, ApiError> {
-    let ticket = cb.find_ticket(a.ticket.clone()).await?;
+    if let Some(EscalateCmd::Settings(s)) = a.cmd {
+        return push::settings(s, cb, out).await;
+    }
+    let Some(ticket_ref) = a.ticket.clone() else {
+        return Err(ApiError::invalid("name the ticket to escalate"));
+    };
+    let ticket = cb.find_ticket(ticket_ref).await?;
     let existing = if a.new {
         Vec::new()
     } else {
         cb.escalation_list(Some(ticket.id)).await?
     };
+    if a.status {
+        let d = existing.first().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("{} has no escalation package", ticket.key),
+            )
+        })?;
+        return push::status(d.id, &ticket.key, cb, out).await;
+    }
+    if a.push {
+        // Configuration errors first: no draft is created for a push that cannot be queued.
+        push::check_settings(a.connection.clone(), cb).await?;
+    }
     let id = match existing.first() {
         Some(d) => d.id,
         None => cb.escalation_create(ticket.id).await?.id,
     };
-    let format = match a.export {
+    if let Some(export) = a.export {
+        let to_stdout = a.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
+        if a.push && (to_stdout || out.json) {
+            return Err(ApiError::invalid(
+                "with --out - or --json, export and push in separate commands",
+            ));
+        }
+        export_package(id, &ticket.key, export, a.out, cb, out).await?;
+    }
+    if a.push {
+        return push::push(id, &ticket.key, a.connection, cb, out).await;
+    }
+    Ok(0)
+}
+
+async fn export_package(
+    id: i64,
+    ticket_key: &str,
+    export: ExportArg,
+    out_path: Option<PathBuf>,
+    cb: &Casebook,
+    out: &Out,
+) -> Result<u8, ApiError> {
+    let format = match export {
         ExportArg::Md => ExportFormat::Markdown,
         ExportArg::Html => ExportFormat::Html,
         ExportArg::Zip => ExportFormat::Zip,
     };
-    let to_stdout = a.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let to_stdout = out_path.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if to_stdout {
         let (_, bytes, audit) = cb.escalation_export_bytes(id, format).await?;
         let mut so = std::io::stdout().lock();
@@ -264,7 +331,7 @@ pub async fn escalate(a: EscalateArgs, cb: &Casebook, out: &Out) -> Result<u8, A
         eprint!("{}", audit_text(&audit));
         return Ok(0);
     }
-    let path = a.out.unwrap_or_else(|| PathBuf::from("."));
+    let path = out_path.unwrap_or_else(|| PathBuf::from("."));
     let r = cb
         .escalation_export(ExportInput {
             id,
@@ -280,7 +347,7 @@ pub async fn escalate(a: EscalateArgs, cb: &Casebook, out: &Out) -> Result<u8, A
         let view = cb.escalation_get(id).await?;
         println!(
             "wrote {} ({} bytes) from escalation {} of {}",
-            r.path, r.bytes, id, ticket.key
+            r.path, r.bytes, id, ticket_key
         );
         println!("completeness {}%", view.completeness.score);
         for m in &view.completeness.missing_labels {
