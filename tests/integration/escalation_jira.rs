@@ -8,7 +8,7 @@ use casebook_api::Casebook;
 use casebook_api::connections::NewConnectionInput;
 use casebook_api::dto::NewTicketInput;
 use casebook_api::error::ErrorCode;
-use casebook_api::escalation::SaveEscalationInput;
+use casebook_api::escalation::{EscalationExportFormat, SaveEscalationInput};
 use casebook_api::escalation_push::{EscalationJiraSettingsInput, EscalationPushState};
 use casebook_core::connection::{AuthMethod, Connection, SecretKind, Vendor, secret_name};
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
@@ -553,5 +553,130 @@ async fn no_jira_connection_or_no_project_is_a_clear_error_and_nothing_is_queued
     assert_eq!(
         cb.escalation_push_status(v.id).await.unwrap().state,
         EscalationPushState::NotPushed
+    );
+}
+
+fn utf16_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// Jira takes at most 32,767 characters (UTF-16 code units) in a description and answers 400
+/// otherwise. A package far over that (a 2,000-line extract with multi-byte text and secrets)
+/// is pushed with its description cut within the limit and pointing to `package.md`, which holds
+/// the whole redacted package byte for byte as the Markdown export writes it: nothing is lost,
+/// nothing leaks.
+#[tokio::test]
+async fn a_package_over_jiras_description_limit_is_cut_there_and_attached_whole() {
+    let e = env().await;
+    e.configure().await;
+    let (_, esc) = e.escalation().await;
+    let v = e.cb.escalation_get(esc).await.unwrap();
+    let mut content = v.content.clone();
+    let mut big = String::new();
+    for i in 0..2000 {
+        big.push_str(&format!(
+            "2024-10-10T20:{:02}:{:02}Z ERROR päyment export failed for carol.finance@example.com ✓ 😀 row {i}\n",
+            (i / 60) % 60,
+            i % 60
+        ));
+    }
+    content.evidence.extracts.push(
+        serde_json::from_value(json!({
+            "source": "big.log",
+            "firstLine": 1,
+            "lastLine": 2000,
+            "text": big,
+            "note": ""
+        }))
+        .unwrap(),
+    );
+    e.cb.escalation_save(SaveEscalationInput {
+        id: v.id,
+        expected_revision: v.revision,
+        content,
+    })
+    .await
+    .unwrap();
+    let (_, md, _) =
+        e.cb.escalation_export_bytes(esc, EscalationExportFormat::Markdown)
+            .await
+            .unwrap();
+    let md = String::from_utf8(md).unwrap();
+    assert!(
+        utf16_len(&md) > 4 * 32_767,
+        "the package is far over Jira's limit: {}",
+        utf16_len(&md)
+    );
+
+    // Sent whole, Jira (the fake, as the real one) refuses it with its 400 body.
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}{CREATE}", e.fake.base_url()))
+        .basic_auth(EMAIL, Some(TOKEN))
+        .json(&json!({ "fields": {
+            "project": { "key": "ENG" },
+            "issuetype": { "name": "Bug" },
+            "summary": "whole package",
+            "description": casebook_sync::jira::markdown_adf(&md),
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body["errors"]["description"],
+        "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+    );
+    assert!(eng_issues(&e.fake).is_empty());
+
+    e.cb.escalation_push(esc, None).await.unwrap();
+    let r = e.sync().await;
+    assert!(r.errors.is_empty() && r.stopped.is_none(), "{r:?}");
+    assert_eq!(r.pushed, 1, "{r:?}");
+    let issues = eng_issues(&e.fake);
+    assert_eq!(issues.len(), 1);
+    let d = &issues[0].description;
+    assert!(utf16_len(d) <= 32_767, "{}", utf16_len(d));
+    assert!(
+        utf16_len(d) > 25_000,
+        "most of the package is in the description"
+    );
+    assert!(
+        d.contains("The whole package is attached as package.md."),
+        "{}",
+        &d[d.len().saturating_sub(400)..]
+    );
+    assert!(d.contains("Click Export PDF"), "the beginning is there");
+    let files = e.fake.attachments(&issues[0].key);
+    let names: Vec<&str> = files.iter().map(|a| a.filename.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "01-app.log-L10-12.log",
+            "02-worker.log-L200-201.log",
+            "03-big.log-L1-2000.log",
+            "package.md"
+        ]
+    );
+    assert_eq!(
+        String::from_utf8(files[3].content.clone()).unwrap(),
+        md,
+        "package.md is the whole package, as the Markdown export"
+    );
+    let extract = String::from_utf8(files[2].content.clone()).unwrap();
+    assert_eq!(extract.lines().count(), 2000);
+    assert!(
+        extract.ends_with("✓ 😀 row 1999\n"),
+        "{}",
+        &extract[extract.len() - 80..]
+    );
+    let seen = e.everything_jira_saw();
+    for s in SECRETS {
+        assert!(!seen.contains(s), "jira received {s}");
+    }
+    assert_eq!(
+        e.cb.escalation_push_status(esc).await.unwrap().state,
+        EscalationPushState::Pushed
     );
 }

@@ -379,6 +379,25 @@ pub fn error_body(messages: &[&str], errors: Value) -> Value {
     json!({ "errorMessages": messages, "errors": errors })
 }
 
+/// Jira's limit on a multi-line text field such as `description`: 32,767 characters, counted as
+/// Java counts them (UTF-16 code units). The fake measures the text of the document it was
+/// given (real Jira measures its stored rendition, which is at least that long).
+pub const TEXT_FIELD_LIMIT: usize = 32_767;
+
+/// The 400 Jira answers for a description over [`TEXT_FIELD_LIMIT`], if `text` is one.
+fn description_too_long(text: &str) -> Option<Response> {
+    let units: usize = text.chars().map(char::len_utf16).sum();
+    (units > TEXT_FIELD_LIMIT).then(|| {
+        Response::json(
+            400,
+            &error_body(
+                &[],
+                json!({ "description": "The entered text is too long. It exceeds the allowed limit of 32,767 characters." }),
+            ),
+        )
+    })
+}
+
 fn err(status: u16, msg: &str) -> Response {
     Response::json(status, &error_body(&[msg], json!({})))
 }
@@ -1096,6 +1115,15 @@ impl JiraHandler {
             );
         }
         if let Some(d) = f.get("description")
+            && d.is_object()
+            && description_too_long(&adf_text(d)).is_some()
+        {
+            errors.insert(
+                "description".into(),
+                json!("The entered text is too long. It exceeds the allowed limit of 32,767 characters."),
+            );
+        }
+        if let Some(d) = f.get("description")
             && !d.is_null()
             && !d.is_object()
         {
@@ -1232,6 +1260,9 @@ impl JiraHandler {
         let mut new = NewIssue::new(project, summary);
         if let Some(d) = f.get("description") {
             new.description = adf_text(d);
+            if let Some(r) = description_too_long(&new.description) {
+                return r;
+            }
         }
         if let Some(p) = f["priority"]["name"].as_str() {
             new.priority = p.to_owned();
@@ -1589,6 +1620,21 @@ mod tests {
         assert_eq!(files[0].2, "text/plain");
         assert_eq!(files[0].3, b"line 1\r\nline 2\n");
         assert!(multipart_files("application/json", body).is_err());
+    }
+
+    #[test]
+    fn a_description_over_32767_utf16_units_is_refused_as_jira_does() {
+        assert!(description_too_long(&"x".repeat(TEXT_FIELD_LIMIT)).is_none());
+        assert!(description_too_long(&"x".repeat(TEXT_FIELD_LIMIT + 1)).is_some());
+        // An emoji is two UTF-16 code units: 16,384 of them are over the limit.
+        assert!(description_too_long(&"😀".repeat(16_383)).is_none());
+        let r = description_too_long(&"😀".repeat(16_384)).unwrap();
+        assert_eq!(r.status, 400);
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(
+            body,
+            json!({ "errorMessages": [], "errors": { "description": "The entered text is too long. It exceeds the allowed limit of 32,767 characters." } })
+        );
     }
 
     #[test]

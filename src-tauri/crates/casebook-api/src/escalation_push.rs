@@ -21,10 +21,17 @@ use casebook_sync::jira::valid_project_key;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// Jira's limit on a description is 32,767 characters; longer packages are cut there and
-/// attached whole as `package.md`.
-const MAX_DESCRIPTION_CHARS: usize = 30_000;
-const MAX_SUMMARY_CHARS: usize = 255;
+/// Jira refuses a description over 32,767 characters — Java string length, so UTF-16 code units
+/// (an emoji counts two) — with `400 {"errors":{"description":"The entered text is too long. It
+/// exceeds the allowed limit of 32,767 characters."}}`, and it measures its own stored rendition
+/// (wiki markup: `h2. ` for `## `, `{code}` for a fence), which can be a little longer than the
+/// Markdown. A package over this budget goes in the description cut at a line (an open code
+/// block closed, a pointer added) and whole as the attachment [`PACKAGE_FILE`]: nothing is lost.
+const MAX_DESCRIPTION_UTF16: usize = 30_000;
+/// Jira's limit on a summary (UTF-16 code units as well).
+const MAX_SUMMARY_UTF16: usize = 255;
+/// The attachment holding the whole package when the description had to be cut.
+pub const PACKAGE_FILE: &str = "package.md";
 const DEFAULT_ISSUE_TYPE: &str = "Bug";
 
 fn setting_key(connection_id: i64) -> String {
@@ -198,6 +205,74 @@ fn safe_name(s: &str) -> String {
     if t.is_empty() { "extract".into() } else { t }
 }
 
+fn utf16_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// The longest prefix of `s` of at most `max` UTF-16 code units, on a character boundary.
+fn take_utf16(s: &str, max: usize) -> &str {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        used += c.len_utf16();
+        if used > max {
+            return &s[..i];
+        }
+    }
+    s
+}
+
+/// `None` when `md` fits in `max` UTF-16 code units; else its beginning, cut at a line end (or
+/// inside a single over-long line), with an open code fence closed and a pointer to
+/// [`PACKAGE_FILE`], all within `max`.
+fn cut_description(md: &str, max: usize) -> Option<String> {
+    if utf16_len(md) <= max {
+        return None;
+    }
+    let total = md.chars().count();
+    // The pointer and a closing fence must fit too; 200 units is more than both take.
+    let budget = max.saturating_sub(200);
+    let mut out = String::with_capacity(md.len().min(budget * 2));
+    let mut used = 0;
+    let mut fence: Option<String> = None;
+    for line in md.split_inclusive('\n') {
+        let n = utf16_len(line);
+        if used + n > budget {
+            let room = budget - used;
+            // Part of a long line rather than nothing when most of the budget would be left.
+            if room > budget / 4 {
+                out.push_str(take_utf16(line, room));
+                out.push('\n');
+            }
+            break;
+        }
+        out.push_str(line);
+        used += n;
+        let t = line.trim();
+        let ticks = t.chars().take_while(|&c| c == '`').count();
+        if ticks >= 3 {
+            fence = match fence {
+                Some(f) if t == f => None,
+                Some(f) => Some(f),
+                None => Some(t[..ticks].to_owned()),
+            };
+        }
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if let Some(f) = fence {
+        out.push_str(&f);
+        out.push('\n');
+    }
+    let shown = out.chars().count();
+    out.push_str(&format!(
+        "\n(Cut here: the package has {total} characters and Jira takes at most 32,767 in a \
+         description; these are the first {shown}. The whole package is attached as \
+         {PACKAGE_FILE}.)\n"
+    ));
+    Some(out)
+}
+
 /// The redacted outbox payload of a package (fails closed: no payload if redaction fails).
 fn payload(
     escalation_id: i64,
@@ -229,26 +304,30 @@ fn payload(
             }
         })
         .collect();
-    let description_md = if md.chars().count() > MAX_DESCRIPTION_CHARS {
-        let cut: String = md.chars().take(MAX_DESCRIPTION_CHARS).collect();
-        attachments.push(EscalationAttachment {
-            file_name: "package.md".into(),
-            text: md.clone(),
-        });
-        format!("{cut}\n\n(cut here: the whole package is attached as package.md)\n")
-    } else {
-        md
+    let description_md = match cut_description(&md, MAX_DESCRIPTION_UTF16) {
+        Some(cut) => {
+            attachments.push(EscalationAttachment {
+                file_name: PACKAGE_FILE.into(),
+                text: md,
+            });
+            cut
+        }
+        None => md,
     };
     let title = redacted.title.trim();
-    let summary: String = if title.is_empty() {
+    let title = if title.is_empty() {
         format!("Escalation of {ticket_key}")
     } else {
         title.to_owned()
-    }
-    .chars()
-    .filter(|c| !c.is_control())
-    .take(MAX_SUMMARY_CHARS)
-    .collect();
+    };
+    let summary = take_utf16(
+        &title
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>(),
+        MAX_SUMMARY_UTF16,
+    )
+    .to_owned();
     let audit = serde_json::to_value(&audit)
         .map_err(|e| ApiError::internal("recording the redaction audit", &e))?;
     Ok((
@@ -385,5 +464,73 @@ impl Casebook {
             Ok(row.into())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn fences(s: &str) -> usize {
+        s.lines()
+            .filter(|l| l.trim_start().starts_with("```"))
+            .count()
+    }
+
+    #[test]
+    fn a_description_within_the_limit_is_left_alone() {
+        let md = "# T\n\n".to_owned() + &"x".repeat(1000);
+        assert_eq!(cut_description(&md, 2000), None);
+        // Exactly at the limit, counted in UTF-16 code units: an emoji is two.
+        let md = "😀".repeat(1000);
+        assert_eq!(cut_description(&md, 2000), None);
+        assert!(cut_description(&md, 1999).is_some());
+    }
+
+    #[test]
+    fn a_long_package_is_cut_at_a_line_within_the_limit_with_its_code_block_closed() {
+        let mut md = String::from("# Title\n\n## Evidence\n\n```text\n");
+        for i in 0..5000 {
+            md.push_str(&format!(
+                "2024-10-10T20:55:{:02}Z ERROR 😀 line {i}\n",
+                i % 60
+            ));
+        }
+        md.push_str("```\n\n## Timeline\n\nthe end\n");
+        let cut = cut_description(&md, 30_000).unwrap();
+        assert!(utf16_len(&cut) <= 30_000, "{}", utf16_len(&cut));
+        assert!(utf16_len(&cut) > 29_000, "most of the budget is used");
+        assert_eq!(fences(&cut) % 2, 0, "the open code block is closed");
+        assert!(cut.ends_with("The whole package is attached as package.md.)\n"));
+        assert!(cut.contains(&format!(
+            "the package has {} characters",
+            md.chars().count()
+        )));
+        // Whole lines only, taken from the start.
+        let body = cut.split("```\n\n(Cut here").next().unwrap();
+        assert!(
+            body.ends_with('\n') && md.starts_with(body),
+            "whole lines from the start of the package"
+        );
+        assert!(!cut.contains("## Timeline"));
+    }
+
+    #[test]
+    fn a_single_gigantic_line_is_cut_inside_it() {
+        let md = format!("# T\n\n{}\n", "é".repeat(100_000));
+        let cut = cut_description(&md, 30_000).unwrap();
+        assert!(utf16_len(&cut) <= 30_000);
+        assert!(cut.matches('é').count() > 29_000);
+        assert_eq!(fences(&cut), 0);
+    }
+
+    #[test]
+    fn a_summary_is_cut_to_255_utf16_units_on_a_character_boundary() {
+        let s = "😀".repeat(200);
+        let t = take_utf16(&s, MAX_SUMMARY_UTF16);
+        assert_eq!(utf16_len(t), 254);
+        assert_eq!(t.chars().count(), 127);
+        assert_eq!(take_utf16("short", 255), "short");
     }
 }
