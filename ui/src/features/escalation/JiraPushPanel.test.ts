@@ -1,6 +1,7 @@
 import { render, screen, waitFor } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import type { ChangeBatch } from "../../bindings/ChangeBatch";
 import type { EscalationPushView } from "../../bindings/EscalationPushView";
 import * as ipc from "../../ipc";
 import type { EscalationModel } from "./escalationModel.svelte";
@@ -24,7 +25,7 @@ function pushView(over: Partial<EscalationPushView>): EscalationPushView {
 
 function model() {
   const flush = vi.fn(async () => {});
-  const m = { view: { id: 7 }, flush, saveState: "saved", error: null };
+  const m = { view: { id: 7, ticketId: 4 }, flush, saveState: "saved", error: null };
   return { model: m as unknown as EscalationModel, flush };
 }
 
@@ -64,6 +65,33 @@ describe("push to jira", () => {
     render(JiraPushPanel, { props: { model: model().model } });
     expect((await screen.findByTestId("jira-push-key")).textContent).toBe("ENG-42");
     expect((screen.getByTestId("jira-push-run") as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("reads the state again when a sync changes the ticket", async () => {
+    let changes: ((b: ChangeBatch) => void) | undefined;
+    const unlisten = vi.fn();
+    vi.mocked(ipc.onChanges).mockImplementation(async (h) => {
+      changes = h;
+      return unlisten;
+    });
+    vi.mocked(ipc.escalationPushStatus).mockResolvedValue(
+      pushView({ state: "queued", opId: 12, opStatus: "pending" }),
+    );
+    const view = render(JiraPushPanel, { props: { model: model().model } });
+    const section = await screen.findByTestId("jira-push");
+    await waitFor(() => expect(section.dataset.state).toBe("queued"));
+    await waitFor(() => expect(changes).toBeDefined());
+    vi.mocked(ipc.escalationPushStatus).mockResolvedValue(
+      pushView({ state: "pushed", key: "ENG-7", url: "https://acme.atlassian.net/browse/ENG-7" }),
+    );
+    // Another ticket's change is not ours.
+    changes!({ kind: "tickets", ids: [99], origin: "external" });
+    expect(ipc.escalationPushStatus).toHaveBeenCalledTimes(1);
+    changes!({ kind: "tickets", ids: [4], origin: "external" });
+    expect((await screen.findByTestId("jira-push-key")).textContent).toBe("ENG-7");
+    expect(section.dataset.state).toBe("pushed");
+    view.unmount();
+    expect(unlisten).toHaveBeenCalled();
   });
 
   it("says why when there is no jira connection, and shows a refused push", async () => {
