@@ -697,3 +697,199 @@ async fn the_facade_syncs_a_connection_reports_progress_and_indexes_its_knowledg
     // Discarding needs a confirmation.
     assert!(cb.outbox_discard(1, false).await.is_err());
 }
+
+#[tokio::test]
+async fn a_second_sync_of_a_connection_waits_for_the_running_one() {
+    use casebook_api::connections::NewConnectionInput;
+    use casebook_api::sync::SyncProgress;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = servicenow::start().await.unwrap();
+    fake.seed_many(12, 3, true);
+    let clock = Arc::new(FixedClock::new(T0));
+    let cb = crate::open_at(dir.path(), Origin::App, clock).await;
+    let c = cb
+        .add_connection(NewConnectionInput {
+            vendor: Vendor::ServiceNow,
+            name: "Acme SN".into(),
+            instance: fake.base_url(),
+            auth_method: AuthMethod::Basic,
+            username: Some("casebook.agent".into()),
+            oauth_client_id: None,
+            mirror_scope: Some(vec!["incident".into()]),
+        })
+        .await
+        .unwrap();
+    cb.set_connection_secret(c.id, "s3cret-pass".into())
+        .await
+        .unwrap();
+    let first = cb.sync_now("Acme SN".into(), None).await.unwrap();
+    assert_eq!(first.tickets_created, 12);
+    // A comment waits in the outbox; the upstream answers its write slowly, so the sync that
+    // pushes it is still running when the second one is asked for.
+    let inc = fake.incidents()[4].clone();
+    let local = cb.store().resolve_key(inc.get("number")).unwrap();
+    cb.store()
+        .add_comment(
+            local,
+            Visibility::Public,
+            "Swapped the dock.",
+            &Actor {
+                name: "casebook.agent",
+                origin: Origin::App,
+                now: T0 + 1,
+            },
+        )
+        .unwrap();
+    fake.faults().add(
+        FaultRule::new(
+            "PATCH",
+            PATCH_INCIDENT,
+            Fault::Slow(Duration::from_millis(400)),
+        )
+        .times(1),
+    );
+    let events: Arc<std::sync::Mutex<Vec<(u8, SyncProgress)>>> = Arc::default();
+    let watch = |who: u8| -> Option<Arc<dyn Fn(SyncProgress) + Send + Sync>> {
+        let events = Arc::clone(&events);
+        Some(Arc::new(move |p| events.lock().unwrap().push((who, p))))
+    };
+    let (a, b) = tokio::join!(
+        cb.sync_now("Acme SN".into(), watch(1)),
+        cb.sync_now("Acme SN".into(), watch(2)),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    for run in [&a, &b] {
+        assert!(run.stopped.is_none() && run.errors.is_empty(), "{run:?}");
+        assert_eq!(run.unknown, 0, "{run:?}");
+    }
+    assert_eq!(a.pushed + b.pushed, 1, "pushed once: {a:?} {b:?}");
+    assert_eq!(
+        fake.journal_containing(inc.sys_id(), "Swapped the dock."),
+        1
+    );
+    assert!(cb.outbox_list(None).await.unwrap().is_empty());
+    // One ran from start to finish before the other did anything but wait.
+    let events = events.lock().unwrap().clone();
+    let waited = |p: &SyncProgress| matches!(p, SyncProgress::Waiting { reason, .. } if reason.contains("another sync"));
+    let waiters: Vec<u8> = events
+        .iter()
+        .filter(|(_, p)| waited(p))
+        .map(|(w, _)| *w)
+        .collect();
+    assert_eq!(waiters.len(), 1, "{events:?}");
+    let work: Vec<u8> = events
+        .iter()
+        .filter(|(_, p)| !waited(p))
+        .map(|(w, _)| *w)
+        .collect();
+    let runner = 3 - waiters[0];
+    let split = work.iter().position(|w| *w == waiters[0]).unwrap();
+    assert!(split > 0, "{events:?}");
+    assert!(work[..split].iter().all(|w| *w == runner), "{events:?}");
+    assert!(work[split..].iter().all(|w| *w == waiters[0]), "{events:?}");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|(_, p)| *p == SyncProgress::Finished)
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_deletion_sweep_runs_when_due_not_at_every_sync() {
+    let e = env().await;
+    let a = e.fake.seed(NewIncident::new("Printer jam"));
+    let b = e.fake.seed(NewIncident::new("VPN drops"));
+    let c = e.fake.seed(NewIncident::new("Mailbox full"));
+    let sweeps = |e: &Env| {
+        e.fake
+            .requests()
+            .all()
+            .iter()
+            .filter(|r| r.method == "GET" && r.param("sysparm_fields") == Some("sys_id"))
+            .count()
+    };
+    // The first pull into an empty mirror saw every id: it counts as a sweep.
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(r.tickets_created, 3);
+    assert!(r.swept.is_empty(), "{:?}", r.swept);
+    assert_eq!(sweeps(&e), 0);
+    assert_eq!(
+        e.store.last_sweep_at(e.conn_id, "incident").unwrap(),
+        Some(T0)
+    );
+    // Deleted upstream, no local edit: nothing lists ids until the sweep is due.
+    e.fake.delete(&b);
+    e.clock.advance(60_000);
+    let r = e.sync().await;
+    ok(&r);
+    assert!(r.swept.is_empty());
+    assert_eq!(sweeps(&e), 0);
+    assert_eq!(
+        e.store.deleted_upstream_at(e.local(&a)).unwrap(),
+        Some(None)
+    );
+    // Once the interval has passed, the sweep runs and marks it (kept, not dropped).
+    e.clock
+        .advance(SyncOptions::default().sweep_interval.as_millis() as i64);
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(r.swept, vec!["incident".to_owned()]);
+    assert_eq!(r.marked_deleted, 1);
+    assert_eq!(sweeps(&e), 1);
+    let swept_at = e.clock.now();
+    assert_eq!(
+        e.store.last_sweep_at(e.conn_id, "incident").unwrap(),
+        Some(swept_at)
+    );
+    assert_eq!(e.store.ticket_count().unwrap(), 3);
+    assert_eq!(e.store.sync_status(e.conn_id).unwrap().deleted_upstream, 1);
+    // The schedule starts again from that sweep.
+    e.fake.delete(&c);
+    e.clock.advance(1_000);
+    let r = e.sync().await;
+    ok(&r);
+    assert!(r.swept.is_empty());
+    assert_eq!(e.store.sync_status(e.conn_id).unwrap().deleted_upstream, 1);
+    // `Duration::ZERO` sweeps at every sync (the on-demand sweep).
+    let r = e
+        .engine(SyncOptions {
+            page_size: 7,
+            sweep_interval: Duration::ZERO,
+            ..Default::default()
+        })
+        .run()
+        .await;
+    ok(&r);
+    assert_eq!(r.swept, vec!["incident".to_owned()]);
+    assert_eq!(r.marked_deleted, 1);
+    assert_eq!(e.store.sync_status(e.conn_id).unwrap().deleted_upstream, 2);
+    assert_eq!(
+        e.store.deleted_upstream_at(e.local(&a)).unwrap(),
+        Some(None)
+    );
+}
+
+#[tokio::test]
+async fn a_first_pull_into_a_mirror_that_already_has_tickets_still_sweeps() {
+    let e = env().await;
+    let a = e.fake.seed(NewIncident::new("Printer jam"));
+    let b = e.fake.seed(NewIncident::new("VPN drops"));
+    ok(&e.sync().await);
+    // The cursor is forgotten (a reset): the next pull starts from the beginning, but the
+    // mirror is not empty, so only a real sweep can tell what is gone.
+    e.store.reset_sync_cursor(e.conn_id, "incident").unwrap();
+    e.fake.delete(&b);
+    e.clock
+        .advance(SyncOptions::default().sweep_interval.as_millis() as i64);
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(r.swept, vec!["incident".to_owned()]);
+    assert_eq!(r.marked_deleted, 1);
+    assert_eq!(
+        e.store.deleted_upstream_at(e.local(&a)).unwrap(),
+        Some(None)
+    );
+}

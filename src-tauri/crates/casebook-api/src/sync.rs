@@ -348,8 +348,51 @@ impl Casebook {
         }
     }
 
+    /// Takes the connection's sync lock, waiting while another sync of it runs (in this
+    /// process or another one: the app and the CLI share the workspace). The lock is an OS file
+    /// lock on `sync-<id>.lock` in the workspace, released when the returned file is dropped or
+    /// the process dies.
+    async fn sync_lock(
+        &self,
+        connection_id: i64,
+        progress: Option<&Arc<dyn Fn(SyncProgress) + Send + Sync>>,
+    ) -> Result<std::fs::File> {
+        let path = self.inner.home.join(format!("sync-{connection_id}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ApiError::internal("opening the sync lock", &e))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(ApiError::internal("taking the sync lock", &e));
+            }
+        }
+        tracing::info!(
+            connection = connection_id,
+            "another sync of this connection is running; waiting for it"
+        );
+        if let Some(p) = progress {
+            p(SyncProgress::Waiting {
+                reason: "another sync of this connection is running".into(),
+                wait_ms: 0,
+            });
+        }
+        tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|e| ApiError::internal("waiting for the running sync", &e))?
+            .map_err(|e| ApiError::internal("taking the sync lock", &e))
+    }
+
     /// Syncs one connection now: push the outbox, pull every mirrored scope, sweep for deleted
-    /// tickets. `progress` receives updates as it goes.
+    /// tickets when due. `progress` receives updates as it goes.
+    ///
+    /// One sync per connection at a time: a second call (the UI's "sync now" while another
+    /// sync runs, or a CLI sync beside the app) waits for the running one to finish, then runs
+    /// its own — which finds little left to do, and sees every edit made before it was called.
     pub async fn sync_now(
         &self,
         connection: String,
@@ -360,6 +403,7 @@ impl Casebook {
                 Ok(i.store.find_connection(&connection)?)
             })
             .await?;
+        let _lock = self.sync_lock(conn.id, progress.as_ref()).await?;
         let connector = self.connector_for(&conn)?;
         let mut engine = SyncEngine::new(
             Arc::new(InnerStore(Arc::clone(&self.inner))),

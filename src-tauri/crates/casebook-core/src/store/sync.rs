@@ -778,6 +778,25 @@ fn sync_op_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SyncOp> {
     })
 }
 
+fn sweep_stream(scope: &str) -> String {
+    format!("sweep:{scope}")
+}
+
+fn set_sweep_mark(tx: &Transaction<'_>, connection_id: i64, scope: &str, at: Millis) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO sync_cursors (connection_id, stream, cursor, updated_at) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (connection_id, stream) DO UPDATE SET cursor = excluded.cursor, \
+         updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        connection_id,
+        sweep_stream(scope),
+        at.to_string(),
+        at
+    ])?;
+    Ok(())
+}
+
 impl Store {
     /// Applies one pulled page and moves the stream's cursor to `next_cursor`, in one
     /// transaction. `deleted` are upstream ids the vendor reported deleted.
@@ -872,9 +891,37 @@ impl Store {
         })
     }
 
+    /// How many tickets a connection's scope mirrors (marked deleted or not).
+    pub fn synced_ticket_count(&self, connection_id: i64, scope: &str) -> Result<u64> {
+        self.read(|c| {
+            let n: i64 = c
+                .prepare_cached(
+                    "SELECT count(*) FROM sync_tickets WHERE connection_id = ? AND scope = ?",
+                )?
+                .query_row(params![connection_id, scope], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+    }
+
+    /// When the deletion sweep of a connection's scope last completed (`None`: never). Kept in
+    /// `sync_cursors` under the stream `sweep:<scope>`, so the schedule survives restarts.
+    pub fn last_sweep_at(&self, connection_id: i64, scope: &str) -> Result<Option<Millis>> {
+        let stream = sweep_stream(scope);
+        Ok(self
+            .sync_cursor(connection_id, &stream)?
+            .and_then(|c| c.parse::<Millis>().ok()))
+    }
+
+    /// Records that the upstream ids of a scope were all seen at `at` (a sweep, or a complete
+    /// first pull into an empty mirror, which sees every id too).
+    pub fn record_sweep(&self, connection_id: i64, scope: &str, at: Millis) -> Result<()> {
+        self.write(|tx| set_sweep_mark(tx, connection_id, scope, at))
+    }
+
     /// The deletion sweep: marks the scope's mirrored tickets that the upstream no longer lists
     /// (never deletes them: they may hold unsynced edits) and clears the mark of those it lists
-    /// again. Returns (marked, restored) and the changed ticket ids.
+    /// again, and records the sweep (see [`Store::last_sweep_at`]) in the same transaction.
+    /// Returns (marked, restored) and the changed ticket ids.
     pub fn sweep_deleted_upstream(
         &self,
         connection_id: i64,
@@ -884,6 +931,7 @@ impl Store {
     ) -> Result<(u64, u64, Vec<TicketId>)> {
         let known = self.synced_upstream_ids(connection_id, scope)?;
         self.write(|tx| {
+            set_sweep_mark(tx, connection_id, scope, now)?;
             let (mut marked, mut restored, mut ids) = (0, 0, Vec::new());
             for (uid, was_deleted) in &known {
                 let here = present.contains(uid);
@@ -1882,5 +1930,12 @@ mod tests {
         assert_eq!(s.deleted_upstream_at(ids[0]).unwrap(), Some(Some(2)));
         assert_eq!(s.ticket_count().unwrap(), 2, "marked, not dropped");
         assert_eq!(s.sync_status(7).unwrap().deleted_upstream, 1);
+        // The sweep is recorded per scope (its schedule), apart from the pull cursor.
+        assert_eq!(s.last_sweep_at(7, "incident").unwrap(), Some(2));
+        assert_eq!(s.last_sweep_at(7, "problem").unwrap(), None);
+        assert_eq!(s.sync_cursor(7, "incident").unwrap().as_deref(), Some("c"));
+        assert_eq!(s.synced_ticket_count(7, "incident").unwrap(), 2);
+        s.record_sweep(7, "incident", 9).unwrap();
+        assert_eq!(s.last_sweep_at(7, "incident").unwrap(), Some(9));
     }
 }

@@ -76,6 +76,9 @@ pub enum Progress {
 
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
+/// How often the deletion sweep runs by default.
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
     pub page_size: usize,
@@ -85,8 +88,13 @@ pub struct SyncOptions {
     pub backoff_max: Duration,
     /// A Retry-After longer than this stops the connection's sync instead of waiting.
     pub max_wait: Duration,
-    /// Run the deletion sweep (ids of every mirrored scope).
+    /// Run the deletion sweep (ids of every mirrored scope) when it is due.
     pub sweep: bool,
+    /// The sweep lists every id of a scope, which costs as much as the rest of an incremental
+    /// sync many times over: it runs only when the last completed sweep of the scope (stored
+    /// per connection) is at least this old. `Duration::ZERO`: at every sync. A ticket deleted
+    /// upstream is still marked at once when a push or a fetch finds it gone.
+    pub sweep_interval: Duration,
     pub articles: bool,
     pub pull: bool,
     pub push: bool,
@@ -103,6 +111,7 @@ impl Default for SyncOptions {
             backoff_max: Duration::from_secs(30),
             max_wait: Duration::from_secs(120),
             sweep: true,
+            sweep_interval: DEFAULT_SWEEP_INTERVAL,
             articles: true,
             pull: true,
             push: true,
@@ -127,6 +136,8 @@ pub struct SyncReport {
     /// Operations left waiting (backoff, or behind an earlier operation of the same ticket).
     pub deferred: u64,
     pub marked_deleted: u64,
+    /// Scopes whose deletion sweep ran in this sync.
+    pub swept: Vec<String>,
     pub articles: u64,
     pub retries: u64,
     /// Per-scope or per-operation problems that did not stop the sync.
@@ -333,7 +344,9 @@ impl SyncEngine {
         }
         if self.options.sweep {
             for scope in self.connector.scopes() {
-                self.sweep(&scope, report).await?;
+                if self.sweep_due(&scope).await? {
+                    self.sweep(&scope, report).await?;
+                }
             }
         }
         if self.options.articles && self.connector.has_knowledge_base() {
@@ -347,10 +360,18 @@ impl SyncEngine {
     pub async fn pull_scope(&self, scope: &str, report: &mut SyncReport) -> Result<(), SyncError> {
         let conn = self.connection_id;
         let stream = scope.to_owned();
-        let mut cursor = self
-            .db(move |s| s.sync_cursor(conn, &stream))
-            .await?
-            .map(Cursor);
+        let (stored, mirrored) = self
+            .db(move |s| {
+                Ok((
+                    s.sync_cursor(conn, &stream)?,
+                    s.synced_ticket_count(conn, &stream)?,
+                ))
+            })
+            .await?;
+        let mut cursor = stored.map(Cursor);
+        // A first pull into an empty mirror sees every upstream id: when it completes, it counts
+        // as a sweep (as of when it started), so the next syncs need not list every id again.
+        let first_pull = (cursor.is_none() && mirrored == 0).then(|| self.now());
         let mut pages = 0u64;
         let mut tickets = 0u64;
         loop {
@@ -408,9 +429,27 @@ impl SyncEngine {
             });
             cursor = Some(page.next);
             if !page.has_more {
+                if let Some(started) = first_pull {
+                    let stream = scope.to_owned();
+                    self.db(move |s| s.record_sweep(conn, &stream, started))
+                        .await?;
+                }
                 return Ok(());
             }
         }
+    }
+
+    /// Whether the scope's deletion sweep is due (see [`SyncOptions::sweep_interval`]).
+    async fn sweep_due(&self, scope: &str) -> Result<bool, SyncError> {
+        let every = self.options.sweep_interval.as_millis() as i64;
+        if every == 0 {
+            return Ok(true);
+        }
+        let (conn, stream) = (self.connection_id, scope.to_owned());
+        let last = self.db(move |s| s.last_sweep_at(conn, &stream)).await?;
+        let now = self.now();
+        // A clock set back (last in the future) sweeps rather than waiting for it.
+        Ok(last.is_none_or(|t| now - t >= every || t > now))
     }
 
     async fn sweep(&self, scope: &str, report: &mut SyncReport) -> Result<(), SyncError> {
@@ -440,6 +479,7 @@ impl SyncEngine {
             .await?;
         report.marked_deleted += marked;
         report.changed_ids.extend(ids);
+        report.swept.push(scope.to_owned());
         Ok(())
     }
 
