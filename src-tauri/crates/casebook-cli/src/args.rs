@@ -51,7 +51,8 @@ pub enum Command {
     /// Log analysis: timestamps, ids, status codes, error signatures.
     #[command(subcommand)]
     Logs(crate::escalate_cmd::LogsCmd),
-    /// Export a ticket's escalation package (Markdown, HTML or zip), redacted.
+    /// A ticket's escalation package, redacted: export it (Markdown, HTML or zip) or push it to
+    /// Jira; `escalate settings` names the Jira engineering project.
     Escalate(crate::escalate_cmd::EscalateArgs),
     /// KPI report: first response, MTTR, SLA compliance, backlog aging, reopen rate, volume.
     Report(crate::sla_cmd::ReportArgs),

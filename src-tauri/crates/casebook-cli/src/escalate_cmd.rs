@@ -74,6 +74,7 @@ pub struct EscalateArgs {
     /// The ticket (key such as CB-3 or INC0010001, or id).
     #[arg(required = true)]
     pub ticket: Option<String>,
+    /// Export the package (redacted) as Markdown, a self-contained HTML file or a zip bundle.
     #[arg(long, value_enum, required_unless_present_any = ["push", "status"])]
     pub export: Option<ExportArg>,
     /// Queue the package's push to Jira (redacted; delivered by the next `casebook sync`) and
