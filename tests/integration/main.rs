@@ -11,6 +11,7 @@ mod kb_view;
 mod kill;
 mod sla_upstream;
 mod sync_jira;
+mod sync_longrun;
 mod sync_servicenow;
 mod sync_zendesk;
 

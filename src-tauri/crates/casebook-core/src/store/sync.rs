@@ -723,6 +723,64 @@ fn record_update(
     Ok(())
 }
 
+/// When an operation's last conflict is settled it is done (its other fields were pushed already).
+fn close_if_settled(tx: &Transaction<'_>, outbox_id: i64, now: Millis) -> Result<()> {
+    let open: i64 = tx.query_row(
+        "SELECT count(*) FROM sync_conflicts WHERE outbox_id = ? AND status = 'open'",
+        [outbox_id],
+        |r| r.get(0),
+    )?;
+    if open == 0 {
+        tx.prepare_cached(
+            "UPDATE outbox SET status = 'done', error_kind = NULL, last_error = NULL, \
+             updated_at = ? WHERE id = ? AND status = 'conflict'",
+        )?
+        .execute(params![now, outbox_id])?;
+    }
+    Ok(())
+}
+
+/// Settles a conflict whose field a later queued edit (`later_id`) changes again. The local
+/// field keeps the later edit's value; nothing new is enqueued. Keep mine (or an edited value):
+/// the agent's line of edits wins over theirs, so the later edit is rebased on theirs and pushed
+/// without asking again. Take theirs: their value is recorded as the known upstream value; the
+/// later edit, made on the agent's own value, meets theirs at its push and is asked about again.
+fn resolve_superseded(
+    tx: &Transaction<'_>,
+    ticket_id: TicketId,
+    field: &str,
+    theirs: &Value,
+    keep_mine: bool,
+    later_id: i64,
+    later_base: &str,
+) -> Result<()> {
+    if keep_mine {
+        let mut base = parse_json(later_base)?;
+        if !base.is_object() {
+            base = json!({});
+        }
+        if !base["fields"].is_object() {
+            base["fields"] = json!({});
+        }
+        base["fields"][field] = theirs.clone();
+        tx.prepare_cached("UPDATE outbox SET base = ? WHERE id = ?")?
+            .execute(params![base.to_string(), later_id])?;
+        return Ok(());
+    }
+    let snap: Option<String> = tx
+        .prepare_cached("SELECT fields FROM sync_tickets WHERE ticket_id = ?")?
+        .query_row([ticket_id], |r| r.get(0))
+        .optional()?;
+    if let Some(snap) = snap
+        && let Value::Object(mut m) = parse_json(&snap)?
+    {
+        m.insert(field.to_owned(), theirs.clone());
+        tx.prepare_cached("UPDATE sync_tickets SET fields = ? WHERE ticket_id = ?")?
+            .execute(params![Value::Object(m).to_string(), ticket_id])?;
+    }
+    Ok(())
+}
+
 fn workspace_marker_prefix(tx: &Transaction<'_>) -> Result<String> {
     let existing: Option<String> = tx
         .prepare_cached("SELECT value FROM settings WHERE key = 'sync.workspace_id'")?
@@ -1401,6 +1459,36 @@ impl Store {
                  resolved_at = ? WHERE id = ?",
             )?
             .execute(params![label, json_text(&value), actor.now, conflict_id])?;
+            // A later local edit of the same field waiting behind this operation supersedes it:
+            // the agent's last edit is what stays shown and ends upstream (an operation enqueued
+            // now would be pushed after it and bring the older value back).
+            let later: Option<(i64, String)> = tx
+                .prepare_cached(
+                    "SELECT id, base FROM outbox WHERE ticket_id = ? AND id > ? AND op = 'update' \
+                     AND status != 'done' AND json_type(payload, '$.\"' || ? || '\"') IS NOT NULL \
+                     ORDER BY id LIMIT 1",
+                )?
+                .query_row(params![ticket_id, outbox_id, field], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((later_id, later_base)) = later {
+                resolve_superseded(tx, ticket_id, &field, &theirs, push, later_id, &later_base)?;
+                append_event(
+                    tx,
+                    &NewEvent {
+                        ticket_id,
+                        kind: EventKind::Updated,
+                        actor: actor.name,
+                        at: actor.now,
+                        recorded_at: actor.now,
+                        origin: actor.origin,
+                        data: json!({ "changes": {}, "sync": "conflict_resolved",
+                                      "conflict_id": conflict_id, "resolution": label,
+                                      "superseded_by": later_id }),
+                    },
+                )?;
+                close_if_settled(tx, outbox_id, actor.now)?;
+                return Ok(None);
+            }
             let t = load_ticket(tx, ticket_id)?
                 .ok_or_else(|| StoreError::TicketNotFound(ticket_id.to_string()))?;
             let mut values = Map::new();
@@ -1452,18 +1540,7 @@ impl Store {
                         .execute(params![Value::Object(m).to_string(), ticket_id])?;
                 }
             }
-            let open: i64 = tx.query_row(
-                "SELECT count(*) FROM sync_conflicts WHERE outbox_id = ? AND status = 'open'",
-                [outbox_id],
-                |r| r.get(0),
-            )?;
-            if open == 0 {
-                tx.prepare_cached(
-                    "UPDATE outbox SET status = 'done', error_kind = NULL, last_error = NULL, \
-                     updated_at = ? WHERE id = ? AND status = 'conflict'",
-                )?
-                .execute(params![actor.now, outbox_id])?;
-            }
+            close_if_settled(tx, outbox_id, actor.now)?;
             Ok(new_op)
         })
     }
