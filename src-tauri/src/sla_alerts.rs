@@ -12,6 +12,17 @@ use tauri_plugin_notification::NotificationExt;
 
 /// How often due warnings are looked for.
 const CHECK_EVERY: Duration = Duration::from_secs(30);
+/// Test-only: a shorter check interval in milliseconds (the real-webview notification test
+/// sets it so that it does not wait 30 s per round). Values under 100 ms are ignored.
+const CHECK_EVERY_ENV: &str = "CASEBOOK_SLA_CHECK_EVERY_MS";
+
+fn check_every() -> Duration {
+    std::env::var(CHECK_EVERY_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms >= 100)
+        .map_or(CHECK_EVERY, Duration::from_millis)
+}
 /// How often an unavailable notification service is probed again.
 const REPROBE_EVERY: u32 = 10;
 
@@ -98,6 +109,7 @@ fn focused<R: Runtime>(app: &AppHandle<R>, alerts: &Alerts) -> Option<i64> {
 pub fn start<R: Runtime>(app: AppHandle<R>, api: casebook_api::Casebook) {
     tauri::async_runtime::spawn(async move {
         let alerts = app.state::<Alerts>();
+        let every = check_every();
         let mut round = 0u32;
         loop {
             if round.is_multiple_of(REPROBE_EVERY) && !alerts.status().available {
@@ -133,7 +145,7 @@ pub fn start<R: Runtime>(app: AppHandle<R>, api: casebook_api::Casebook) {
                     Err(error) => tracing::warn!(%error, "cannot choose breach warnings"),
                 }
             }
-            tokio::time::sleep(CHECK_EVERY).await;
+            tokio::time::sleep(every).await;
         }
     });
 }

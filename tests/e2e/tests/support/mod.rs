@@ -40,7 +40,8 @@ pub struct Tools {
     pub tauri_driver: PathBuf,
 }
 
-fn required() -> bool {
+/// Whether missing tools fail the tests (`CI`, `CASEBOOK_E2E_REQUIRED`) instead of skipping them.
+pub fn required() -> bool {
     ["CI", "CASEBOOK_E2E_REQUIRED"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty() && s != "false" && s != "0"))
@@ -64,7 +65,12 @@ fn app_path() -> PathBuf {
             workspace_root().join(p)
         };
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    target_dir().join("debug/casebook-app")
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|t| {
             if t.is_absolute() {
@@ -73,8 +79,7 @@ fn app_path() -> PathBuf {
                 workspace_root().join(t)
             }
         })
-        .unwrap_or_else(|| workspace_root().join("target"));
-    target.join("debug/casebook-app")
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 /// The tools, or `None` (after printing why) when the test should be skipped.
@@ -139,6 +144,17 @@ pub struct Driver {
 impl Driver {
     /// Starts tauri-driver on free ports; the app it launches gets `CASEBOOK_HOME=home`.
     pub async fn start(tools: &Tools, home: &Path, log: PathBuf) -> Driver {
+        Driver::start_with_env(tools, home, log, &[]).await
+    }
+
+    /// [`Driver::start`] with more environment for tauri-driver and the app it launches (for
+    /// example a private session bus).
+    pub async fn start_with_env(
+        tools: &Tools,
+        home: &Path,
+        log: PathBuf,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Driver {
         let port = free_port();
         let native_port = free_port();
         let out = File::create(&log).expect("driver log file");
@@ -151,7 +167,12 @@ impl Driver {
                 &native_port.to_string(),
             ])
             .env("CASEBOOK_HOME", home)
-            .env("CASEBOOK_LOG", "info")
+            // The app logs at info unless the test run asks for more (`CASEBOOK_LOG=...`).
+            .env(
+                "CASEBOOK_LOG",
+                std::env::var("CASEBOOK_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
