@@ -134,7 +134,9 @@ export function indicator(statuses: readonly SyncStatusView[], syncing: boolean)
   let failed = 0;
   const offlineNames: string[] = [];
   for (const s of statuses) {
-    pending += s.pendingOps + s.unknownOps;
+    // Every operation not yet done upstream (unknown outcomes, failures and conflicts included:
+    // the store counts them all in pendingOps).
+    pending += s.pendingOps;
     conflicts += s.conflicts;
     failed += s.failedOps;
     if (isNetworkKind(s.lastErrorKind) && s.lastError !== null) offlineNames.push(s.connectionName);
