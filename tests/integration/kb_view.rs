@@ -94,10 +94,9 @@ async fn links_between_runbooks_resolve_to_documents() {
     assert_eq!(view.links[1].doc_id, None);
 }
 
+// Writes right after adding the folder: adding returns only once the folder is watched (a change
+// made before the watch exists produces no event and was lost, about one run in three).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky: passes alone, but with the whole integration suite running beside it the runbook \
-            added in a new sub-folder is sometimes never indexed within 20 s (root cause not found yet; \
-            run with --ignored)"]
 async fn the_app_reindexes_runbooks_added_edited_or_deleted_in_a_watched_folder() {
     let home = tempfile::tempdir().unwrap();
     let books = tempfile::tempdir().unwrap();
@@ -121,6 +120,17 @@ async fn the_app_reindexes_runbooks_added_edited_or_deleted_in_a_watched_folder(
     .unwrap();
     eventually("the added runbook", || async {
         search(&cb, "quuxgateway").await == vec!["vpn/Tunnel.md"]
+    })
+    .await;
+    // Nested new folders: notify watches each only after reporting it, the file names no event.
+    std::fs::create_dir_all(books.path().join("net/site-b/edge")).unwrap();
+    std::fs::write(
+        books.path().join("net/site-b/edge/Bgp.md"),
+        "# BGP flap\nthe wibblerouter session flaps\n",
+    )
+    .unwrap();
+    eventually("the runbook in nested new folders", || async {
+        search(&cb, "wibblerouter").await == vec!["net/site-b/edge/Bgp.md"]
     })
     .await;
 
@@ -148,4 +158,41 @@ async fn the_app_reindexes_runbooks_added_edited_or_deleted_in_a_watched_folder(
     std::fs::write(books.path().join("late.md"), "# Late\nflibbertigibbet\n").unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert!(search(&cb, "flibbertigibbet").await.is_empty());
+}
+
+/// A file rewritten within the same modification-time tick as when it was read (a rescan that
+/// caught it half-written) is read again by the next rescan instead of being taken as unchanged.
+#[tokio::test]
+async fn a_runbook_rewritten_without_its_time_moving_is_read_again() {
+    let home = tempfile::tempdir().unwrap();
+    let books = tempfile::tempdir().unwrap();
+    let file = books.path().join("Half.md");
+    std::fs::write(&file, "# Half\nthe gizmotron\n").unwrap();
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let cb = open(home.path(), Origin::Cli).await;
+    cb.kb_add_folder(books.path().display().to_string(), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(search(&cb, "gizmotron").await, vec!["Half.md"]);
+
+    // The rest of the text lands; the file system keeps the same time (a coarse tick).
+    std::fs::write(
+        &file,
+        "# Half\nthe gizmotron restarts the plumbusd service\n",
+    )
+    .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
+    let r = cb.kb_reindex(false, |_| {}).await.unwrap();
+    assert_eq!(r.files_indexed, 1);
+    assert_eq!(search(&cb, "plumbusd").await, vec!["Half.md"]);
+
+    // Read again while recent, but an unchanged text is not counted as indexed.
+    let r = cb.kb_reindex(false, |_| {}).await.unwrap();
+    assert_eq!((r.files_indexed, r.files_unchanged), (0, 1));
 }

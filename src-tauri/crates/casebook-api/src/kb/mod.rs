@@ -58,9 +58,11 @@ struct KbRuntime {
 }
 
 impl KbRuntime {
+    /// Returns once the watcher watches the current folder list (never call it holding
+    /// `reconcile`: the watcher may be waiting for that lock to finish a rescan).
     fn folders_changed(&self) {
         if let Some(tx) = &self.watch {
-            let _ = tx.send(watch::WatchMsg::Refresh);
+            watch::refresh_and_wait(tx);
         }
     }
 }
@@ -226,6 +228,11 @@ fn scan_folder(
     let mut seen: HashSet<String> = HashSet::with_capacity(files.len());
     let mut ops: Vec<WriteOp> = Vec::new();
     let total = files.len() as u64;
+    // File times come from the file system's clock, so they are compared with it (not the
+    // injected clock): this decides only whether a file is read again, never what is stored.
+    let fs_now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     for (n, file) in files.iter().enumerate() {
         let origin = format!("file:{source_id}:{}", file.rel_path);
         seen.insert(origin.clone());
@@ -248,8 +255,14 @@ fn scan_folder(
             }
         };
         let fp = runbook::fingerprint(text.as_bytes());
-        if previous.is_some_and(|(p, _)| p == fp) {
-            // Touched, not changed: re-index anyway to record the new time (cheap, rare).
+        let mtime = recorded_mtime(file.mtime_ms, fs_now_ms);
+        let same_text = previous.is_some_and(|(p, _)| p == fp);
+        if same_text {
+            report.files_unchanged += 1;
+            if previous.is_some_and(|(_, m)| m == mtime) {
+                continue; // Read again only because it is recent: nothing to record.
+            }
+            // Touched, or no longer recent: re-index to record the time (cheap, rare).
         }
         let stem = Path::new(&file.rel_path)
             .file_stem()
@@ -262,9 +275,11 @@ fn scan_folder(
             &file.full_path,
             &parsed,
             fp,
-            file.mtime_ms,
+            mtime,
         );
-        report.files_indexed += 1;
+        if !same_text {
+            report.files_indexed += 1;
+        }
         ops.push(WriteOp::Replace { origin, docs });
         if ops.len() >= FILES_PER_COMMIT {
             index.apply(std::mem::take(&mut ops))?;
@@ -303,6 +318,22 @@ fn scan_folder(
     )?;
     report.skipped.extend(skipped.into_iter().map(skipped_dto));
     Ok(())
+}
+
+/// A file changed less than this before it was read may change again without its modification
+/// time moving (times are kept in ticks: a few ms on ext4, 2 s on FAT).
+const RACY_MS: i64 = 3_000;
+
+/// The modification time recorded for a file read at `now_ms`: 0 ("unknown": read it again next
+/// time) when the file is so recent that a later write may leave the same time — otherwise an
+/// edit finished within that tick (a half-written file caught by a rescan) would be skipped as
+/// unchanged forever. Git calls these entries racy.
+fn recorded_mtime(mtime_ms: i64, now_ms: i64) -> i64 {
+    if mtime_ms > now_ms - RACY_MS {
+        0
+    } else {
+        mtime_ms
+    }
 }
 
 fn reconcile_all(
@@ -527,6 +558,8 @@ impl Casebook {
             let row = inner
                 .store
                 .kb_add_source(&canonical.to_string_lossy(), inner.clock.now())?;
+            // Watched before it is scanned: a change made during the scan is not lost.
+            rt.folders_changed();
             let _g = lock(&rt.reconcile);
             let started = Instant::now();
             let mut report = KbScanReport::default();
@@ -540,7 +573,6 @@ impl Casebook {
             )?;
             report.documents = rt.index.num_docs();
             report.elapsed_ms = started.elapsed().as_millis() as u64;
-            rt.folders_changed();
             Ok(report)
         })
         .await
@@ -555,9 +587,11 @@ impl Casebook {
                     format!("knowledge-base folder {id} not found"),
                 ));
             }
-            let _g = lock(&rt.reconcile);
-            rt.index
-                .apply(vec![WriteOp::DeleteGroup(format!("folder:{id}"))])?;
+            {
+                let _g = lock(&rt.reconcile);
+                rt.index
+                    .apply(vec![WriteOp::DeleteGroup(format!("folder:{id}"))])?;
+            }
             rt.folders_changed();
             Ok(())
         })
@@ -824,3 +858,19 @@ pub const PAST_CASE_STATES: [TicketState; 2] = [TicketState::Resolved, TicketSta
 
 /// Link kinds offered by the similar-cases panel.
 pub const KB_LINK_KINDS: [LinkKind; 2] = [LinkKind::Related, LinkKind::KnownIssue];
+
+#[cfg(test)]
+mod racy_tests {
+    use super::*;
+
+    #[test]
+    fn a_recent_file_is_recorded_without_its_time_so_it_is_read_again() {
+        let now = 1_800_000_000_000;
+        assert_eq!(recorded_mtime(now - 10, now), 0);
+        assert_eq!(recorded_mtime(now - RACY_MS + 1, now), 0);
+        // A clock set back, or a file from the future: also read again.
+        assert_eq!(recorded_mtime(now + 5_000, now), 0);
+        assert_eq!(recorded_mtime(now - RACY_MS, now), now - RACY_MS);
+        assert_eq!(recorded_mtime(1_000, now), 1_000);
+    }
+}
