@@ -270,6 +270,60 @@ fn export_and_push_in_one_command() {
     );
 }
 
+/// The package's own redaction settings hold a custom rule that does not compile: the push fails
+/// with the reason and nothing is queued (the same fail-closed path as the exports).
+#[test]
+fn a_push_whose_redaction_fails_queues_nothing() {
+    let (_root, home) = scratch();
+    let h = home.as_path();
+    let key = ticket(h);
+    add_jira(h, "Eng Jira", "http://127.0.0.1:9");
+    ok_json(h, &["escalate", "settings", "--project", "ENG"]);
+    // A draft, then its redaction settings edited as the app's editor does (through the façade).
+    let o = run(h, &["escalate", &key, "--export", "md", "--out", "-"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use casebook_api::{Casebook, OpenOptions, Origin};
+        let mut opts = OpenOptions::for_tests(h, Origin::Cli);
+        opts.database_key = casebook_api::workspace_key::KeySource::File(h.with_extension("key"));
+        opts.create = false;
+        let cb = Casebook::open(opts).await.unwrap();
+        let t = cb.find_ticket(key.clone()).await.unwrap();
+        let d = cb.escalation_list(Some(t.id)).await.unwrap()[0].id;
+        let v = cb.escalation_get(d).await.unwrap();
+        let mut content = v.content.clone();
+        content.redaction.custom_rules = serde_json::from_value(serde_json::json!([
+            { "label": "bad", "pattern": "(unclosed", "literal": false }
+        ]))
+        .unwrap();
+        cb.escalation_save(casebook_api::escalation::SaveEscalationInput {
+            id: d,
+            expected_revision: v.revision,
+            content,
+        })
+        .await
+        .unwrap();
+    });
+    drop(rt);
+    let o = run(h, &["escalate", &key, "--push"], None);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("custom rule 'bad'"), "{}", text(&o));
+    assert!(
+        ok_json(h, &["outbox", "list", "--connection", "Eng Jira"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ok_json(h, &["escalate", &key, "--status"])["state"],
+        "not_pushed"
+    );
+}
+
 /// Jira answers on loopback in a thread of its own while the CLI runs as a child process.
 struct FakeThread {
     fake: JiraFake,
