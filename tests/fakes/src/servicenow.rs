@@ -59,15 +59,16 @@ impl State {
         format!("{:032x}", 0x5e7_0000_0000u64 + self.next_id)
     }
 
+    /// A record to change. Callers change fields but never `table` or `sys_id` (writes skip
+    /// `sys_` fields), so positions and ids stay valid; the orders and the journal lookup may not.
     fn find_mut(&mut self, table: &str, sys_id: &str) -> Option<&mut Record> {
-        // The caller may change any field: the index no longer describes the records.
-        self.index = Index::default();
-        self.records
-            .iter_mut()
-            .find(|r| r.table == table && r.sys_id() == sys_id)
+        self.index.sorted.clear();
+        self.index.by_element = None;
+        let i = self.position(table, sys_id)?;
+        self.records.get_mut(i)
     }
 
-    fn find(&mut self, table: &str, sys_id: &str) -> Option<&Record> {
+    fn position(&mut self, table: &str, sys_id: &str) -> Option<usize> {
         let records = &self.records;
         let by_id = self.index.by_id.get_or_insert_with(|| {
             records
@@ -76,9 +77,12 @@ impl State {
                 .map(|(i, r)| ((r.table.clone(), r.sys_id().to_owned()), i))
                 .collect()
         });
-        by_id
-            .get(&(table.to_owned(), sys_id.to_owned()))
-            .and_then(|&i| records.get(i))
+        by_id.get(&(table.to_owned(), sys_id.to_owned())).copied()
+    }
+
+    fn find(&mut self, table: &str, sys_id: &str) -> Option<&Record> {
+        let i = self.position(table, sys_id)?;
+        self.records.get(i)
     }
 
     /// Positions (in `records`) of the rows of `table` matching `conds`, in `order` (ties in
@@ -89,16 +93,82 @@ impl State {
     /// walks the table's cached sort for that order, starting with a binary search when the
     /// first condition is `>=` on the first (ascending) order field — so a sync's page is a
     /// range scan, not a sort of the whole table.
-    fn select(&mut self, table: &str, conds: &[Cond], order: &[(String, bool)]) -> Vec<usize> {
+    /// The rows `offset..offset + limit` of [`State::select_all`]'s answer, with how many rows
+    /// match in all (`X-Total-Count`), without collecting every match when the order's walk is
+    /// cached.
+    fn select(
+        &mut self,
+        table: &str,
+        conds: &[Cond],
+        order: &[(String, bool)],
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<usize>) {
+        let window = |all: Vec<usize>| {
+            let page = all.iter().skip(offset).take(limit).copied().collect();
+            (all.len(), page)
+        };
+        let Some((tail, rest)) = self.ordered_walk(table, conds, order) else {
+            return window(self.select_all(table, conds, order));
+        };
+        let records = &self.records;
+        if rest.is_empty() {
+            let page = tail.iter().skip(offset).take(limit).copied().collect();
+            return (tail.len(), page);
+        }
+        let (mut total, mut page) = (0usize, Vec::new());
+        for &i in &tail {
+            if rest.iter().all(|c| c.holds(&records[i])) {
+                if total >= offset && page.len() < limit {
+                    page.push(i);
+                }
+                total += 1;
+            }
+        }
+        (total, page)
+    }
+
+    /// For an ordered query over a whole table: the cached walk from its first possible row and
+    /// the conditions left to check (`None`: the query starts from another lookup).
+    fn ordered_walk<'c>(
+        &mut self,
+        table: &str,
+        conds: &'c [Cond],
+        order: &[(String, bool)],
+    ) -> Option<(Vec<usize>, Vec<&'c Cond>)> {
+        if order.is_empty() || conds.iter().any(|c| c.is_parent_lookup()) {
+            return None;
+        }
         let records = &self.records;
         let index = &mut self.index;
-        let tables = index.tables.get_or_insert_with(|| {
-            let mut m: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, r) in records.iter().enumerate() {
-                m.entry(r.table.clone()).or_default().push(i);
+        let tables = index.tables.get_or_insert_with(|| table_positions(records));
+        let all = tables.get(table)?;
+        let sorted = index
+            .sorted
+            .entry((table.to_owned(), order.to_vec()))
+            .or_insert_with(|| {
+                let mut v = all.clone();
+                v.sort_by(|&a, &b| compare(&records[a], &records[b], order));
+                v
+            });
+        let (first, desc) = &order[0];
+        let mut start = None;
+        let mut rest: Vec<&Cond> = Vec::with_capacity(conds.len());
+        for c in conds {
+            match c {
+                Cond::Ge(f, v) if f == first && !desc && start.is_none() => {
+                    start = Some(sorted.partition_point(|&i| records[i].get(f) < v.as_str()));
+                }
+                other => rest.push(other),
             }
-            m
-        });
+        }
+        Some((sorted[start.unwrap_or(0)..].to_vec(), rest))
+    }
+
+    fn select_all(&mut self, table: &str, conds: &[Cond], order: &[(String, bool)]) -> Vec<usize> {
+        let records = &self.records;
+        let index = &mut self.index;
+        let tables = index.tables.get_or_insert_with(|| table_positions(records));
         let Some(all) = tables.get(table) else {
             return Vec::new();
         };
@@ -183,6 +253,37 @@ struct Index {
     by_element: Option<HashMap<String, HashMap<String, Vec<usize>>>>,
     /// `(table, sys_id)` → position.
     by_id: Option<HashMap<(String, String), usize>>,
+}
+
+/// Positions of each table's records, in insertion order.
+fn table_positions(records: &[Record]) -> HashMap<String, Vec<usize>> {
+    let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        m.entry(r.table.clone()).or_default().push(i);
+    }
+    m
+}
+
+impl Index {
+    /// Keeps the lookups that are built up to date with a record appended at position `i` (the
+    /// orders are dropped: the new record may sort anywhere).
+    fn added(&mut self, i: usize, r: &Record) {
+        self.sorted.clear();
+        if let Some(t) = &mut self.tables {
+            t.entry(r.table.clone()).or_default().push(i);
+        }
+        if let Some(ids) = &mut self.by_id {
+            ids.insert((r.table.clone(), r.sys_id().to_owned()), i);
+        }
+        if let Some(by_element) = &mut self.by_element
+            && let Some(per_table) = by_element.get_mut(&r.table)
+        {
+            let e = r.get("element_id");
+            if !e.is_empty() {
+                per_table.entry(e.to_owned()).or_default().push(i);
+            }
+        }
+    }
 }
 
 /// The order of two records under an `ORDERBY` list (field values compared as strings).
@@ -433,11 +534,12 @@ fn insert(s: &mut State, table: &str, mut m: Map<String, Value>, by: &str) -> St
     m.insert("sys_updated_on".into(), json!(now));
     m.insert("sys_updated_by".into(), json!(by));
     m.insert("sys_mod_count".into(), json!("0"));
-    s.index = Index::default();
-    s.records.push(Record {
+    let record = Record {
         table: table.into(),
         fields: m,
-    });
+    };
+    s.index.added(s.records.len(), &record);
+    s.records.push(record);
     id
 }
 
@@ -501,6 +603,11 @@ fn parse_query(q: &str) -> (Vec<Cond>, Vec<(String, bool)>) {
 }
 
 impl Cond {
+    /// A condition answered from the journal's `element_id` lookup.
+    fn is_parent_lookup(&self) -> bool {
+        matches!(self, Cond::In(f, _) | Cond::Eq(f, _) if f == "element_id")
+    }
+
     fn holds(&self, r: &Record) -> bool {
         match self {
             Cond::Ge(f, v) => r.get(f) >= v.as_str(),
@@ -552,11 +659,6 @@ impl SnHandler {
     fn list(&self, req: &Request, table: &str) -> Response {
         let mut s = lock(&self.state);
         let (conds, order) = parse_query(req.param("sysparm_query").unwrap_or(""));
-        let rows: Vec<&Record> = s
-            .select(table, &conds, &order)
-            .into_iter()
-            .filter_map(|i| s.records.get(i))
-            .collect();
         let limit: usize = match req.param("sysparm_limit").map(str::parse) {
             None => 10_000,
             Some(Ok(n)) => n,
@@ -567,11 +669,10 @@ impl SnHandler {
             .param("sysparm_offset")
             .and_then(|o| o.parse().ok())
             .unwrap_or(0);
-        let total = rows.len();
+        let (total, rows) = s.select(table, &conds, &order, offset, limit);
         let page: Vec<Value> = rows
             .iter()
-            .skip(offset)
-            .take(limit)
+            .filter_map(|&i| s.records.get(i))
             .map(|r| project(r, req.param("sysparm_fields")))
             .collect();
         let base = lock(&self.base).clone();
@@ -787,10 +888,26 @@ mod tests {
 
     fn indexed(s: &mut State, table: &str, q: &str) -> Vec<String> {
         let (conds, order) = parse_query(q);
-        s.select(table, &conds, &order)
+        let all: Vec<String> = s
+            .select_all(table, &conds, &order)
             .into_iter()
             .map(|i| s.records[i].sys_id().to_owned())
-            .collect()
+            .collect();
+        // Every page window answers the same rows and the same total.
+        for (offset, limit) in [(0, usize::MAX), (0, 7), (5, 9), (all.len(), 3)] {
+            let (total, page) = s.select(table, &conds, &order, offset, limit);
+            let page: Vec<String> = page
+                .into_iter()
+                .map(|i| s.records[i].sys_id().to_owned())
+                .collect();
+            let want: Vec<String> = all.iter().skip(offset).take(limit).cloned().collect();
+            assert_eq!(
+                (total, page),
+                (all.len(), want),
+                "{table}: {q} [{offset}; {limit}]"
+            );
+        }
+        all
     }
 
     fn seed(s: &mut State, n: usize) -> Vec<String> {
