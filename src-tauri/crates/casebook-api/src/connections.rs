@@ -127,8 +127,11 @@ pub(crate) struct ConnState {
 }
 
 impl ConnState {
+    /// `workspace_id` namespaces the connections' keyring entries (see
+    /// [`TokenManager::for_workspace`]).
     pub(crate) fn new(
         secrets: Arc<dyn SecretStore>,
+        workspace_id: &str,
         clock: Arc<dyn Clock>,
         http: &casebook_sync::http::HttpConfig,
         sign_in_timeout: Duration,
@@ -136,7 +139,7 @@ impl ConnState {
         let client =
             casebook_sync::http::client(http).map_err(|e| ApiError::invalid(e.to_string()))?;
         Ok(ConnState {
-            tokens: TokenManager::new(secrets, clock, client),
+            tokens: TokenManager::for_workspace(secrets, workspace_id, clock, client),
             pending: Mutex::default(),
             sign_in_timeout,
         })
@@ -294,7 +297,7 @@ impl Casebook {
         self.inner
             .conn
             .tokens
-            .set_password(id, secret)
+            .set_password(&conn, secret)
             .await
             .map_err(auth_error)?;
         self.test_connection(id).await
@@ -393,10 +396,11 @@ impl Casebook {
                 return Err(err);
             }
         };
+        let conn = self.connection(id).await?;
         self.inner
             .conn
             .tokens
-            .store_tokens(id, &tokens)
+            .store_tokens(&conn, &tokens)
             .await
             .map_err(auth_error)?;
         drop(tokens);

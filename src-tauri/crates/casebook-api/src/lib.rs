@@ -170,8 +170,10 @@ impl Casebook {
             Some(k) => Store::open_encrypted(&db, mode, k)?,
             None => Store::open(&db, mode)?,
         };
+        let workspace_id = workspace_key::workspace_id(&opts.home)?;
         let conn = connections::ConnState::new(
             Arc::clone(&opts.secrets),
+            &workspace_id,
             Arc::clone(&opts.clock),
             &opts.http,
             opts.sign_in_timeout,

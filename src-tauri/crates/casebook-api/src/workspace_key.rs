@@ -90,6 +90,66 @@ pub(crate) fn resolve(
     }
 }
 
+/// The workspace's id (not a secret), from its `workspace-id` file; a workspace that has none yet
+/// (its key is in a file, or it is not encrypted) gets one. Call after [`resolve`], which decides
+/// what a missing file means for a keyring-keyed database.
+pub(crate) fn workspace_id(home: &Path) -> Result<String, ApiError> {
+    let id_path = home.join(WORKSPACE_ID_FILE);
+    if let Some(id) = read_workspace_id(home)? {
+        return Ok(id);
+    }
+    let id = casebook_core::secrets::random_hex(16).map_err(keyring_error)?;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    match o.open(&id_path) {
+        Ok(mut f) => {
+            std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| {
+                    ApiError::invalid(format!("cannot write {}: {e}", id_path.display()))
+                })?;
+            Ok(id)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_workspace_id(home)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::WorkspaceUnreadable,
+                    format!("{} is empty", id_path.display()),
+                )
+            }),
+        Err(e) => Err(ApiError::invalid(format!(
+            "cannot write {}: {e}",
+            id_path.display()
+        ))),
+    }
+}
+
+/// The id in a workspace's `workspace-id` file, if it has one (for tools and tests that name
+/// keyring entries, e.g. [`casebook_core::connection::workspace_secret_name`]).
+pub fn read_workspace_id(home: &Path) -> Result<Option<String>, ApiError> {
+    let id_path = home.join(WORKSPACE_ID_FILE);
+    let id = match std::fs::read_to_string(&id_path) {
+        Ok(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(ApiError::invalid(format!(
+                "cannot read {}: {e}",
+                id_path.display()
+            )));
+        }
+    };
+    if let Some(id) = &id
+        && !id.chars().all(|c| c.is_ascii_hexdigit())
+    {
+        return Err(ApiError::new(
+            ErrorCode::WorkspaceUnreadable,
+            format!("{} is damaged (not a workspace id)", id_path.display()),
+        ));
+    }
+    Ok(id)
+}
+
 fn is_plain_sqlite(db: &Path) -> bool {
     let mut header = [0u8; 16];
     std::fs::File::open(db)

@@ -2,7 +2,7 @@
 //!
 //! The rules here are pure (no network): the instance address is normalized and checked (https
 //! only, except loopback test servers), names are checked, and each vendor has a default mirror
-//! scope. Secrets live in the keyring under [`secret_name`].
+//! scope. Secrets live in the keyring under [`workspace_secret_name`].
 
 use crate::model::Millis;
 use serde::{Deserialize, Serialize};
@@ -412,11 +412,24 @@ pub enum SecretKind {
     OAuthTokens,
 }
 
+/// The name of a connection's secret relative to a workspace. Used on its own it is the
+/// pre-namespacing (legacy) keyring name, shared by every workspace of the app: the app reads and
+/// writes [`workspace_secret_name`] only, and never uses a legacy entry (see docs/security.md).
 pub fn secret_name(connection_id: i64, kind: SecretKind) -> String {
     match kind {
         SecretKind::Password => format!("connection/{connection_id}/password"),
         SecretKind::OAuthTokens => format!("connection/{connection_id}/oauth"),
     }
+}
+
+/// The keyring name of a connection's secret in one workspace:
+/// `workspace/<workspace id>/connection/<id>/<kind>`. Connection ids restart at 1 in every
+/// workspace, so without the workspace two workspaces would read each other's secrets.
+pub fn workspace_secret_name(workspace_id: &str, connection_id: i64, kind: SecretKind) -> String {
+    format!(
+        "workspace/{workspace_id}/{}",
+        secret_name(connection_id, kind)
+    )
 }
 
 #[cfg(test)]
@@ -534,6 +547,19 @@ mod tests {
         assert!(validate_mirror_scope(&[]).is_err());
         assert!(validate_mirror_scope(&["a b".into()]).is_err());
         assert!(validate_mirror_scope(&["x'; DROP".into()]).is_err());
+    }
+
+    #[test]
+    fn workspace_secret_names_differ_per_workspace() {
+        let a = workspace_secret_name("aa01", 1, SecretKind::Password);
+        let b = workspace_secret_name("bb02", 1, SecretKind::Password);
+        assert_eq!(a, "workspace/aa01/connection/1/password");
+        assert_ne!(a, b);
+        assert_ne!(a, secret_name(1, SecretKind::Password));
+        assert_eq!(
+            workspace_secret_name("aa01", 1, SecretKind::OAuthTokens),
+            "workspace/aa01/connection/1/oauth"
+        );
     }
 
     #[test]

@@ -126,7 +126,7 @@ async fn test_connection_reports_an_untrusted_certificate_as_unreachable_in_plai
         Arc::new(FixedClock::new(0)),
         http::client(&HttpConfig::default()).unwrap(),
     );
-    tm.set_password(1, casebook_core::secrets::SecretValue::new("token"))
+    tm.set_password(&conn, casebook_core::secrets::SecretValue::new("token"))
         .await
         .unwrap();
     let report = casebook_sync::probe::test_connection(&tm, &conn).await;
