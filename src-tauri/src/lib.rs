@@ -14,6 +14,7 @@ use tauri::Manager;
 /// Runs the app until its last window closes.
 pub fn run() {
     init_logging();
+    tracing::debug!("starting");
     let result = tauri::Builder::default()
         // Breach warnings (sla_alerts.rs), sent from Rust: the webview is granted nothing of it.
         .plugin(tauri_plugin_notification::init())
@@ -90,6 +91,7 @@ pub fn run() {
             commands::sync::conflicts_resolve,
         ])
         .setup(|app| {
+            tracing::debug!("setting up");
             // Setup runs before the webview's first IPC request is handled: no command can
             // arrive before the state is managed.
             app.manage(sla_alerts::Alerts::new());

@@ -1,6 +1,9 @@
 import { mount } from "svelte";
 import "./app.css";
 import App from "./App.svelte";
+import { markStartup } from "./lib/startup";
+
+markStartup("script");
 
 const target = document.getElementById("app");
 if (!target) throw new Error("#app element missing from index.html");

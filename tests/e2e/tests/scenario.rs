@@ -127,12 +127,20 @@ async fn edits_survive_a_crash_and_restart() {
     // ---- Restart on the same data directory: the queue comes back with the edits.
     let driver = Driver::start(&tools, home.path(), artifacts.join("e2e-restart.log")).await;
     let started = Instant::now();
+    println!(
+        "  restarting the app at {:?}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+    );
     let s = driver.session(&tools.app).await;
+    let session_ms = started.elapsed().as_millis();
     s.wait_for(&testid("queue-row")).await;
     println!(
         "app start to first queue paint: {} ms",
         started.elapsed().as_millis()
     );
+    print_startup_marks(&s, session_ms).await;
     assert_eq!(
         s.queue_total().await,
         total,
@@ -219,4 +227,26 @@ async fn wait_for_internal_note(s: &Session, note: &str) {
         None
     })
     .await;
+}
+
+/// Where the start-up time went: the UI's `casebook:*` marks (ui/src/lib/startup.ts), in ms since
+/// the page's time origin, and when the WebDriver session (which launches the app) was ready.
+async fn print_startup_marks(s: &Session, session_ms: u128) {
+    let marks = s
+        .client
+        .execute(
+            "return [...performance.getEntriesByType('mark'), \
+                     ...performance.getEntriesByType('navigation')] \
+               .map((m) => m.entryType === 'mark' \
+                   ? `${m.name.replace('casebook:', '')} ${Math.round(m.startTime)}` \
+                   : `dom-content-loaded ${Math.round(m.domContentLoadedEventEnd)}`) \
+               .concat([`now ${Math.round(performance.now())}`, \
+                       `origin ${new Date(performance.timeOrigin).toISOString()}`]).join(', ');",
+            Vec::new(),
+        )
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unavailable".into());
+    println!("  session ready after {session_ms} ms; page marks (ms): {marks}");
 }

@@ -2,6 +2,7 @@ import type { SettingsInput } from "../bindings/SettingsInput";
 import type { WorkspaceInfo } from "../bindings/WorkspaceInfo";
 import * as ipc from "../ipc";
 import { toApiError, type ApiError } from "../lib/errors";
+import { markStartup } from "../lib/startup";
 
 /** What `workspace_info` says, kept fresh by change events. */
 export class WorkspaceModel {
@@ -17,7 +18,9 @@ export class WorkspaceModel {
   async load(): Promise<void> {
     this.loading = true;
     try {
+      markStartup("workspace-asked");
       this.info = await ipc.workspaceInfo();
+      markStartup("workspace-info");
       this.error = null;
     } catch (e) {
       this.error = toApiError(e);

@@ -216,9 +216,16 @@ impl Casebook {
         F: FnOnce(&Inner) -> Result<T> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&inner))
-            .await
-            .map_err(|e| ApiError::internal(what, &e))?
+        let asked = std::time::Instant::now();
+        tokio::task::spawn_blocking(move || {
+            let started = asked.elapsed();
+            let out = f(&inner);
+            // `CASEBOOK_LOG=casebook_api=debug` shows where a slow command spent its time.
+            tracing::debug!(what, queued = ?started, took = ?asked.elapsed() - started, "done");
+            out
+        })
+        .await
+        .map_err(|e| ApiError::internal(what, &e))?
     }
 
     fn publish(&self, kind: ChangeKind, ids: Vec<i64>) {
@@ -507,15 +514,29 @@ impl Casebook {
 
     /// Builds the store's in-memory queue index (filters, sorts, counts and free text over the
     /// whole queue in about a millisecond). Failures are logged: queries then build it themselves.
+    ///
+    /// The build runs on its own thread at a lower priority: at start-up it overlaps the window
+    /// painting its first page, which must not wait for it (queries answer by SQL meanwhile).
     pub async fn warm_queue_index(&self) {
         let inner = Arc::clone(&self.inner);
         let started = std::time::Instant::now();
-        match tokio::task::spawn_blocking(move || inner.store.warm_queue_index()).await {
+        let (done, built) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("queue-index".into())
+            .spawn(move || {
+                background_priority();
+                let _ = done.send(inner.store.warm_queue_index());
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start building the queue index");
+            return;
+        }
+        match built.await {
             Ok(Ok(tickets)) => {
                 tracing::info!(tickets, took = ?started.elapsed(), "queue index built");
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "cannot build the queue index"),
-            Err(e) => tracing::warn!(error = %e, "building the queue index panicked"),
+            Err(_) => tracing::warn!("building the queue index panicked"),
         }
     }
 
@@ -617,4 +638,14 @@ fn run_import(
             .collect(),
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10), so that background work yields the
+/// CPU to the window and the agent's own queries. Linux only: elsewhere the call would lower the
+/// whole process.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, 10) {
+        tracing::debug!(error = %e, "cannot lower the priority of a background thread");
+    }
 }

@@ -38,6 +38,31 @@ describe("queue", () => {
     expect(calls.map((q) => q.offset)).toEqual([0]);
   });
 
+  it("paints a prefetched first page without asking for it again", async () => {
+    serveQueue(500);
+    const app = new AppState();
+    app.queue.prefetch();
+    app.queue.prefetch();
+    await waitFor(() => expect(app.queue.total).toBe(500));
+    render(QueueScreen, { context: appContext(app) });
+    const rows = await screen.findAllByTestId("queue-row");
+    expect(rows[0]!.getAttribute("data-key")).toBe("CB-1");
+    expect(vi.mocked(ipc.listTickets).mock.calls.map((c) => c[0].offset)).toEqual([0]);
+  });
+
+  it("does not record a failed prefetch: the list asks again when it mounts", async () => {
+    vi.mocked(ipc.listTickets).mockRejectedValueOnce({ code: "unavailable", message: "locked" });
+    const app = new AppState();
+    app.queue.prefetch();
+    await waitFor(() => expect(ipc.listTickets).toHaveBeenCalledTimes(1));
+    await Promise.resolve();
+    expect(app.queue.error).toBeNull();
+    render(QueueScreen, { context: appContext(app) });
+    const rows = await screen.findAllByTestId("queue-row");
+    expect(rows).toHaveLength(3);
+    expect(ipc.listTickets).toHaveBeenCalledTimes(2);
+  });
+
   it("moves the selection with j/k and arrows and opens the ticket with Enter", async () => {
     serveQueue(50);
     const app = setup();

@@ -5,6 +5,7 @@ import * as ipc from "../../ipc";
 import { toApiError, type ApiError } from "../../lib/errors";
 import { emptyFilter, normalizeFilter, queryKey } from "../../lib/filters";
 import { PageCache } from "../../lib/pageCache";
+import { markStartup } from "../../lib/startup";
 import { clampIndex, pageOffsets } from "../../lib/virtual";
 
 export const PAGE_SIZE = 100;
@@ -76,7 +77,18 @@ export class QueueModel {
     }
   }
 
-  private async fetchPage(key: string, offset: number): Promise<void> {
+  /**
+   * Asks for the first page while the window is still starting (the workspace opening, the shell
+   * mounting), so the queue can paint its rows as soon as it mounts. A failure is not recorded:
+   * the workspace's own problem screen explains it, and the list asks again when it mounts.
+   */
+  prefetch(): void {
+    const ck = PageCache.key(this.key, 0);
+    if (this.inflight.has(ck) || this.cache.get(ck)) return;
+    void this.fetchPage(this.key, 0, true);
+  }
+
+  private async fetchPage(key: string, offset: number, quiet = false): Promise<void> {
     const ck = PageCache.key(key, offset);
     const generation = this.generation;
     const query = {
@@ -88,7 +100,9 @@ export class QueueModel {
     };
     this.inflight.add(ck);
     try {
+      markStartup("queue-asked");
       const page = await ipc.listTickets(query);
+      markStartup("first-page");
       if (generation !== this.generation) return;
       this.cache.set(ck, page.rows, generation);
       this.totals.set(key, page.total);
@@ -98,8 +112,9 @@ export class QueueModel {
         this.followSelection();
       }
       this.version++;
+      requestAnimationFrame(() => markStartup("first-frame"));
     } catch (e) {
-      if (generation !== this.generation) return;
+      if (generation !== this.generation || quiet) return;
       this.failed.add(ck);
       if (key === this.key) this.error = toApiError(e);
       this.version++;

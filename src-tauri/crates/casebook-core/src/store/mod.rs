@@ -87,8 +87,13 @@ pub struct Store {
 /// The in-memory queue index and what changed since it was last brought up to date.
 #[derive(Default)]
 struct QueueState {
-    /// Held while the index is built or refreshed (queries wait; writers never take it).
+    /// The index, if built. Held while it is patched with a few changed tickets (queries wait;
+    /// writers never take it), never during a full build.
     index: Mutex<Option<Arc<QueueIndex>>>,
+    /// Held during a full build, so that two callers never build at once. Queries that can do
+    /// without the index meanwhile answer by SQL instead of waiting (the app's first page at
+    /// start-up, while the index warms in the background).
+    building: Mutex<()>,
     /// Tickets changed by committed transactions and not yet re-read.
     dirty: Mutex<Dirty>,
     /// Tickets the writer's current transaction touched (filled by the update hook).
@@ -265,33 +270,66 @@ impl Store {
 
     /// The queue index brought up to date, built first if `build` (else `None` until it exists).
     fn queue_index(&self, build: bool) -> Result<Option<Arc<QueueIndex>>> {
-        let mut slot = self
-            .queue
-            .index
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() && !build {
-            return Ok(None);
+        loop {
+            {
+                let mut slot = self
+                    .queue
+                    .index
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                match slot.as_mut() {
+                    Some(index) => match self.take_dirty() {
+                        Dirty::Clean => return Ok(slot.clone()),
+                        Dirty::Ids(ids) => {
+                            let patched = self.read(|c| Arc::make_mut(index).refresh(c, &ids));
+                            if let Err(e) = patched {
+                                // The index may be half patched: rebuild it next time.
+                                *slot = None;
+                                return Err(e);
+                            }
+                            return Ok(slot.clone());
+                        }
+                        // Another process wrote: the index is stale for every query. Rebuild it
+                        // (below, outside this lock) whatever `build` says.
+                        Dirty::All => *slot = None,
+                    },
+                    None if !build => return Ok(None),
+                    None => {}
+                }
+            }
+            let _one_build = self
+                .queue
+                .building
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let built_meanwhile = self
+                .queue
+                .index
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some();
+            if !built_meanwhile {
+                // Forget the changes before reading: whatever commits after this is marked again
+                // and patched in on the next turn of the loop.
+                self.take_dirty();
+                let fresh = Arc::new(self.read(QueueIndex::build)?);
+                *self
+                    .queue
+                    .index
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(fresh);
+            }
         }
-        // Take the changes before reading: whatever commits after this is marked again later.
-        let dirty = std::mem::take(
+    }
+
+    fn take_dirty(&self) -> Dirty {
+        std::mem::take(
             &mut *self
                 .queue
                 .dirty
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
-        );
-        match (slot.as_mut(), dirty) {
-            (Some(_), Dirty::Clean) => {}
-            (Some(index), Dirty::Ids(ids)) => {
-                let index = Arc::make_mut(index);
-                self.read(|c| index.refresh(c, &ids))?;
-            }
-            (None, _) | (Some(_), Dirty::All) => {
-                *slot = Some(Arc::new(self.read(QueueIndex::build)?));
-            }
-        }
-        Ok(slot.clone())
+        )
     }
 
     /// Runs `f` on a pooled read-only connection inside one read transaction (a consistent

@@ -776,4 +776,65 @@ mod tests {
             check(&store, None)?;
         }
     }
+
+    /// While the queue index is being built (the app warms it in the background right after
+    /// opening), the first page, the view counts and the facets are answered by SQL instead of
+    /// waiting for the build; a text query, which needs the index, waits for that one build.
+    #[test]
+    fn queries_that_can_do_without_the_index_do_not_wait_for_its_build() {
+        let (_dir, store) = temp_store();
+        let batch: Vec<_> = (0..40)
+            .map(|i| ticket(i, &[i, i / 2, i / 3, i, i / 5, i, i / 7, i, i, i / 11]))
+            .collect();
+        store.import_batch(&batch, "test", 1).unwrap();
+        let store = std::sync::Arc::new(store);
+        let first_page = TicketQuery {
+            filter: TicketFilter::default(),
+            sort: SortKey::Updated,
+            reverse: false,
+            offset: 0,
+            limit: 10,
+        };
+        // Stand in for a build in progress.
+        let building = store.queue.building.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s = std::sync::Arc::clone(&store);
+        let q = first_page.clone();
+        std::thread::spawn(move || {
+            let page = s.query_tickets(&q).unwrap();
+            let counts = s.count_tickets(&[TicketFilter::default()]).unwrap();
+            let facets = s.facets().unwrap();
+            tx.send((page.total, counts, facets.sources.len())).unwrap();
+        });
+        let (total, counts, sources) = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the first page waited for the index build");
+        assert_eq!((total, counts), (40, vec![40]));
+        assert!(sources > 0);
+        // A text query needs the index: it waits for the build, then builds it itself.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s = std::sync::Arc::clone(&store);
+        let mut text = first_page.clone();
+        text.filter.text = Some(WORDS[0].to_owned());
+        std::thread::spawn(move || tx.send(s.query_tickets(&text).unwrap().total).unwrap());
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err()
+        );
+        drop(building);
+        let total = rx.recv_timeout(std::time::Duration::from_secs(20)).unwrap();
+        assert!(
+            store.queue_index_bytes() > 0,
+            "the text query built the index"
+        );
+        assert_eq!(
+            total,
+            oracle(&store, &{
+                let mut q = first_page;
+                q.filter.text = Some(WORDS[0].to_owned());
+                q
+            })
+            .1
+        );
+    }
 }
