@@ -721,3 +721,116 @@ mod erased {
         }
     }
 }
+
+/// A Jira connection (basic auth) at a port nobody listens on: storing its token needs no server.
+async fn jira_at_closed_port(
+    cb: &Casebook,
+    name: &str,
+) -> casebook_api::connections::ConnectionView {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    cb.add_connection(NewConnectionInput {
+        vendor: Vendor::Jira,
+        name: name.into(),
+        instance: format!("http://127.0.0.1:{port}"),
+        auth_method: AuthMethod::Basic,
+        username: Some(JIRA_EMAIL.into()),
+        oauth_client_id: None,
+        mirror_scope: None,
+    })
+    .await
+    .unwrap()
+}
+
+async fn password_of(cb: &Casebook, id: i64) -> String {
+    match cb.connection_credentials(id).await.unwrap() {
+        casebook_sync::auth::Credentials::Basic { password, .. } => password.expose().to_owned(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Two workspaces on one machine (one keyring) both have a connection 1: each reads only its own
+/// secret, and removing one's connection leaves the other's secret.
+#[tokio::test]
+async fn two_workspaces_in_one_keyring_keep_their_connection_secrets_apart() {
+    let a = env().await;
+    let home_b = a._dir.path().join("ws-b");
+    let b = Casebook::open(options(&home_b, &a.secrets, &a.clock))
+        .await
+        .unwrap();
+    let ca = jira_at_closed_port(&a.cb, "Jira A").await;
+    let cb_ = jira_at_closed_port(&b, "Jira B").await;
+    assert_eq!((ca.id, cb_.id), (1, 1), "both workspaces start at 1");
+    a.cb.set_connection_secret(ca.id, "token-of-a".into())
+        .await
+        .unwrap();
+    // B has nothing yet: it must not see A's token.
+    let err = b.connection_credentials(cb_.id).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::SignInFailed, "{err:?}");
+    assert!(!err.message.contains("token-of-a"), "{}", err.message);
+    b.set_connection_secret(cb_.id, "token-of-b".into())
+        .await
+        .unwrap();
+    assert_eq!(password_of(&a.cb, ca.id).await, "token-of-a");
+    assert_eq!(password_of(&b, cb_.id).await, "token-of-b");
+    let ws_a = casebook_api::workspace_key::read_workspace_id(&a.home)
+        .unwrap()
+        .unwrap();
+    let ws_b = casebook_api::workspace_key::read_workspace_id(&home_b)
+        .unwrap()
+        .unwrap();
+    assert_ne!(ws_a, ws_b);
+    let name_a = format!("workspace/{ws_a}/connection/1/password");
+    let name_b = format!("workspace/{ws_b}/connection/1/password");
+    assert!(a.secrets.get(&name_a).unwrap().is_some());
+    assert!(a.secrets.get(&name_b).unwrap().is_some());
+
+    // Removing A's connection deletes A's entry only.
+    a.cb.remove_connection(ca.id).await.unwrap();
+    assert_eq!(a.secrets.get(&name_a).unwrap(), None);
+    assert_eq!(password_of(&b, cb_.id).await, "token-of-b");
+    // Signing out of B deletes B's entry only: A's database key is still there.
+    b.delete_connection_secret(cb_.id).await.unwrap();
+    assert_eq!(a.secrets.get(&name_b).unwrap(), None);
+    assert!(
+        a.secrets
+            .get(&format!("database-key/{ws_a}"))
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// A secret stored under the pre-namespacing name (`connection/1/password`, written by an older
+/// Casebook for whichever workspace signed in last) is not attributable to a workspace: it is not
+/// used, not moved and not deleted; the connection says to sign in again, by name.
+#[tokio::test]
+async fn a_legacy_shared_entry_is_not_used_and_the_connection_asks_for_a_new_sign_in() {
+    let e = env().await;
+    let c = jira_at_closed_port(&e.cb, "Old Jira").await;
+    e.secrets
+        .set(
+            "connection/1/password",
+            &casebook_core::secrets::SecretValue::new("legacy-token-77"),
+        )
+        .unwrap();
+    let err = e.cb.connection_credentials(c.id).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::SignInFailed, "{err:?}");
+    assert!(
+        err.message.contains("Old Jira") && err.message.contains("signed in again"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("legacy-token-77"));
+    let now = e.cb.get_connection(c.id.to_string()).await.unwrap();
+    assert_eq!(now.status, ConnectionStatus::NeedsSignIn);
+    assert!(
+        e.secrets.get("connection/1/password").unwrap().is_some(),
+        "left for the workspace that wrote it"
+    );
+    // After a new sign-in the workspace's own entry is used.
+    e.cb.set_connection_secret(c.id, "new-token".into())
+        .await
+        .unwrap();
+    assert_eq!(password_of(&e.cb, c.id).await, "new-token");
+}
