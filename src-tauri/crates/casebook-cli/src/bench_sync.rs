@@ -35,6 +35,11 @@ struct Figures {
     incremental_sync_s: f64,
     incremental_target_s: f64,
     peak_rss_mib: Option<f64>,
+    /// Resident memory once the fake instance is seeded, before any sync (the fake's share).
+    rss_after_seeding_mib: Option<f64>,
+    /// Resident memory after each phase: the fetch-only baseline, the initial sync, the KB
+    /// indexing, the incremental sync (growth across sizes shows what is not bounded).
+    rss_after_phases_mib: Vec<Option<f64>>,
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
@@ -42,8 +47,12 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
 }
 
 fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+fn status_mib(field: &str) -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -67,6 +76,7 @@ async fn bench(a: SyncBenchArgs, json: bool) -> Result<(), ApiError> {
         .await
         .map_err(|e| internal("starting the fake instance", e))?;
     fake.seed_many(a.tickets, 40, true);
+    let rss_after_seeding = status_mib("VmRSS:");
     eprintln!(
         "fake ServiceNow on {} with {} incidents",
         fake.base_url(),
@@ -102,6 +112,7 @@ async fn bench(a: SyncBenchArgs, json: bool) -> Result<(), ApiError> {
         }
     }
     let baseline = started.elapsed().as_secs_f64();
+    let mut rss_phases = vec![status_mib("VmRSS:")];
 
     let dir = tempfile::tempdir().map_err(|e| internal("creating a temp dir", e))?;
     let cb = Casebook::open(OpenOptions::for_tests(dir.path(), Origin::Cli)).await?;
@@ -121,6 +132,7 @@ async fn bench(a: SyncBenchArgs, json: bool) -> Result<(), ApiError> {
     let started = Instant::now();
     let run = cb.sync_now("bench".into(), None).await?;
     let initial = started.elapsed().as_secs_f64();
+    rss_phases.push(status_mib("VmRSS:"));
     if run.stopped.is_some() || !run.errors.is_empty() {
         return Err(internal(
             "the initial sync",
@@ -130,6 +142,7 @@ async fn bench(a: SyncBenchArgs, json: bool) -> Result<(), ApiError> {
     let started = Instant::now();
     cb.kb_reindex(false, |_| {}).await?;
     let kb = started.elapsed().as_secs_f64();
+    rss_phases.push(status_mib("VmRSS:"));
 
     let ids: Vec<String> = fake
         .incidents()
@@ -144,6 +157,7 @@ async fn bench(a: SyncBenchArgs, json: bool) -> Result<(), ApiError> {
     let started = Instant::now();
     let inc = cb.sync_now("bench".into(), None).await?;
     let incremental = started.elapsed().as_secs_f64();
+    rss_phases.push(status_mib("VmRSS:"));
     if inc.tickets_updated != ids.len() as u64 {
         return Err(internal(
             "the incremental sync",
@@ -161,6 +175,8 @@ async fn bench(a: SyncBenchArgs, json: bool) -> Result<(), ApiError> {
         incremental_sync_s: incremental,
         incremental_target_s: 1.0,
         peak_rss_mib: peak_rss_mib(),
+        rss_after_seeding_mib: rss_after_seeding,
+        rss_after_phases_mib: rss_phases,
     };
     if json {
         println!(
@@ -208,6 +224,21 @@ async fn bench(a: SyncBenchArgs, json: bool) -> Result<(), ApiError> {
         if let Some(m) = f.peak_rss_mib {
             println!("  peak memory (VmHWM, includes the fake's own copy) {m:.0} MiB");
         }
+        if let (Some(seeded), Some(peak)) = (f.rss_after_seeding_mib, f.peak_rss_mib) {
+            println!(
+                "  of which the seeded fake {seeded:.0} MiB; baseline + sync + indexing add ≤ {:.0} MiB",
+                peak - seeded
+            );
+        }
+        let phases: Vec<String> = f
+            .rss_after_phases_mib
+            .iter()
+            .map(|m| m.map_or("?".into(), |m| format!("{m:.0}")))
+            .collect();
+        println!(
+            "  resident after baseline / initial sync / KB indexing / incremental: {} MiB",
+            phases.join(" / ")
+        );
     }
     Ok(())
 }
