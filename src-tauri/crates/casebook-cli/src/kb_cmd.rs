@@ -69,9 +69,13 @@ pub struct EvalArgs {
     #[arg(long)]
     pub verbose: bool,
     /// Try other ranking parameters for the first row (`title=3,headings=1.5,names=3,body=1,
-    /// coord=2,whole=1`): for tuning, reported as in docs/search.md.
+    /// coord=2,whole=1,synonyms=0.5,fuzzy=1`): for tuning, reported as in docs/search.md.
     #[arg(long, value_name = "K=V,...")]
     pub ranking: Option<String>,
+    /// Try another synonym list (the format of casebook-search/data/ops-synonyms.txt) instead of
+    /// the shipped one: for tuning.
+    #[arg(long, value_name = "FILE")]
+    pub synonyms: Option<PathBuf>,
 }
 
 fn parse_ranking(spec: &str) -> Result<Ranking, ApiError> {
@@ -92,6 +96,7 @@ fn parse_ranking(spec: &str) -> Result<Ranking, ApiError> {
             "coord" => r.coord_power = v,
             "whole" => r.whole_doc = v,
             "fuzzy" => r.fuzzy = v != 0.0,
+            "synonyms" => r.synonyms = v,
             other => {
                 return Err(ApiError::invalid(format!(
                     "--ranking: unknown key '{other}'"
@@ -345,6 +350,12 @@ pub fn eval(a: EvalArgs, out: &Out) -> Result<u8, ApiError> {
         .map_err(|e| ApiError::invalid(format!("cannot read {}: {e}", a.queries.display())))?;
     let queries = eval::parse_jsonl(&text)
         .map_err(|e| ApiError::invalid(format!("{}: {e}", a.queries.display())))?;
+    if let Some(path) = &a.synonyms {
+        let list = std::fs::read_to_string(path)
+            .map_err(|e| ApiError::invalid(format!("cannot read {}: {e}", path.display())))?;
+        let n = casebook_search::synonyms::use_list(&list).map_err(ApiError::invalid)?;
+        eprintln!("synonyms: {n} groups from {}", path.display());
+    }
     let corpus = match a.corpus.clone().or_else(default_corpus) {
         Some(c) if c.is_dir() => c,
         _ => {
@@ -421,6 +432,13 @@ pub fn eval(a: EvalArgs, out: &Out) -> Result<u8, ApiError> {
             "  without typo expansion",
             Ranking {
                 fuzzy: false,
+                ..Ranking::default()
+            },
+        ),
+        (
+            "  without synonyms/abbreviations",
+            Ranking {
+                synonyms: 0.0,
                 ..Ranking::default()
             },
         ),

@@ -34,7 +34,13 @@ pub struct Ranking {
     pub collapse: bool,
     /// Weight of a whole runbook relative to its sections.
     pub whole_doc: f32,
+    /// Weight of the synonyms and abbreviations of `data/ops-synonyms.txt` relative to what was
+    /// typed (0: not searched).
+    pub synonyms: f32,
 }
+
+/// What the evaluation supports for [`Ranking::synonyms`] (docs/search.md).
+pub const SYNONYM_WEIGHT: f32 = 0.5;
 
 impl Default for Ranking {
     fn default() -> Self {
@@ -47,6 +53,7 @@ impl Default for Ranking {
             fuzzy: true,
             collapse: true,
             whole_doc: 1.4,
+            synonyms: SYNONYM_WEIGHT,
         }
     }
 }
@@ -63,6 +70,7 @@ impl Ranking {
             fuzzy: false,
             collapse: true,
             whole_doc: 1.0,
+            synonyms: 0.0,
         }
     }
 }
@@ -403,6 +411,58 @@ fn clause_q(
     (!cq.queries.is_empty()).then_some(cq)
 }
 
+/// Adds the list's alternatives for the query's words: each is scored (at `r.synonyms` of the
+/// field weights) with the first clause it stands for, and a document containing it counts as
+/// matching every clause it stands for (`disk full` ↔ `no space left on device`: both words).
+fn add_synonyms(
+    f: &Fields,
+    r: &Ranking,
+    an: &mut Analyzers,
+    clauses: &[Clause],
+    built: &mut [Option<ClauseQ>],
+) {
+    let expansions = {
+        let en = &mut an.en;
+        crate::synonyms::expand(clauses, &mut |w| analyze(en, w).concat())
+    };
+    for e in expansions {
+        let en_terms = analyze(&mut an.en, &e.text);
+        let id_terms = analyze(&mut an.id, &e.text);
+        let mut queries: Vec<Box<dyn Query>> = Vec::new();
+        let mut checks: Vec<Vec<(Field, Term)>> = Vec::new();
+        let mut add = |field: Field, terms: &[String], boost: f32| {
+            let ts: Vec<Term> = terms
+                .iter()
+                .map(|t| Term::from_field_text(field, t))
+                .collect();
+            match ts.len() {
+                0 => return,
+                1 => queries.push(term_q(ts[0].clone(), boost * r.synonyms)),
+                _ => queries.push(boosted(
+                    Box::new(PhraseQuery::new(ts.clone())),
+                    boost * r.synonyms,
+                )),
+            }
+            checks.push(ts.into_iter().map(|t| (field, t)).collect());
+        };
+        add(f.title, &en_terms, r.title);
+        if en_terms.len() == 1 {
+            add(f.headings, &en_terms, r.headings);
+        }
+        add(f.body, &en_terms, r.body);
+        add(f.names, &id_terms, r.names);
+        let mut first = true;
+        for cq in built[e.first..=e.last].iter_mut().flatten() {
+            if first {
+                cq.queries.append(&mut queries);
+                cq.highlight.extend(en_terms.iter().cloned());
+                first = false;
+            }
+            cq.checks.extend(checks.iter().cloned());
+        }
+    }
+}
+
 fn filter_query(f: &Fields, filters: &Filters) -> Vec<(Occur, Box<dyn Query>)> {
     let mut out: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let any = |field: Field, values: Vec<String>| -> Box<dyn Query> {
@@ -494,11 +554,15 @@ impl KbIndex {
         let searcher = self.reader.searcher();
         let f = self.fields;
         let mut an = Analyzers::new();
-        let clauses: Vec<ClauseQ> = parsed
+        let mut built: Vec<Option<ClauseQ>> = parsed
             .clauses
             .iter()
-            .filter_map(|c| clause_q(&searcher, &f, r, &mut an, c))
+            .map(|c| clause_q(&searcher, &f, r, &mut an, c))
             .collect();
+        if r.synonyms > 0.0 {
+            add_synonyms(&f, r, &mut an, &parsed.clauses, &mut built);
+        }
+        let clauses: Vec<ClauseQ> = built.into_iter().flatten().collect();
         let res = SearchResults {
             rebuilding: self.is_rebuilding(),
             empty_query: parsed.is_empty(),
