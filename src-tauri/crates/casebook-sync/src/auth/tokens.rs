@@ -528,6 +528,57 @@ mod tests {
         );
     }
 
+    /// The same in the OS keyring (one app-wide service, two workspaces with connection 1).
+    #[tokio::test]
+    async fn real_keyring_two_workspaces_keep_their_own_secrets() {
+        if std::env::var("CASEBOOK_KEYRING_IT").as_deref() != Ok("1") {
+            eprintln!(
+                "skipped: set CASEBOOK_KEYRING_IT=1 inside a session with an unlocked Secret \
+                 Service (scripts/test.sh does) to test the real keyring"
+            );
+            return;
+        }
+        let store: Arc<dyn SecretStore> = Arc::new(
+            casebook_core::secrets::KeyringSecretStore::new("test.casebook.keyring-it.ws"),
+        );
+        let ws_a = casebook_core::secrets::random_hex(8).unwrap();
+        let ws_b = casebook_core::secrets::random_hex(8).unwrap();
+        let mk = |ws: &str| {
+            TokenManager::for_workspace(
+                Arc::clone(&store),
+                ws,
+                Arc::new(FixedClock::new(0)),
+                reqwest::Client::new(),
+            )
+        };
+        let (a, b) = (mk(&ws_a), mk(&ws_b));
+        let ca = conn(1, "https://a.service-now.com", AuthMethod::Basic);
+        let cb = conn(1, "https://b.service-now.com", AuthMethod::Basic);
+        a.set_password(&ca, SecretValue::new("kr-secret-a"))
+            .await
+            .unwrap();
+        assert!(!b.has_secret(&cb).await.unwrap());
+        b.set_password(&cb, SecretValue::new("kr-secret-b"))
+            .await
+            .unwrap();
+        assert_eq!(
+            password_of(a.credentials(&ca).await.unwrap()),
+            "kr-secret-a"
+        );
+        assert_eq!(
+            password_of(b.credentials(&cb).await.unwrap()),
+            "kr-secret-b"
+        );
+        a.forget(1).await.unwrap();
+        assert!(!a.has_secret(&ca).await.unwrap());
+        assert_eq!(
+            password_of(b.credentials(&cb).await.unwrap()),
+            "kr-secret-b"
+        );
+        b.forget(1).await.unwrap();
+        assert!(!b.has_secret(&cb).await.unwrap());
+    }
+
     #[tokio::test]
     async fn an_unnamespaced_manager_reads_plain_entries_as_before() {
         let store = Arc::new(MemorySecretStore::new());
