@@ -87,7 +87,8 @@ e2e_tests() {
   cargo nextest run -p casebook-e2e --locked --no-run || return 1
   # The app keeps the workspace's database key in the OS keyring: give the session an unlocked
   # Secret Service (scratch state under target/, as for the Rust tests).
-  CASEBOOK_APP="$ROOT/target/debug/casebook-app" \
+  # The sync tests prepare their workspace with the casebook CLI, built by the Rust test step.
+  CASEBOOK_APP="$ROOT/target/debug/casebook-app" CASEBOOK_CLI="$ROOT/target/debug/casebook" \
     xvfb-run -a -s "-screen 0 1280x800x24" \
     dbus-run-session -- sh -ec '
       export XDG_DATA_HOME="$1/target/e2e-keyring/data" XDG_RUNTIME_DIR="$1/target/e2e-keyring/run"
