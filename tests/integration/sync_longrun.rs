@@ -52,7 +52,8 @@ use casebook_api::connections::NewConnectionInput;
 use casebook_api::dto::{AddCommentInput, UpdateTicketInput};
 use casebook_api::sync::{ConflictResolutionInput, SyncProgress};
 use casebook_api::{Casebook, OpenOptions};
-use casebook_core::connection::{AuthMethod, SecretKind, Vendor, secret_name};
+use casebook_core::SystemClock;
+use casebook_core::connection::{AuthMethod, Vendor};
 use casebook_core::model::{Priority, TicketState, Visibility};
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
 use casebook_core::store::Origin;
@@ -61,6 +62,7 @@ use casebook_fakes::servicenow::{self, NewIncident, ServiceNowFake};
 use casebook_fakes::zendesk::{self, ZendeskFake};
 use casebook_fakes::{Fault, FaultPlan, FaultRule};
 use casebook_sync::auth::oauth::TokenSet;
+use casebook_sync::auth::tokens::TokenManager;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
@@ -187,44 +189,58 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
-/// The worker's (and the final check's) secret store: the three connections' credentials.
-fn secrets_for(ids: &HashMap<V, i64>) -> Arc<MemorySecretStore> {
-    let s = Arc::new(MemorySecretStore::new());
-    s.set(
-        &secret_name(ids[&V::Sn], SecretKind::Password),
-        &SecretValue::new(SN_PASSWORD),
-    )
-    .unwrap();
-    s.set(
-        &secret_name(ids[&V::Jira], SecretKind::Password),
-        &SecretValue::new(JIRA_TOKEN),
-    )
-    .unwrap();
-    let tokens = TokenSet {
-        access_token: SecretValue::new(ZD_ACCESS),
-        refresh_token: None,
-        expires_at: None,
-    };
-    s.set(
-        &secret_name(ids[&V::Zd], SecretKind::OAuthTokens),
-        &tokens.to_secret(),
-    )
-    .unwrap();
-    s
+/// Stores a connection's credentials in the workspace's secret store, named and bound as the
+/// workspace's own token manager names them (the memory store lives as long as the process).
+async fn store_credentials(cb: &Casebook, home: &Path, secrets: &Arc<MemorySecretStore>, id: i64) {
+    let ws = casebook_api::workspace_key::read_workspace_id(home)
+        .unwrap()
+        .expect("an open workspace has an id");
+    let http = casebook_sync::http::client(&Default::default()).unwrap();
+    let tm = TokenManager::for_workspace(
+        Arc::clone(secrets) as Arc<dyn SecretStore>,
+        &ws,
+        Arc::new(SystemClock),
+        http,
+    );
+    let conn = cb.store().connection(id).unwrap();
+    match conn.vendor {
+        Vendor::ServiceNow => tm
+            .set_password(&conn, SecretValue::new(SN_PASSWORD))
+            .await
+            .unwrap(),
+        Vendor::Jira => tm
+            .set_password(&conn, SecretValue::new(JIRA_TOKEN))
+            .await
+            .unwrap(),
+        Vendor::Zendesk => {
+            let tokens = TokenSet {
+                access_token: SecretValue::new(ZD_ACCESS),
+                refresh_token: None,
+                expires_at: None,
+            };
+            tm.store_tokens(&conn, &tokens).await.unwrap()
+        }
+    }
 }
 
+/// Opens the workspace (unencrypted, secrets in memory); with `ids`, stores the credentials of
+/// the three connections.
 async fn open_with(
     home: &Path,
     ids: Option<&HashMap<V, i64>>,
 ) -> (Casebook, Arc<MemorySecretStore>) {
     let mut opts = OpenOptions::for_tests(home, Origin::App);
-    let secrets = match ids {
-        Some(ids) => secrets_for(ids),
-        None => Arc::new(MemorySecretStore::new()),
-    };
+    let secrets = Arc::new(MemorySecretStore::new());
     opts.secrets = Arc::clone(&secrets) as Arc<dyn SecretStore>;
     opts.http.timeout = Some(CLIENT_TIMEOUT);
-    (Casebook::open(opts).await.unwrap(), secrets)
+    let cb = Casebook::open(opts).await.unwrap();
+    for id in ids
+        .map(|m| m.values().copied().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        store_credentials(&cb, home, &secrets, id).await;
+    }
+    (cb, secrets)
 }
 
 struct Fakes {
@@ -367,6 +383,8 @@ async fn longrun_worker() {
             }
             o.flush().unwrap();
         }
+        // As the app does between syncs: a pause, in which the agent's edits get the database.
+        tokio::time::sleep(Duration::from_millis(150)).await;
     }
 }
 
@@ -951,17 +969,21 @@ fn outbox_rows_with(cb: &Casebook, needle: &str) -> Vec<String> {
     cb.store()
         .read(|c| {
             let mut st = c.prepare(
-                "SELECT id, status, attempts, marker, last_error FROM outbox WHERE instr(payload, ?) > 0",
+                "SELECT id, status, attempts, marker, last_error, ticket_id, payload, base FROM outbox \
+                 WHERE instr(payload, ?) > 0",
             )?;
             let rows = st
                 .query_map([needle], |r| {
                     Ok(format!(
-                        "#{} {} attempts {} marker {:?} error {:?}",
+                        "#{} ticket {} {} attempts {} marker {:?} error {:?} payload {} base {}",
                         r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(5)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, i64>(2)?,
                         r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -1212,7 +1234,15 @@ async fn randomized_long_run_with_faults_and_sigkill_restarts() {
         for f in FIELDS {
             let (a, b) = (field_of(&mine.ticket, f), field_of(&theirs.ticket, f));
             if a != b {
-                diverged.push(format!("{} {f}: local {a} upstream {b}", mine.ticket.key));
+                diverged.push(format!(
+                    "{} {f}: local {a} upstream {b} (history {:?}; outbox {:?})",
+                    mine.ticket.key,
+                    run.ledger.get(&(t.local, f)),
+                    outbox_rows_with(&cb, &format!("\"{f}\""))
+                        .into_iter()
+                        .filter(|r| r.contains(&format!("ticket {}", t.local)))
+                        .collect::<Vec<_>>()
+                ));
             }
             finals.insert((t.local, f), b);
         }
@@ -1342,12 +1372,7 @@ async fn one_incident() -> (tempfile::TempDir, ServiceNowFake, Casebook, String,
         })
         .await
         .unwrap();
-    secrets
-        .set(
-            &secret_name(c.id, SecretKind::Password),
-            &SecretValue::new(SN_PASSWORD),
-        )
-        .unwrap();
+    store_credentials(&cb, dir.path(), &secrets, c.id).await;
     let run = cb.sync_now("SN".into(), None).await.unwrap();
     assert!(run.errors.is_empty() && run.stopped.is_none(), "{run:?}");
     let number = fake.incident(&sys_id).unwrap().get("number").to_owned();
