@@ -44,9 +44,11 @@
 //!      per-field three-way merge rightly sees "theirs == base" as "not changed upstream" (the
 //!      colleague set the value back to what the agent had seen). These are counted and printed.
 //!
-//! The assertions can fail: with the comment marker lookup disabled in the engine (`find_comment`
-//! answering "not found") the duplicate count goes above 0 and check 1 fails; with the update
-//! merge pushing `mine` over a changed `theirs` check 4 fails (both tried while writing this test).
+//! The assertions can fail, and did: check 4 caught a real bug (settling a conflict while a later
+//! edit of the same field waited behind it pushed the older value last: "my last edit … lost";
+//! fixed in the store, with the two deterministic tests at the end of this file), and an early
+//! version whose comment markers were prefixes of one another ("…-2" in "…-205") counted
+//! duplicates in check 1. Breaking the engine's marker lookup on purpose was not tried.
 
 use casebook_api::connections::NewConnectionInput;
 use casebook_api::dto::{AddCommentInput, UpdateTicketInput};
