@@ -17,7 +17,7 @@
 //! Seeded: the seed is printed; `CASEBOOK_LONGRUN_SEED=<n>` replays the same sequence of edits,
 //! faults and kill delays (the interleaving with the worker process still depends on timing, so a
 //! replay is the same scenario, not the same trace). `CASEBOOK_LONGRUN_SECS` sets the budget of the
-//! random phase (default 60 s; the whole test takes about two minutes here).
+//! random phase (default 60 s; the whole test took 66-71 s here with other builds running).
 //!
 //! # The oracle
 //!
