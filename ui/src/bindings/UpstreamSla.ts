@@ -5,7 +5,8 @@
  */
 export type UpstreamSla = { 
 /**
- * Where the upstream verdict comes from (`made_sla`, `jira: time to resolution`).
+ * Where the upstream verdict comes from (`made_sla`, `jira: time to resolution`,
+ * `servicenow: task_sla`, `zendesk: sla policy metric`).
  */
 field: string, madeSla: boolean, 
 /**
