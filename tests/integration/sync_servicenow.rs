@@ -31,6 +31,8 @@ struct Env {
     clock: Arc<FixedClock>,
     sleeper: RecordingSleeper,
     connector: Arc<ServiceNow>,
+    /// The same connector pointed at a port where nothing listens: the network is down.
+    offline: Arc<ServiceNow>,
     conn_id: i64,
 }
 
@@ -75,7 +77,14 @@ async fn env_with_timeout(timeout: Duration) -> Env {
         Arc::clone(&clock) as Arc<dyn Clock>,
         http.clone(),
     ));
-    let connector = Arc::new(ServiceNow::new(http, tm, conn.clone()));
+    let connector = Arc::new(ServiceNow::new(http.clone(), tm.clone(), conn.clone()));
+    let nothing_listens = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut unreachable = conn.clone();
+    unreachable.base_url = format!("http://127.0.0.1:{nothing_listens}");
+    let offline = Arc::new(ServiceNow::new(http, tm, unreachable));
     Env {
         dir,
         store,
@@ -83,6 +92,7 @@ async fn env_with_timeout(timeout: Duration) -> Env {
         sleeper: RecordingSleeper::new(Arc::clone(&clock)),
         clock,
         connector,
+        offline,
         conn_id: conn.id,
     }
 }
@@ -97,6 +107,19 @@ impl Env {
             Arc::new(self.sleeper.clone()),
             options,
         )
+    }
+
+    async fn sync_offline(&self) -> SyncReport {
+        SyncEngine::new(
+            Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+            Arc::clone(&self.offline) as Arc<dyn Connector>,
+            self.conn_id,
+            Arc::clone(&self.clock) as Arc<dyn Clock>,
+            Arc::new(self.sleeper.clone()),
+            SyncOptions::default(),
+        )
+        .run()
+        .await
     }
 
     async fn sync(&self) -> SyncReport {
@@ -382,6 +405,60 @@ async fn a_concurrent_edit_goes_to_the_conflict_inbox_and_is_resolved() {
 }
 
 #[tokio::test]
+async fn an_edit_that_failed_offline_goes_at_the_next_sync_without_waiting_for_its_backoff() {
+    let e = env().await;
+    let id = e.fake.seed(NewIncident::new("VPN drops every hour"));
+    ok(&e.sync().await);
+    let local = e.local(&id);
+    let patch = TicketPatch {
+        priority: Some(Priority::High),
+        ..Default::default()
+    };
+    e.store
+        .update_ticket(local, None, &patch, &e.agent())
+        .unwrap();
+    // The network is down: the sync stops at its first request; the edit waits with a backoff.
+    let r = e.sync_offline().await;
+    assert!(
+        matches!(r.stopped, Some(casebook_sync::error::SyncError::Offline(_))),
+        "{r:?}"
+    );
+    let ops = e.store.sync_ops(None).unwrap();
+    assert_eq!(ops[0].status, OutboxStatus::Pending);
+    assert_eq!(ops[0].error_kind.as_deref(), Some("offline"));
+    assert!(ops[0].next_attempt_at.is_some_and(|t| t > e.clock.now()));
+    // The network is back and the agent syncs at once (the clock has not moved): it goes now.
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(r.pushed, 1, "{r:?}");
+    assert_eq!(e.fake.incident(&id).unwrap().get("priority"), "2");
+    assert!(e.store.sync_ops(None).unwrap().is_empty());
+    // A rate limit's Retry-After is still honoured by the next sync.
+    let patch = TicketPatch {
+        priority: Some(Priority::Low),
+        ..Default::default()
+    };
+    e.store
+        .update_ticket(local, None, &patch, &e.agent())
+        .unwrap();
+    e.fake.faults().add(
+        FaultRule::new(
+            "*",
+            "api/now/table/incident/**",
+            Fault::RateLimited {
+                retry_after_secs: 600,
+            },
+        )
+        .always(),
+    );
+    let _ = e.sync().await;
+    e.fake.faults().clear();
+    let r = e.sync().await;
+    assert_eq!(r.pushed, 0, "{r:?}");
+    assert_eq!(e.fake.incident(&id).unwrap().get("priority"), "2");
+}
+
+#[tokio::test]
 async fn an_expired_token_mid_sync_is_retried_once_and_a_revoked_one_stops_safely() {
     let e = env().await;
     e.fake.seed_many(10, 2, false);
@@ -527,6 +604,7 @@ async fn after_a_restart_an_operation_left_in_flight_is_checked_upstream_before_
         clock,
         sleeper,
         connector,
+        offline,
         conn_id,
     } = e;
     drop(store);
@@ -543,6 +621,7 @@ async fn after_a_restart_an_operation_left_in_flight_is_checked_upstream_before_
         clock,
         sleeper,
         connector,
+        offline,
         conn_id,
     };
     let r = e.sync().await;

@@ -76,6 +76,9 @@ pub enum Progress {
 
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
+/// The stored error kind of an operation that failed because the upstream could not be reached.
+const OFFLINE_KIND: &str = "offline";
+
 /// How often the deletion sweep runs by default.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
@@ -563,7 +566,14 @@ impl SyncEngine {
             }
             let waiting = match op.status {
                 OutboxStatus::Conflict | OutboxStatus::Failed => true,
-                OutboxStatus::Pending => op.next_attempt_at.is_some_and(|t| t > self.now()),
+                // An operation that failed only because the network was down is sent by the next
+                // sync, whenever it runs: a sync is what the agent asks for when the network is
+                // back, and one that finds it still down stops at its first request anyway. The
+                // backoff holds for everything else (a rate limit's Retry-After, a failing server).
+                OutboxStatus::Pending => {
+                    op.error_kind.as_deref() != Some(OFFLINE_KIND)
+                        && op.next_attempt_at.is_some_and(|t| t > self.now())
+                }
                 _ => false,
             };
             if waiting {
