@@ -58,6 +58,28 @@ describe("push to jira", () => {
     expect((button as HTMLButtonElement).disabled).toBe(true);
   });
 
+  it("keeps a project typed and saved before the settings were read", async () => {
+    let answer: ((v: Awaited<ReturnType<typeof ipc.escalationJiraSettings>>) => void) | undefined;
+    vi.mocked(ipc.escalationJiraSettings).mockImplementation(
+      () => new Promise((resolve) => (answer = resolve)),
+    );
+    vi.mocked(ipc.escalationSetJiraSettings).mockImplementation(async (input) => ({
+      connectionId: 3,
+      connectionName: "Acme Jira",
+      project: input.project ?? "",
+      issueType: input.issueType ?? "Bug",
+    }));
+    render(JiraPushPanel, { props: { model: model().model } });
+    const field = await screen.findByTestId("jira-project");
+    await userEvent.type(field, "OPS{Enter}");
+    await waitFor(() => expect(screen.getByTestId("jira-push-run").textContent).toContain("(OPS)"));
+    // The read started when the panel opened answers late, with the old (empty) project.
+    answer?.({ connectionId: 3, connectionName: "Acme Jira", project: "", issueType: "Bug" });
+    await new Promise((r) => setTimeout(r, 20));
+    expect((field as HTMLInputElement).value).toBe("OPS");
+    expect(screen.getByTestId("jira-push-run").textContent).toContain("(OPS)");
+  });
+
   it("shows the issue key once pushed", async () => {
     vi.mocked(ipc.escalationPushStatus).mockResolvedValue(
       pushView({ state: "pushed", key: "ENG-42", url: "https://acme.atlassian.net/browse/ENG-42" }),
