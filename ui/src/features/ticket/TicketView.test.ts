@@ -207,7 +207,8 @@ describe("ticket view", () => {
     vi.mocked(ipc.escalationCreate).mockRejectedValue({ code: "internal", message: "offline" });
     const app = await openTicket();
     await fireEvent.keyDown(window, { key: "e" });
-    const editor = await screen.findByTestId("escalation-editor");
+    // The editor loads on first use (a separate chunk): the first import can take a moment.
+    const editor = await screen.findByTestId("escalation-editor", {}, { timeout: 5000 });
     expect(editor.getAttribute("aria-label")).toBe("Escalation for CB-1");
     expect(ipc.escalationCreate).toHaveBeenCalledWith(1);
     await fireEvent.keyDown(editor, { key: "Escape" });
