@@ -510,6 +510,36 @@ async fn a_timeout_on_a_write_is_an_unknown_outcome_settled_by_the_marker() {
     assert_eq!(e.fake.journal_containing(&id, "Cleared /var/log."), 1);
 }
 
+/// Adding a comment is a write (PATCH the journal field) then a read (the journal entry's id). A
+/// failure of the read — here a 429 — must not make the retry write the comment again.
+#[tokio::test]
+async fn a_failed_read_back_after_a_comment_landed_does_not_post_it_twice() {
+    let e = env().await;
+    let id = e.fake.seed(NewIncident::new("Printer queue stuck"));
+    ok(&e.sync().await);
+    let local = e.local(&id);
+    e.store
+        .add_comment(
+            local,
+            Visibility::Internal,
+            "Restarted the spooler.",
+            &e.agent(),
+        )
+        .unwrap();
+    e.fake.faults().add(FaultRule::new(
+        "GET",
+        "api/now/table/sys_journal_field",
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    ));
+    let r = e.sync().await;
+    ok(&r);
+    assert_eq!(e.fake.faults().fired().len(), 1);
+    assert_eq!(e.fake.journal_containing(&id, "Restarted the spooler."), 1);
+    assert!(e.store.sync_ops(None).unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn a_ticket_deleted_upstream_with_local_edits_is_marked_not_dropped() {
     let e = env().await;

@@ -460,13 +460,24 @@ impl Connector for ServiceNow {
             Some(&body),
         )
         .await?;
-        // The journal entry's id (needed to recognize it on the next pull).
-        self.find_comment(t, &c.marker).await?.ok_or_else(|| {
-            SyncError::UnknownOutcome(format!(
-                "{}: the comment was accepted but is not in the journal yet",
-                t.key
-            ))
-        })
+        // The journal entry's id (needed to recognize it on the next pull). The write has
+        // landed: whatever goes wrong reading it back (a 429, an expired token, a spoiled
+        // answer) is an unknown outcome, so the retry looks for the marker instead of writing
+        // the comment a second time.
+        self.find_comment(t, &c.marker)
+            .await
+            .map_err(|e| {
+                SyncError::UnknownOutcome(format!(
+                    "{}: the comment was accepted; reading it back failed: {e}",
+                    t.key
+                ))
+            })?
+            .ok_or_else(|| {
+                SyncError::UnknownOutcome(format!(
+                    "{}: the comment was accepted but is not in the journal yet",
+                    t.key
+                ))
+            })
     }
 
     async fn find_comment(&self, t: &TicketRef, marker: &str) -> SyncResult<Option<RemoteComment>> {
