@@ -1,4 +1,4 @@
-import { render, screen, waitFor } from "@testing-library/svelte";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { describe, expect, it, vi } from "vitest";
 import type { TicketSla } from "../../bindings/TicketSla";
 import * as ipc from "../../ipc";
@@ -59,6 +59,12 @@ describe("ticket SLA panel", () => {
   it("shows each target with its state, timing and the engine's explanation", async () => {
     vi.mocked(ipc.ticketSla).mockResolvedValue(sla({}));
     render(TicketSlaPanel, { props: { ticketId: 4, revision: 1 } });
+    // One line until opened: the summary.
+    expect((await screen.findByTestId("ticket-sla-line")).textContent).toBe(
+      "Resolution breached 2 h 00 min ago",
+    );
+    expect(screen.queryByTestId("ticket-sla-target")).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: /SLA/ }));
     const targets = await screen.findAllByTestId("ticket-sla-target");
     expect(targets.map((t) => [t.dataset.kind, t.dataset.state])).toEqual([
       ["first_response", "met"],
@@ -85,6 +91,8 @@ describe("ticket SLA panel", () => {
       }),
     );
     render(TicketSlaPanel, { props: { ticketId: 4, revision: 1 } });
+    expect(await screen.findByTestId("ticket-sla-disagree")).toBeTruthy();
+    await fireEvent.click(screen.getByRole("button", { name: /SLA/ }));
     const up = await screen.findByTestId("ticket-sla-upstream");
     expect(up.dataset.agrees).toBe("false");
     expect(up.textContent).toContain("servicenow: task_sla");
@@ -95,6 +103,7 @@ describe("ticket SLA panel", () => {
   it("says when no policy applies, and reads again after an edit", async () => {
     vi.mocked(ipc.ticketSla).mockResolvedValue(sla({ policy: null, targets: [] }));
     const view = render(TicketSlaPanel, { props: { ticketId: 4, revision: 1 } });
+    await fireEvent.click(screen.getByRole("button", { name: /SLA/ }));
     await screen.findByTestId("ticket-sla-none");
     vi.mocked(ipc.ticketSla).mockResolvedValue(sla({}));
     await view.rerender({ ticketId: 4, revision: 2 });
