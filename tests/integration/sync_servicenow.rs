@@ -99,9 +99,13 @@ async fn env_with_timeout(timeout: Duration) -> Env {
 
 impl Env {
     fn engine(&self, options: SyncOptions) -> SyncEngine {
+        self.engine_on(Arc::clone(&self.connector), options)
+    }
+
+    fn engine_on(&self, connector: Arc<ServiceNow>, options: SyncOptions) -> SyncEngine {
         SyncEngine::new(
             Arc::clone(&self.store) as Arc<dyn StoreAccess>,
-            Arc::clone(&self.connector) as Arc<dyn Connector>,
+            connector as Arc<dyn Connector>,
             self.conn_id,
             Arc::clone(&self.clock) as Arc<dyn Clock>,
             Arc::new(self.sleeper.clone()),
@@ -110,16 +114,9 @@ impl Env {
     }
 
     async fn sync_offline(&self) -> SyncReport {
-        SyncEngine::new(
-            Arc::clone(&self.store) as Arc<dyn StoreAccess>,
-            Arc::clone(&self.offline) as Arc<dyn Connector>,
-            self.conn_id,
-            Arc::clone(&self.clock) as Arc<dyn Clock>,
-            Arc::new(self.sleeper.clone()),
-            SyncOptions::default(),
-        )
-        .run()
-        .await
+        self.engine_on(Arc::clone(&self.offline), SyncOptions::default())
+            .run()
+            .await
     }
 
     async fn sync(&self) -> SyncReport {
@@ -680,9 +677,35 @@ async fn unparsable_timestamps_are_rejected_not_guessed() {
     assert_eq!(e.store.ticket_count().unwrap(), 0);
 }
 
+/// A workspace opened through the façade with a ServiceNow connection to `fake` ("Acme SN") and
+/// its password stored.
+async fn facade_with_connection(
+    dir: &std::path::Path,
+    fake: &ServiceNowFake,
+    origin: Origin,
+    clock: Arc<FixedClock>,
+) -> casebook_api::Casebook {
+    let cb = crate::open_at(dir, origin, clock).await;
+    let c = cb
+        .add_connection(casebook_api::connections::NewConnectionInput {
+            vendor: Vendor::ServiceNow,
+            name: "Acme SN".into(),
+            instance: fake.base_url(),
+            auth_method: AuthMethod::Basic,
+            username: Some("casebook.agent".into()),
+            oauth_client_id: None,
+            mirror_scope: Some(vec!["incident".into()]),
+        })
+        .await
+        .unwrap();
+    cb.set_connection_secret(c.id, "s3cret-pass".into())
+        .await
+        .unwrap();
+    cb
+}
+
 #[tokio::test]
 async fn the_facade_syncs_a_connection_reports_progress_and_indexes_its_knowledge_base() {
-    use casebook_api::connections::NewConnectionInput;
     use casebook_api::kb::dto::KbSearchInput;
     use casebook_api::sync::{ConflictResolutionInput, SyncProgress};
     let dir = tempfile::tempdir().unwrap();
@@ -699,22 +722,7 @@ async fn the_facade_syncs_a_connection_reports_progress_and_indexes_its_knowledg
         false,
     );
     let clock = Arc::new(FixedClock::new(T0));
-    let cb = crate::open_at(dir.path(), Origin::Cli, clock).await;
-    let c = cb
-        .add_connection(NewConnectionInput {
-            vendor: Vendor::ServiceNow,
-            name: "Acme SN".into(),
-            instance: fake.base_url(),
-            auth_method: AuthMethod::Basic,
-            username: Some("casebook.agent".into()),
-            oauth_client_id: None,
-            mirror_scope: Some(vec!["incident".into()]),
-        })
-        .await
-        .unwrap();
-    cb.set_connection_secret(c.id, "s3cret-pass".into())
-        .await
-        .unwrap();
+    let cb = facade_with_connection(dir.path(), &fake, Origin::Cli, clock).await;
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let s2 = Arc::clone(&seen);
     let run = cb
@@ -809,28 +817,12 @@ async fn the_facade_syncs_a_connection_reports_progress_and_indexes_its_knowledg
 
 #[tokio::test]
 async fn a_second_sync_of_a_connection_waits_for_the_running_one() {
-    use casebook_api::connections::NewConnectionInput;
     use casebook_api::sync::SyncProgress;
     let dir = tempfile::tempdir().unwrap();
     let fake = servicenow::start().await.unwrap();
     fake.seed_many(12, 3, true);
     let clock = Arc::new(FixedClock::new(T0));
-    let cb = crate::open_at(dir.path(), Origin::App, clock).await;
-    let c = cb
-        .add_connection(NewConnectionInput {
-            vendor: Vendor::ServiceNow,
-            name: "Acme SN".into(),
-            instance: fake.base_url(),
-            auth_method: AuthMethod::Basic,
-            username: Some("casebook.agent".into()),
-            oauth_client_id: None,
-            mirror_scope: Some(vec!["incident".into()]),
-        })
-        .await
-        .unwrap();
-    cb.set_connection_secret(c.id, "s3cret-pass".into())
-        .await
-        .unwrap();
+    let cb = facade_with_connection(dir.path(), &fake, Origin::App, clock).await;
     let first = cb.sync_now("Acme SN".into(), None).await.unwrap();
     assert_eq!(first.tickets_created, 12);
     // A comment waits in the outbox; the upstream answers its write slowly, so the sync that

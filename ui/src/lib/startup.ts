@@ -12,8 +12,15 @@ export type StartupStep =
   | "first-page"
   | "first-frame";
 
+const marked = new Set<StartupStep>();
+
+/** Whether `step` was marked already (callers skip work that only serves the mark). */
+export function startupMarked(step: StartupStep): boolean {
+  return marked.has(step);
+}
+
 export function markStartup(step: StartupStep): void {
-  const name = `casebook:${step}`;
-  if (typeof performance === "undefined" || performance.getEntriesByName(name).length > 0) return;
-  performance.mark(name);
+  if (marked.has(step) || typeof performance === "undefined") return;
+  marked.add(step);
+  performance.mark(`casebook:${step}`);
 }
