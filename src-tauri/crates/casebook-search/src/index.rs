@@ -645,6 +645,10 @@ pub fn to_tantivy(f: &Fields, d: &KbDocument) -> TantivyDocument {
 
 /// The joined forms of `a_b`, `a-b`, `a.b` compounds in the text (lower-case, deduplicated).
 pub fn joined_compounds(title: &str, body: &str) -> String {
+    // Fast path (most texts): no `_`, `-` or `.` between two letters or digits, so no compound.
+    if !has_compound(title) && !has_compound(body) {
+        return String::new();
+    }
     let mut seen = std::collections::HashSet::new();
     let mut out = String::new();
     for word in title.split_whitespace().chain(body.split_whitespace()) {
@@ -668,6 +672,15 @@ pub fn joined_compounds(title: &str, body: &str) -> String {
         }
     }
     out
+}
+
+/// True when `_`, `-` or `.` sits between two alphanumeric characters somewhere in `text` (a
+/// necessary condition for a compound); non-ASCII neighbours count as possibly alphanumeric.
+fn has_compound(text: &str) -> bool {
+    let b = text.as_bytes();
+    let maybe_alnum = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
+    b.windows(3)
+        .any(|w| matches!(w[1], b'_' | b'-' | b'.') && maybe_alnum(w[0]) && maybe_alnum(w[2]))
 }
 
 fn remove_leftovers(kb_dir: &Path) {
@@ -698,4 +711,27 @@ fn dir_size(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compounds_are_joined_and_plain_text_skips_the_scan() {
+        assert_eq!(
+            joined_compounds("NX_DOMAIN answers", "Back-off restarting; see db-01.prod."),
+            "nxdomain backoff db01prod "
+        );
+        // Non-ASCII letters on either side of the separator.
+        assert_eq!(joined_compounds("", "café-crème"), "cafécrème ");
+        // Sentences, dashes between spaces and leading/trailing punctuation are not compounds.
+        assert_eq!(
+            joined_compounds("Disk full.", "It failed. Retry - later _now_ -x y- ...dots"),
+            ""
+        );
+        assert!(!has_compound("It failed. Retry - later"));
+        assert!(has_compound("a.b"));
+        assert!(has_compound("é_b"));
+    }
 }

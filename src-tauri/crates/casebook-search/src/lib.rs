@@ -18,6 +18,7 @@ pub mod query;
 pub mod runbook;
 pub mod schema;
 pub mod search;
+pub mod stem;
 pub mod synonyms;
 
 pub use doc::{KbArticle, KbDocument, SourceKind};

@@ -274,6 +274,10 @@ fn push_text(
 /// `Kube Pod Crash Looping`, `etcd_mvcc_db` → `etcd mvcc db`. Returns `None` when there is
 /// nothing to split.
 pub fn split_identifier(s: &str) -> Option<String> {
+    // Fast path (most words): nothing to split without punctuation or an inner capital.
+    if s.chars().all(char::is_alphanumeric) && !s.chars().skip(1).any(char::is_uppercase) {
+        return None;
+    }
     let mut out = String::with_capacity(s.len() + 8);
     let chars: Vec<char> = s.chars().collect();
     let mut split = false;
@@ -710,6 +714,12 @@ mod tests {
             Some("HTTP Server Down")
         );
         assert_eq!(split_identifier("plain"), None);
+        // The fast path: a leading capital or non-ASCII letters alone split nothing; an inner
+        // capital after a non-ASCII letter, or any punctuation, still does.
+        assert_eq!(split_identifier("Plain"), None);
+        assert_eq!(split_identifier("Ünïcode"), None);
+        assert_eq!(split_identifier("élanVital").as_deref(), Some("élan Vital"));
+        assert_eq!(split_identifier("a.b").as_deref(), Some("a b"));
         for id in [
             "KubePodCrashLooping",
             "INC0010001",
