@@ -10,6 +10,7 @@ mod kb;
 mod kb_view;
 mod kill;
 mod sla_upstream;
+mod sync_exactly_once;
 mod sync_jira;
 mod sync_longrun;
 mod sync_servicenow;

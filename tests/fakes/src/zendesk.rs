@@ -11,7 +11,7 @@
 //! - `GET|PUT /api/v2/tickets/{id}.json` with `safe_update` + `updated_stamp` → **409**
 //!   `UpdateConflict` when the stamp is not the ticket's `updated_at`; comments through
 //!   `ticket.comment` (`public: false` = internal note); `POST /api/v2/tickets.json` honours an
-//!   `Idempotency-Key` header (`x-idempotency-lookup: hit|miss`); `GET /api/v2/tickets.json?
+//!   `Idempotency-Key` header for two hours (`x-idempotency-lookup: hit|miss`); `GET /api/v2/tickets.json?
 //!   external_id=`; `GET /api/v2/tickets/{id}/comments.json` with cursor pages.
 //! - `GET /api/v2/help_center/incremental/articles.json?start_time=` (time-based, `end_time`,
 //!   `next_page`).
@@ -34,6 +34,9 @@ pub const AGENT_NAME: &str = "Ana Agent";
 pub const OTHER_ID: u64 = 9002;
 pub const REQUESTER_ID: u64 = 9100;
 pub const GROUP_ID: u64 = 360_001;
+/// How long Zendesk remembers an `Idempotency-Key` (the API introduction's "Idempotency"
+/// section: keys expire after two hours).
+pub const IDEMPOTENCY_WINDOW_SECS: i64 = 2 * 3600;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comment {
@@ -86,7 +89,8 @@ pub struct State {
     pub article_page_size: usize,
     next_id: u64,
     next_comment: u64,
-    idempotency: HashMap<String, (String, u64)>,
+    /// Idempotency-Key → (canonical request body, ticket id, when it was first used, seconds).
+    idempotency: HashMap<String, (String, u64, i64)>,
     /// Requests left in the current rate-limit window (shown in the headers).
     remaining: u32,
     /// When set, only this bearer token is accepted.
@@ -768,8 +772,13 @@ impl ZendeskHandler {
         let key = req.header("idempotency-key").map(str::to_owned);
         let canon = serde_json::to_string(&b).unwrap_or_default();
         let mut s = lock(&self.state);
+        // Zendesk keeps a key (and its answer) for two hours; after that the same key is a new
+        // request and creates another ticket.
+        let now = s.now;
+        s.idempotency
+            .retain(|_, (_, _, at)| now - *at < IDEMPOTENCY_WINDOW_SECS);
         if let Some(k) = &key
-            && let Some((prev_body, id)) = s.idempotency.get(k).cloned()
+            && let Some((prev_body, id, _)) = s.idempotency.get(k).cloned()
         {
             if prev_body != canon {
                 return error(
@@ -810,7 +819,8 @@ impl ZendeskHandler {
             }
         }
         if let Some(k) = key {
-            s.idempotency.insert(k, (canon, id));
+            let at = s.now;
+            s.idempotency.insert(k, (canon, id, at));
         }
         let Some(tk) = s.ticket(id) else {
             return not_found();

@@ -338,6 +338,24 @@ impl Jira {
         Ok(())
     }
 
+    /// Moves a created issue to the state it was created with. An issue found again later is
+    /// only moved while nobody touched it since its creation (`updated == created`): once it
+    /// changed, a colleague's or the earlier attempt's change is not overridden.
+    async fn complete_creation(
+        &self,
+        t: RemoteTicket,
+        wanted: Option<TicketState>,
+    ) -> SyncResult<RemoteTicket> {
+        let untouched = t.version.updated_at == t.created_at;
+        match wanted {
+            Some(s) if s != TicketState::New && s != t.fields.state && untouched => {
+                self.transition_to(&t.key, s).await?;
+                self.get_issue(&t.key, &t.scope).await
+            }
+            _ => Ok(t),
+        }
+    }
+
     async fn comments_page(&self, key: &str, start: usize) -> SyncResult<(Vec<Value>, bool)> {
         let a = self
             .rest
@@ -758,7 +776,13 @@ impl Connector for Jira {
                 &[],
             )
             .await?;
-        map_request_comment(&a.json)
+        // The comment is stored: an answer that cannot be read is an unknown outcome (the retry
+        // looks for the marker), never "not sent".
+        map_request_comment(&a.json).map_err(|e| {
+            SyncError::UnknownOutcome(format!(
+                "{key}: the comment was accepted; its answer could not be read: {e}"
+            ))
+        })
     }
 
     async fn find_comment(
@@ -795,6 +819,12 @@ impl Connector for Jira {
         };
         let mut labels: Vec<String> = new.fields.tags.clone();
         labels.push(format!("{MARKER_LABEL_PREFIX}{}", new.marker));
+        // The state is set by a transition after the creation; it travels in the marker property
+        // too, so that a creation interrupted before the transition is completed when found.
+        let mut property = json!({ "marker": new.marker });
+        if new.fields.state != TicketState::New {
+            property["state"] = json!(new.fields.state);
+        }
         let mut fields = json!({
             "project": { "key": project },
             "issuetype": { "name": ISSUE_TYPE },
@@ -814,22 +844,29 @@ impl Connector for Jira {
                 &[],
                 Some(&json!({
                     "fields": fields,
-                    "properties": [{ "key": MARKER_PROPERTY, "value": { "marker": new.marker } }],
+                    "properties": [{ "key": MARKER_PROPERTY, "value": property }],
                 })),
                 &[],
             )
             .await?;
+        // From here on the issue exists upstream: whatever fails (a 429 or an expired token on
+        // the read-back, the transition) is an unknown outcome, so the retry finds the issue by
+        // its marker instead of creating a second one.
         let Some(key) = a.json["key"].as_str() else {
-            return Err(SyncError::MalformedJson {
-                what: "created issue without a key".into(),
-            });
+            return Err(SyncError::UnknownOutcome(
+                "/rest/api/3/issue: the issue was created but the answer has no key".into(),
+            ));
         };
-        let mut t = self.get_issue(key, &new.scope).await?;
-        if new.fields.state != t.fields.state && new.fields.state != TicketState::New {
-            self.transition_to(key, new.fields.state).await?;
-            t = self.get_issue(key, &new.scope).await?;
-        }
-        Ok(t)
+        let t = self.get_issue(key, &new.scope).await.map_err(|e| {
+            SyncError::UnknownOutcome(format!("{key} was created; reading it back failed: {e}"))
+        })?;
+        self.complete_creation(t, Some(new.fields.state))
+            .await
+            .map_err(|e| {
+                SyncError::UnknownOutcome(format!(
+                    "{key} was created; moving it to its state failed: {e}"
+                ))
+            })
     }
 
     async fn find_created(&self, scope: &str, marker: &str) -> SyncResult<Option<RemoteTicket>> {
@@ -842,8 +879,48 @@ impl Connector for Jira {
             return Err(SyncError::Local("a marker cannot contain quotes".into()));
         }
         jql.push_str(&format!("labels = \"{MARKER_LABEL_PREFIX}{marker}\""));
-        let (issues, _) = self.search(&jql, FIELDS, 1, None).await?;
-        issues.first().map(|v| self.map_issue(v, scope)).transpose()
+        let (issues, _) = self.search(&jql, &["id"], 1, None).await?;
+        let Some(found) = issues.first() else {
+            return Ok(None);
+        };
+        let id = match &found["id"] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(SyncError::MalformedJson {
+                    what: "an issue without an id".into(),
+                });
+            }
+        };
+        // The issue with the state it was meant to have (an earlier attempt may have stopped
+        // between the creation and the transition).
+        let a = self
+            .rest
+            .call(
+                Method::GET,
+                &format!("/rest/api/3/issue/{}", enc(&id)),
+                &[
+                    ("fields", FIELDS.join(",")),
+                    ("properties", MARKER_PROPERTY.to_owned()),
+                ],
+                None,
+                &[],
+            )
+            .await?;
+        let t = self.map_issue(&a.json, scope)?;
+        let wanted = serde_json::from_value::<TicketState>(
+            a.json["properties"][MARKER_PROPERTY]["state"].clone(),
+        )
+        .ok();
+        match self.complete_creation(t.clone(), wanted).await {
+            Ok(t) => Ok(Some(t)),
+            // The workflow cannot reach that state: the issue exists, it stays where it is.
+            Err(SyncError::Local(why)) => {
+                tracing::warn!(issue = %t.key, %why, "a created issue keeps its initial status");
+                Ok(Some(t))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn create_escalation(

@@ -512,13 +512,16 @@ impl Connector for ServiceNow {
                 Some(&body),
             )
             .await?;
-        let row = v
-            .get("result")
-            .cloned()
-            .ok_or_else(|| SyncError::MalformedJson {
-                what: "create: no result".into(),
-            })?;
-        map::ticket(&new.scope, &row, &[], &self.base)
+        // The record exists: an answer that cannot be read is an unknown outcome (the retry
+        // looks for `correlation_id`), never "not created".
+        let row = v.get("result").cloned().ok_or_else(|| {
+            SyncError::UnknownOutcome("the record was created but the answer has no result".into())
+        })?;
+        map::ticket(&new.scope, &row, &[], &self.base).map_err(|e| {
+            SyncError::UnknownOutcome(format!(
+                "the record was created; its answer could not be read: {e}"
+            ))
+        })
     }
 
     async fn find_created(&self, scope: &str, marker: &str) -> SyncResult<Option<RemoteTicket>> {

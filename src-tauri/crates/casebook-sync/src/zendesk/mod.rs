@@ -604,10 +604,20 @@ impl Connector for Zendesk {
                 return Ok(c);
             }
         }
+        // The update landed (2xx): reading the comment back may fail (a 429, an expired token),
+        // which is an unknown outcome — the retry looks for the marker instead of adding the
+        // comment a second time.
         self.find_comment(ticket, &comment.marker)
-            .await?
-            .ok_or_else(|| SyncError::MalformedJson {
-                what: format!("#{id}: the added comment is not among the ticket's comments"),
+            .await
+            .map_err(|e| {
+                SyncError::UnknownOutcome(format!(
+                    "#{id}: the comment was accepted; reading it back failed: {e}"
+                ))
+            })?
+            .ok_or_else(|| {
+                SyncError::UnknownOutcome(format!(
+                    "#{id}: the comment was accepted but is not among the ticket's comments yet"
+                ))
             })
     }
 
@@ -649,8 +659,21 @@ impl Connector for Zendesk {
                 &[("Idempotency-Key", external_id(&new.marker))],
             )
             .await?;
-        let created = self.map_ticket(&a.json["ticket"])?;
-        self.with_comments(created).await
+        // The ticket exists from here on. The Idempotency-Key only protects a retry for two
+        // hours (an expired sign-in can keep the retry away much longer), so a failure to read
+        // the answer or the comments back is an unknown outcome: the retry first looks for the
+        // ticket by its external id.
+        let created = self.map_ticket(&a.json["ticket"]).map_err(|e| {
+            SyncError::UnknownOutcome(format!(
+                "the ticket was created; its answer could not be read: {e}"
+            ))
+        })?;
+        let key = created.key.clone();
+        self.with_comments(created).await.map_err(|e| {
+            SyncError::UnknownOutcome(format!(
+                "{key} was created; reading its comments back failed: {e}"
+            ))
+        })
     }
 
     async fn find_created(&self, scope: &str, marker: &str) -> SyncResult<Option<RemoteTicket>> {
