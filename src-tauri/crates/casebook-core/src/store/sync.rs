@@ -7,7 +7,9 @@
 //! - Upstream changes are written like any edit (event with origin `sync`, `revision` bumped), so
 //!   the SLA facts and the queue index see them, but a field with a local edit not yet pushed (or
 //!   in the conflict inbox) is never overwritten: the push decides, per field, whether it conflicts.
-//! - Re-applying a ticket version already stored is a no-op (pull overlap is harmless).
+//! - Re-applying a ticket version already stored and shown is a no-op (pull overlap is harmless);
+//!   a stored version whose values the workspace does not show (see `shows_pulled_version`) is
+//!   applied again.
 //! - Outbox states: `pending` → `in_flight` (committed before the request is sent) → `done`,
 //!   `unknown` (sent, no answer: the marker is looked up before any retry), `conflict` (waits for
 //!   the agent) or `failed` (permanent, waits for retry/discard). A transient failure goes back
@@ -500,6 +502,50 @@ fn apply_comments(
     Ok(changed)
 }
 
+/// The pulled field values as the workspace shows them: an upstream ticket with an empty title
+/// keeps the placeholder it was created with (a ticket needs a title).
+fn shown_values(p: &PulledTicket) -> Map<String, Value> {
+    let mut values = p.field_values();
+    if values
+        .get("title")
+        .and_then(Value::as_str)
+        .is_some_and(str::is_empty)
+    {
+        values.remove("title");
+    }
+    values
+}
+
+/// Whether a ticket whose stored upstream version is `p.version` already shows that version: the
+/// stored upstream values (`fields`) are `p`'s and every field without a local edit waiting has
+/// `p`'s value. Only then may a pull skip it as "already stored".
+///
+/// The stored version is not always a promise that the ticket holds its values: a push records
+/// the version its write produced (`record_update`), and on upstreams without a write
+/// precondition (Jira, ServiceNow) that version can hold a colleague's change made between our
+/// re-read and our write or its read-back, which we never saw. Skipping by version alone left
+/// such a change out of the workspace for good (the long-run test's divergence: a state "open"
+/// locally, "resolved" upstream, nothing to push and no conflict). Comparing costs one ticket
+/// read per overlap re-read, which are few per page.
+fn shows_pulled_version(
+    tx: &Transaction<'_>,
+    ticket_id: TicketId,
+    stored_fields: &str,
+    p: &PulledTicket,
+) -> Result<bool> {
+    let upstream = p.field_values();
+    if parse_json(stored_fields)? != Value::Object(upstream) {
+        return Ok(false);
+    }
+    let Some(t) = load_ticket(tx, ticket_id)? else {
+        return Ok(false);
+    };
+    let protected = protected_fields(tx, ticket_id)?;
+    Ok(shown_values(p)
+        .iter()
+        .all(|(f, v)| protected.contains(f) || *v == local_value(&t, f)))
+}
+
 fn apply_one(
     tx: &Transaction<'_>,
     connection_id: i64,
@@ -507,15 +553,22 @@ fn apply_one(
     now: Millis,
     report: &mut ApplyReport,
 ) -> Result<()> {
-    let existing: Option<(TicketId, String)> = tx
+    let existing: Option<(TicketId, String, String)> = tx
         .prepare_cached(
-            "SELECT ticket_id, version FROM sync_tickets WHERE connection_id = ? AND upstream_id = ?",
+            "SELECT ticket_id, version, fields FROM sync_tickets \
+             WHERE connection_id = ? AND upstream_id = ?",
         )?
         .query_row(params![connection_id, p.upstream_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
     let source = connection_id.to_string();
+    let already_shown = match &existing {
+        Some((id, version, fields)) if *version == p.version => {
+            shows_pulled_version(tx, *id, fields, p)?
+        }
+        _ => false,
+    };
     match existing {
         None => {
             super::tickets::validate_ticket_text(&p.title, &p.description)
@@ -572,9 +625,9 @@ fn apply_one(
             report.created += 1;
             report.changed_ids.push(id);
         }
-        Some((id, version)) if version == p.version => {
-            // Overlap: this version is stored already. Comments may still be new (a connector
-            // that reads them separately), and a ticket seen again is not deleted.
+        Some((id, _, _)) if already_shown => {
+            // Overlap: this version is stored and shown already. Comments may still be new (a
+            // connector that reads them separately), and a ticket seen again is not deleted.
             tx.prepare_cached(
                 "UPDATE sync_tickets SET deleted_upstream_at = NULL, last_seen_at = ? WHERE ticket_id = ?",
             )?
@@ -584,11 +637,11 @@ fn apply_one(
             }
             report.unchanged += 1;
         }
-        Some((id, _)) => {
+        Some((id, _, _)) => {
             let t =
                 load_ticket(tx, id)?.ok_or_else(|| StoreError::TicketNotFound(id.to_string()))?;
             let protected = protected_fields(tx, id)?;
-            let mut values = p.field_values();
+            let mut values = shown_values(p);
             let before = values.len();
             values.retain(|f, v| {
                 if protected.contains(f) {
@@ -597,9 +650,10 @@ fn apply_one(
                 }
                 *v != local_value(&t, f)
             });
+            let shown = shown_values(p);
             let kept = protected
                 .iter()
-                .filter(|f| p.field_values().get(*f) != Some(&local_value(&t, f)))
+                .filter(|f| shown.get(*f).is_some_and(|v| *v != local_value(&t, f)))
                 .count();
             let _ = before;
             let extra = with_sync_version(&p.extra, p);
@@ -771,8 +825,13 @@ fn resolve_superseded(
         .prepare_cached("SELECT fields FROM sync_tickets WHERE ticket_id = ?")?
         .query_row([ticket_id], |r| r.get(0))
         .optional()?;
+    // The stored upstream value is at least as new as `theirs` (the conflict's read was stored
+    // with it, and every pull since kept the local value but stored the upstream one): it is
+    // only filled in when missing, never set back to the older `theirs` (a discard of the later
+    // edit returns the field to the stored value).
     if let Some(snap) = snap
         && let Value::Object(mut m) = parse_json(&snap)?
+        && !m.contains_key(field)
     {
         m.insert(field.to_owned(), theirs.clone());
         tx.prepare_cached("UPDATE sync_tickets SET fields = ? WHERE ticket_id = ?")?
@@ -1449,9 +1508,23 @@ impl Store {
             }
             let (mine, theirs, theirs_version) =
                 (parse_json(&mine)?, parse_json(&theirs)?, parse_json(&theirs_version)?);
+            // Taking theirs takes the upstream value as it is now. The colleague may have changed
+            // the field again since the conflict was recorded: the pulls since kept the local
+            // value (the field waits here) but stored the newer upstream value and version. The
+            // recorded `theirs` would then stay shown for good: nothing is pushed, and the pull
+            // sees no newer version to apply.
+            let current: Option<Value> = tx
+                .prepare_cached("SELECT fields FROM sync_tickets WHERE ticket_id = ?")?
+                .query_row([ticket_id], |r| r.get::<_, String>(0))
+                .optional()?
+                .map(|s| parse_json(&s))
+                .transpose()?
+                .and_then(|m| m.get(&field).cloned());
             let (label, value, push) = match resolution {
                 Resolution::KeepMine => ("mine", mine.clone(), true),
-                Resolution::TakeTheirs => ("theirs", theirs.clone(), false),
+                Resolution::TakeTheirs => {
+                    ("theirs", current.unwrap_or_else(|| theirs.clone()), false)
+                }
                 Resolution::Edited(v) => ("edited", validate_field_value(&field, v)?, true),
             };
             tx.prepare_cached(
@@ -1793,6 +1866,64 @@ mod tests {
         assert_eq!(last.data["changes"]["state"]["to"], "pending");
     }
 
+    /// A push records the version its write produced; on upstreams without a write
+    /// precondition that version may hold a colleague's change we never saw. A pull of that
+    /// same version applies it instead of skipping it as "already stored".
+    #[test]
+    fn a_pushed_version_holding_a_change_not_seen_yet_is_applied_when_pulled() {
+        let (_d, s) = store();
+        let r = s
+            .apply_pulled_page(
+                7,
+                "incident",
+                &[pulled("1", "v1", TicketState::Open)],
+                &[],
+                "c1",
+                10,
+            )
+            .unwrap();
+        let id = r.changed_ids[0];
+        let patch = TicketPatch {
+            priority: Some(Priority::Critical),
+            ..Default::default()
+        };
+        s.update_ticket(id, None, &patch, &app(20)).unwrap();
+        let op = s.sync_ops(Some("7")).unwrap()[0].clone();
+        s.outbox_begin(op.id, 21).unwrap();
+        // Our write answered with v3; a colleague had set the state to pending at v2.
+        let mut fields = Map::new();
+        fields.insert("priority".into(), json!("critical"));
+        let effect = PushEffect::Updated {
+            version: "v3".into(),
+            version_updated_at: 3_000,
+            fields,
+        };
+        s.outbox_done(op.id, 7, &effect, 22).unwrap();
+        let mut v3 = pulled("1", "v3", TicketState::Pending);
+        v3.priority = Priority::Critical;
+        let r = s
+            .apply_pulled_page(7, "incident", std::slice::from_ref(&v3), &[], "c2", 30)
+            .unwrap();
+        assert_eq!((r.updated, r.unchanged), (1, 0));
+        let t = s.ticket(id).unwrap().ticket;
+        assert_eq!(
+            (t.state, t.priority),
+            (TicketState::Pending, Priority::Critical)
+        );
+        let (version, snap) = s.synced_fields(id).unwrap().unwrap();
+        assert_eq!(
+            (version.as_str(), &snap["state"]),
+            ("v3", &json!("pending"))
+        );
+        // Now it is shown: the same version again is a no-op.
+        let revision = t.revision;
+        let r = s
+            .apply_pulled_page(7, "incident", &[v3], &[], "c3", 31)
+            .unwrap();
+        assert_eq!((r.updated, r.unchanged), (0, 1));
+        assert_eq!(s.ticket(id).unwrap().ticket.revision, revision);
+    }
+
     #[test]
     fn a_failed_page_leaves_the_cursor_and_the_tickets_alone() {
         let (_d, s) = store();
@@ -1879,6 +2010,12 @@ mod tests {
         s.update_ticket(id, None, &patch, &app(2)).unwrap();
         let op = s.sync_ops(Some("7")).unwrap()[0].clone();
         s.outbox_begin(op.id, 3).unwrap();
+        // As the engine does: their version is stored (the pending fields stay local), then
+        // the fields that changed on both sides go to the inbox.
+        let mut theirs = pulled("1", "v2", TicketState::Open);
+        theirs.priority = Priority::Low;
+        theirs.assignee = Some("dee".into());
+        s.apply_pulled(7, &[theirs], 4).unwrap();
         let tv = json!({"token": "v2", "updated_at": 5});
         s.outbox_conflict(
             op.id,
