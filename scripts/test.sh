@@ -40,8 +40,14 @@ step() {
   return $rc
 }
 
+# Free disk, printed at the start and in the summary: a cold build needs several GB, and a full
+# disk shows up as an obscure compiler I/O error in the middle of a step.
+disk() { df -h --output=avail,size,target "$ROOT" | tail -n 1 | awk '{print "disk: " $1 " free of " $2 " on " $3}'; }
+
 summary() {
   printf '\n=== summary (total %ss)\n' "$((SECONDS - STARTED))"
+  disk
+  [ -d target ] && du -sh target | awk '{print "target/: " $1}'
   printf '%s\n' "${timings[@]}"
   if [ ${#failed[@]} -gt 0 ]; then
     printf 'FAILED: %s\n' "${failed[*]}"
@@ -95,10 +101,19 @@ e2e_tests() {
       rm -rf "$1/target/e2e-keyring"
       mkdir -p -m 700 "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
       printf %s e2e-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-      cargo nextest run -p casebook-e2e --locked --no-capture
+      # The start-up benchmark first and alone (no other app competing for the cores), then the rest.
+      rc=0
+      cargo nextest run -p casebook-e2e --locked --no-capture -E "binary(startup)" || rc=1
+      cargo nextest run -p casebook-e2e --locked --no-capture -E "not binary(startup)" || rc=1
+      exit $rc
     ' sh "$ROOT"
 }
 
+disk
+avail_kb=$(df --output=avail -k "$ROOT" | tail -n 1 | tr -d ' ')
+if [ "${avail_kb:-0}" -lt $((12 * 1024 * 1024)) ]; then
+  echo "warning: less than 12 GB free; a cold build and the tests need about 10 GB (target/ grows to that)"
+fi
 required "setup" bash scripts/setup.sh
 # The shell embeds ui/dist at compile time: build the UI before anything compiles the shell.
 required "ui: build" npm --prefix ui run build

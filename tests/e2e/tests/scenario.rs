@@ -229,24 +229,15 @@ async fn wait_for_internal_note(s: &Session, note: &str) {
     .await;
 }
 
-/// Where the start-up time went: the UI's `casebook:*` marks (ui/src/lib/startup.ts), in ms since
-/// the page's time origin, and when the WebDriver session (which launches the app) was ready.
+/// Where the start-up time went (see `Session::startup_report`).
 async fn print_startup_marks(s: &Session, session_ms: u128) {
-    let marks = s
-        .client
-        .execute(
-            "return [...performance.getEntriesByType('mark'), \
-                     ...performance.getEntriesByType('navigation')] \
-               .map((m) => m.entryType === 'mark' \
-                   ? `${m.name.replace('casebook:', '')} ${Math.round(m.startTime)}` \
-                   : `dom-content-loaded ${Math.round(m.domContentLoadedEventEnd)}`) \
-               .concat([`now ${Math.round(performance.now())}`, \
-                       `origin ${new Date(performance.timeOrigin).toISOString()}`]).join(', ');",
-            Vec::new(),
-        )
-        .await
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "unavailable".into());
-    println!("  session ready after {session_ms} ms; page marks (ms): {marks}");
+    let report = s.startup_report().await;
+    println!(
+        "  session ready after {session_ms} ms; page marks (ms): {}",
+        report.marks
+    );
+    match report.process_to_rows_ms {
+        Some(ms) => println!("app process start to first rows painted: {ms:.0} ms"),
+        None => println!("app process start to first rows painted: unavailable"),
+    }
 }

@@ -10,7 +10,7 @@ export type StartupStep =
   | "shell-mounted"
   | "queue-asked"
   | "first-page"
-  | "first-frame";
+  | "rows-painted";
 
 const marked = new Set<StartupStep>();
 

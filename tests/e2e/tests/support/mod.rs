@@ -258,6 +258,14 @@ impl Drop for Driver {
     }
 }
 
+/// See [`Session::startup_report`].
+pub struct StartupReport {
+    /// `name ms, …` in ms since the page's time origin.
+    pub marks: String,
+    /// From the process start to the frame that painted the first rows.
+    pub process_to_rows_ms: Option<f64>,
+}
+
 /// A WebDriver session on the running app.
 pub struct Session {
     pub client: Client,
@@ -293,6 +301,57 @@ impl Session {
 
     pub fn log_tail(&self) -> String {
         log_tail(&self.log)
+    }
+
+    /// Where the start-up time went: the UI's `casebook:*` marks (ui/src/lib/startup.ts) in ms
+    /// since the page's time origin, and the start-up as the user sees it: from the kernel
+    /// starting the app's process to the frame that painted the first queue rows (the
+    /// `rows-painted` mark). Unlike a clock started when the WebDriver session is requested, it
+    /// leaves out the driver's handshake and the test's polling for a row.
+    pub async fn startup_report(&self) -> StartupReport {
+        let marks = self
+            .client
+            .execute(
+                "return [...performance.getEntriesByType('mark'), \
+                         ...performance.getEntriesByType('navigation')] \
+                   .map((m) => m.entryType === 'mark' \
+                       ? `${m.name.replace('casebook:', '')} ${Math.round(m.startTime)}` \
+                       : `dom-content-loaded ${Math.round(m.domContentLoadedEventEnd)}`) \
+                   .concat([`now ${Math.round(performance.now())}`]).join(', ');",
+                Vec::new(),
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unavailable".into());
+        // The mark is set a frame after the rows render: wait for it briefly.
+        let mut painted = None;
+        for _ in 0..40 {
+            painted = self
+                .client
+                .execute(
+                    "const m = performance.getEntriesByName('casebook:rows-painted')[0]; \
+                     return m ? performance.timeOrigin + m.startTime : null;",
+                    Vec::new(),
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_f64());
+            if painted.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let started = procs::started_at(self.app_pid()).map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1000.0
+        });
+        StartupReport {
+            marks,
+            process_to_rows_ms: painted.zip(started).map(|(p, s)| p - s),
+        }
     }
 
     /// The page's visible text, for failure messages.

@@ -93,3 +93,26 @@ pub async fn wait_gone(pid: u32, timeout: Duration) -> bool {
     }
     true
 }
+
+/// When the kernel started `pid` (`starttime` in `/proc/<pid>/stat`, in clock ticks since boot),
+/// as wall-clock time: boot time is now minus `/proc/uptime`, both to 10 ms.
+pub fn started_at(pid: u32) -> Option<std::time::SystemTime> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Fields after the name start at field 3 (state); starttime is field 22.
+    let ticks: u64 = after_name.split_whitespace().nth(19)?.parse().ok()?;
+    let hz: u64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100);
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let boot = std::time::SystemTime::now().checked_sub(Duration::from_secs_f64(uptime))?;
+    boot.checked_add(Duration::from_millis(ticks * 1000 / hz))
+}

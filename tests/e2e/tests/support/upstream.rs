@@ -149,6 +149,26 @@ pub fn cli() -> Option<PathBuf> {
 ///
 /// Async (tokio's process): the fake and the link answer the CLI from this test's runtime.
 pub async fn run_cli(cli: &Path, home: &Path, args: &[&str], stdin: &str) -> String {
+    run_cli_with(cli, home, args, stdin, CLI_TIMEOUT).await
+}
+
+/// [`run_cli`] with no input and a longer time limit (an import of many tickets).
+pub async fn run_cli_within(
+    cli: &Path,
+    home: &Path,
+    args: &[&str],
+    timeout: std::time::Duration,
+) -> String {
+    run_cli_with(cli, home, args, "", timeout).await
+}
+
+async fn run_cli_with(
+    cli: &Path,
+    home: &Path,
+    args: &[&str],
+    stdin: &str,
+    timeout: std::time::Duration,
+) -> String {
     let mut child = tokio::process::Command::new(cli)
         .arg("--home")
         .arg(home)
@@ -167,11 +187,11 @@ pub async fn run_cli(cli: &Path, home: &Path, args: &[&str], stdin: &str) -> Str
         .await
         .expect("write to the CLI's stdin");
     drop(input);
-    let out = tokio::time::timeout(CLI_TIMEOUT, child.wait_with_output())
+    let out = tokio::time::timeout(timeout, child.wait_with_output())
         .await
         .unwrap_or_else(|_| {
             panic!(
-                "casebook {} did not finish within {CLI_TIMEOUT:?}",
+                "casebook {} did not finish within {timeout:?}",
                 args.join(" ")
             )
         })

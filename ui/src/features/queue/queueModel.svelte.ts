@@ -5,7 +5,7 @@ import * as ipc from "../../ipc";
 import { toApiError, type ApiError } from "../../lib/errors";
 import { emptyFilter, normalizeFilter, queryKey } from "../../lib/filters";
 import { PageCache } from "../../lib/pageCache";
-import { markStartup, startupMarked } from "../../lib/startup";
+import { markStartup } from "../../lib/startup";
 import { clampIndex, pageOffsets } from "../../lib/virtual";
 
 export const PAGE_SIZE = 100;
@@ -112,7 +112,6 @@ export class QueueModel {
         this.followSelection();
       }
       this.version++;
-      if (!startupMarked("first-frame")) requestAnimationFrame(() => markStartup("first-frame"));
     } catch (e) {
       if (generation !== this.generation || quiet) return;
       this.failed.add(ck);
