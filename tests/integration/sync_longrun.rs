@@ -1440,20 +1440,7 @@ async fn keeping_mine_on_a_conflict_with_a_later_edit_queued_ends_with_the_later
         Priority::Low,
         "the later edit stays what the agent sees"
     );
-    for _ in 0..2 {
-        let run = cb.sync_now("SN".into(), None).await.unwrap();
-        assert!(run.errors.is_empty() && run.conflicts == 0, "{run:?}");
-    }
-    assert_eq!(
-        fake.incident(&sys_id).unwrap().get("priority"),
-        "4",
-        "low upstream"
-    );
-    assert_eq!(
-        cb.store().ticket(local).unwrap().ticket.priority,
-        Priority::Low
-    );
-    assert!(outbox_open(&cb).is_empty());
+    settles_to(&cb, &fake, &sys_id, local, "4", Priority::Low).await;
 }
 
 /// Taking theirs on the first of two queued edits keeps the later edit locally and asks again
@@ -1486,16 +1473,7 @@ async fn taking_theirs_on_a_conflict_with_a_later_edit_queued_asks_again_about_t
     cb.conflicts_resolve(c[0].id, ConflictResolutionInput::KeepMine)
         .await
         .unwrap();
-    for _ in 0..2 {
-        let run = cb.sync_now("SN".into(), None).await.unwrap();
-        assert!(run.errors.is_empty() && run.conflicts == 0, "{run:?}");
-    }
-    assert_eq!(fake.incident(&sys_id).unwrap().get("priority"), "4");
-    assert_eq!(
-        cb.store().ticket(local).unwrap().ticket.priority,
-        Priority::Low
-    );
-    assert!(outbox_open(&cb).is_empty());
+    settles_to(&cb, &fake, &sys_id, local, "4", Priority::Low).await;
 }
 
 /// Found by the long run (CI seed 678149: a ticket "open" locally, "resolved" upstream, with no
@@ -1531,16 +1509,7 @@ async fn taking_theirs_after_the_upstream_moved_again_takes_the_current_upstream
         Priority::Low,
         "theirs is the upstream value now"
     );
-    for _ in 0..2 {
-        let run = cb.sync_now("SN".into(), None).await.unwrap();
-        assert!(run.errors.is_empty() && run.conflicts == 0, "{run:?}");
-    }
-    assert_eq!(fake.incident(&sys_id).unwrap().get("priority"), "4");
-    assert_eq!(
-        cb.store().ticket(local).unwrap().ticket.priority,
-        Priority::Low
-    );
-    assert!(outbox_open(&cb).is_empty());
+    settles_to(&cb, &fake, &sys_id, local, "4", Priority::Low).await;
 }
 
 /// The same with a later edit of the field queued behind the conflict: taking theirs keeps the
@@ -1569,15 +1538,30 @@ async fn discarding_the_later_edit_after_taking_theirs_returns_to_the_current_up
         Priority::High,
         "back to the upstream value (high), not the one the inbox recorded (critical)"
     );
+    settles_to(&cb, &fake, &sys_id, local, "2", Priority::High).await;
+}
+
+/// Two syncs without errors or conflicts, after which the upstream priority is `upstream` (the
+/// ServiceNow code), the workspace shows `shown` and nothing waits in the outbox.
+async fn settles_to(
+    cb: &Casebook,
+    fake: &ServiceNowFake,
+    sys_id: &str,
+    local: i64,
+    upstream: &str,
+    shown: Priority,
+) {
     for _ in 0..2 {
         let run = cb.sync_now("SN".into(), None).await.unwrap();
         assert!(run.errors.is_empty() && run.conflicts == 0, "{run:?}");
     }
-    assert_eq!(fake.incident(&sys_id).unwrap().get("priority"), "2");
     assert_eq!(
-        cb.store().ticket(local).unwrap().ticket.priority,
-        Priority::High
+        fake.incident(sys_id).unwrap().get("priority"),
+        upstream,
+        "upstream priority"
     );
+    assert_eq!(cb.store().ticket(local).unwrap().ticket.priority, shown);
+    assert!(outbox_open(cb).is_empty());
 }
 
 /// One Jira Service Management issue synced into a fresh workspace (façade in this process).
