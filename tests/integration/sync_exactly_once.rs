@@ -112,22 +112,9 @@ async fn jira_env() -> (JiraFake, Env) {
             &SecretValue::new(JIRA_TOKEN),
         )
         .unwrap();
-    let clock = Arc::new(FixedClock::new(jira::T0_MS));
-    let http = http();
-    let tm = Arc::new(TokenManager::new(
-        secrets as Arc<dyn SecretStore>,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        http.clone(),
-    ));
-    let connector: Arc<dyn Connector> = Arc::new(Jira::new(http, tm, conn.clone()));
-    let env = Env {
-        _dir: dir,
-        store,
-        sleeper: RecordingSleeper::new(Arc::clone(&clock)),
-        clock,
-        connector,
-        conn_id: conn.id,
-    };
+    let env = env_with(dir, store, conn, secrets, jira::T0_MS, |http, tm, conn| {
+        Arc::new(Jira::new(http, tm, conn))
+    });
     (fake, env)
 }
 
@@ -159,6 +146,22 @@ async fn zendesk_env() -> (ZendeskFake, Env) {
             &tokens.to_secret(),
         )
         .unwrap();
+    let env = env_with(dir, store, conn, secrets, t0, |http, tm, conn| {
+        Arc::new(Zendesk::new(http, tm, conn, ZendeskExport::Search))
+    });
+    (fake, env)
+}
+
+/// The engine's surroundings for one connection: a clock fixed at `t0`, a token manager over
+/// `secrets`, and the connector `make` builds on them.
+fn env_with(
+    dir: tempfile::TempDir,
+    store: Arc<Store>,
+    conn: Connection,
+    secrets: Arc<MemorySecretStore>,
+    t0: i64,
+    make: impl FnOnce(reqwest::Client, Arc<TokenManager>, Connection) -> Arc<dyn Connector>,
+) -> Env {
     let clock = Arc::new(FixedClock::new(t0));
     let http = http();
     let tm = Arc::new(TokenManager::new(
@@ -166,17 +169,14 @@ async fn zendesk_env() -> (ZendeskFake, Env) {
         Arc::clone(&clock) as Arc<dyn Clock>,
         http.clone(),
     ));
-    let connector: Arc<dyn Connector> =
-        Arc::new(Zendesk::new(http, tm, conn.clone(), ZendeskExport::Search));
-    let env = Env {
+    Env {
         _dir: dir,
         store,
         sleeper: RecordingSleeper::new(Arc::clone(&clock)),
         clock,
-        connector,
+        connector: make(http, tm, conn.clone()),
         conn_id: conn.id,
-    };
-    (fake, env)
+    }
 }
 
 fn ok(r: &SyncReport) {

@@ -1733,6 +1733,25 @@ mod tests {
     use crate::store::OutboxStatus;
     use crate::store::test_support::temp_store;
 
+    /// Incident "1" pulled at version v1 (connection 7), and a local edit of its priority to make.
+    fn pulled_open_incident_and_a_priority_edit(s: &Store) -> (TicketId, TicketPatch) {
+        let r = s
+            .apply_pulled_page(
+                7,
+                "incident",
+                &[pulled("1", "v1", TicketState::Open)],
+                &[],
+                "c1",
+                10,
+            )
+            .unwrap();
+        let patch = TicketPatch {
+            priority: Some(Priority::Critical),
+            ..Default::default()
+        };
+        (r.changed_ids[0], patch)
+    }
+
     fn pulled(uid: &str, version: &str, state: TicketState) -> PulledTicket {
         PulledTicket {
             upstream_id: uid.into(),
@@ -1824,21 +1843,7 @@ mod tests {
     #[test]
     fn an_upstream_change_bumps_the_revision_but_never_clobbers_a_pending_local_edit() {
         let (_d, s) = store();
-        let r = s
-            .apply_pulled_page(
-                7,
-                "incident",
-                &[pulled("1", "v1", TicketState::Open)],
-                &[],
-                "c1",
-                10,
-            )
-            .unwrap();
-        let id = r.changed_ids[0];
-        let patch = TicketPatch {
-            priority: Some(Priority::Critical),
-            ..Default::default()
-        };
+        let (id, patch) = pulled_open_incident_and_a_priority_edit(&s);
         let before = s.update_ticket(id, None, &patch, &app(20)).unwrap();
         // The op records the upstream version it was made on.
         let op = &s.sync_ops(Some("7")).unwrap()[0];
@@ -1872,21 +1877,7 @@ mod tests {
     #[test]
     fn a_pushed_version_holding_a_change_not_seen_yet_is_applied_when_pulled() {
         let (_d, s) = store();
-        let r = s
-            .apply_pulled_page(
-                7,
-                "incident",
-                &[pulled("1", "v1", TicketState::Open)],
-                &[],
-                "c1",
-                10,
-            )
-            .unwrap();
-        let id = r.changed_ids[0];
-        let patch = TicketPatch {
-            priority: Some(Priority::Critical),
-            ..Default::default()
-        };
+        let (id, patch) = pulled_open_incident_and_a_priority_edit(&s);
         s.update_ticket(id, None, &patch, &app(20)).unwrap();
         let op = s.sync_ops(Some("7")).unwrap()[0].clone();
         s.outbox_begin(op.id, 21).unwrap();
