@@ -539,7 +539,7 @@ fn assignees(v: V) -> Vec<String> {
     }
 }
 
-/// Fields each vendor carries (ServiceNow incidents have no tags).
+/// Fields each vendor carries (ServiceNow tickets' tags stay local: never pushed or pulled).
 fn editable(v: V) -> &'static [&'static str] {
     match v {
         V::Sn => &["state", "priority", "assignee"],
@@ -744,10 +744,12 @@ impl Run {
             "assignee" => {
                 let a = self.rng.pick(&assignees(t.vendor)).clone();
                 match t.vendor {
+                    // The colleague picks a user; the instance stores the sys_id (the ledger
+                    // and the workspace both speak user names).
                     V::Sn => self
                         .fakes
                         .sn
-                        .edit_as_other(&t.upstream, &[("assigned_to", a.as_str())]),
+                        .reassign_as_other(&t.upstream, Some(a.as_str()), None),
                     V::Jira => {
                         let aa = a.clone();
                         self.fakes

@@ -24,23 +24,23 @@ use std::time::Duration;
 const T0: i64 = 1_795_251_600_000;
 const PATCH_INCIDENT: &str = "api/now/table/incident/*";
 
-struct Env {
+pub(crate) struct Env {
     dir: tempfile::TempDir,
-    store: Arc<Store>,
-    fake: ServiceNowFake,
+    pub(crate) store: Arc<Store>,
+    pub(crate) fake: ServiceNowFake,
     clock: Arc<FixedClock>,
     sleeper: RecordingSleeper,
     connector: Arc<ServiceNow>,
     /// The same connector pointed at a port where nothing listens: the network is down.
     offline: Arc<ServiceNow>,
-    conn_id: i64,
+    pub(crate) conn_id: i64,
 }
 
 fn db_path(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("casebook.db")
 }
 
-async fn env() -> Env {
+pub(crate) async fn env() -> Env {
     env_with_timeout(Duration::from_secs(10)).await
 }
 
@@ -119,7 +119,7 @@ impl Env {
             .await
     }
 
-    async fn sync(&self) -> SyncReport {
+    pub(crate) async fn sync(&self) -> SyncReport {
         self.engine(SyncOptions {
             page_size: 7,
             ..Default::default()
@@ -128,12 +128,12 @@ impl Env {
         .await
     }
 
-    fn local(&self, sys_id: &str) -> i64 {
+    pub(crate) fn local(&self, sys_id: &str) -> i64 {
         let key = self.fake.incident(sys_id).unwrap().get("number").to_owned();
         self.store.resolve_key(&key).unwrap()
     }
 
-    fn agent(&self) -> Actor<'static> {
+    pub(crate) fn agent(&self) -> Actor<'static> {
         Actor {
             name: "casebook.agent",
             origin: Origin::App,
@@ -142,7 +142,7 @@ impl Env {
     }
 }
 
-fn ok(r: &SyncReport) {
+pub(crate) fn ok(r: &SyncReport) {
     assert!(r.stopped.is_none(), "stopped: {:?}", r.stopped);
     assert!(r.errors.is_empty(), "errors: {:?}", r.errors);
 }
@@ -366,8 +366,10 @@ async fn a_concurrent_edit_goes_to_the_conflict_inbox_and_is_resolved() {
         .update_ticket(local, None, &patch, &e.agent())
         .unwrap();
     // Meanwhile a colleague lowers the priority and reassigns.
-    e.fake
-        .edit_as_other(&id, &[("priority", "4"), ("assigned_to", "bo.other")]);
+    e.fake.edit_as_other(
+        &id,
+        &[("priority", "4"), ("assigned_to", &e.fake.user("bo.other"))],
+    );
     let r = e.sync().await;
     assert_eq!(r.conflicts, 1, "{r:?}");
     let up = e.fake.incident(&id).unwrap();

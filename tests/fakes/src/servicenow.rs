@@ -1,5 +1,5 @@
-//! The fake ServiceNow Table API: `/api/now/table/{incident,sys_journal_field,kb_knowledge}`
-//! as the real instance answers (see the Table API docs and
+//! The fake ServiceNow Table API: `/api/now/table/{incident,sys_journal_field,kb_knowledge,
+//! sys_user,sys_user_group}` as the real instance answers (see the Table API docs and
 //! `/work/shared/specs/servicenow-table-api-openapi.yml`):
 //! - `{"result": …}` bodies, actual values as strings, date-times in UTC `YYYY-MM-DD HH:MM:SS`
 //!   (second precision: many rows share one second), `sys_mod_count` bumped by every write;
@@ -10,7 +10,15 @@
 //! - PATCH appends `comments` / `work_notes` to `sys_journal_field` (journal fields read back as
 //!   `""` on the record); no precondition exists;
 //! - errors as `{"error":{"message","detail"},"status":"failure"}`; 429 with `Retry-After` and
-//!   `X-RateLimit-*` headers.
+//!   `X-RateLimit-*` headers;
+//! - reference fields (`assigned_to`, `assignment_group`, `caller_id`, …) hold sys_ids of
+//!   `sys_user` / `sys_user_group` rows and answer `{"link","value"}` unless
+//!   `sysparm_exclude_reference_link=true` (an empty reference is `""`); a dot-walked name in
+//!   `sysparm_fields` (`assigned_to.user_name`) answers the referenced row's field under that
+//!   name (`""` when the reference is empty or its row is gone). Writes store values as given
+//!   (the Table API does not resolve names without `sysparm_input_display_value`), so a name
+//!   written into a reference field is a dangling reference, as on a real instance. The
+//!   instance starts with a small directory ([`USERS`], [`GROUPS`]).
 
 use crate::faults::{FaultPlan, lock};
 use crate::server::{self, Handler, Request, RequestLog, Response, ServerHandle};
@@ -20,6 +28,39 @@ use std::sync::{Arc, Mutex};
 
 /// 2026-11-21 09:00:00 UTC.
 pub const T0_SECS: i64 = 1_795_251_600;
+
+/// The `sys_user` rows every fake instance starts with: (user_name, full name).
+pub const USERS: [(&str, &str); 7] = [
+    ("ana", "Ana Lima"),
+    ("bo", "Bo Berg"),
+    ("cy", "Cy Chen"),
+    ("bo.other", "Bo Other"),
+    ("caller", "Carla Caller"),
+    ("casebook.agent", "Casebook Agent"),
+    ("kb.author", "Kim Author"),
+];
+
+/// The `sys_user_group` rows every fake instance starts with.
+pub const GROUPS: [&str; 3] = ["Service Desk", "Network", "Hardware"];
+
+/// Reference columns: (column, referenced table).
+const REFERENCES: [(&str, &str); 8] = [
+    ("assigned_to", "sys_user"),
+    ("assignment_group", "sys_user_group"),
+    ("caller_id", "sys_user"),
+    ("opened_by", "sys_user"),
+    ("resolved_by", "sys_user"),
+    ("company", "core_company"),
+    ("manager", "sys_user"),
+    ("task", "task"),
+];
+
+fn referenced_table(column: &str) -> Option<&'static str> {
+    REFERENCES
+        .iter()
+        .find(|(c, _)| *c == column)
+        .map(|(_, t)| *t)
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -51,6 +92,10 @@ pub struct State {
     pub max_limit: usize,
     /// Lookup structures over `records`, built lazily and dropped on every write (see [`Index`]).
     index: Index,
+    /// Answer dot-walked names in `sysparm_fields` (`false`: an instance that ignores them as
+    /// unknown fields, to exercise the connector's fallback).
+    pub dot_walk: bool,
+    next_directory_id: u64,
 }
 
 impl State {
@@ -69,20 +114,118 @@ impl State {
     }
 
     fn position(&mut self, table: &str, sys_id: &str) -> Option<usize> {
+        self.ensure_ids()
+            .get(&(table.to_owned(), sys_id.to_owned()))
+            .copied()
+    }
+
+    /// Builds the `(table, sys_id)` lookup if it is not built.
+    fn ensure_ids(&mut self) -> &HashMap<(String, String), usize> {
         let records = &self.records;
-        let by_id = self.index.by_id.get_or_insert_with(|| {
+        self.index.by_id.get_or_insert_with(|| {
             records
                 .iter()
                 .enumerate()
                 .map(|(i, r)| ((r.table.clone(), r.sys_id().to_owned()), i))
                 .collect()
-        });
-        by_id.get(&(table.to_owned(), sys_id.to_owned())).copied()
+        })
     }
 
+    #[cfg(test)]
     fn find(&mut self, table: &str, sys_id: &str) -> Option<&Record> {
         let i = self.position(table, sys_id)?;
         self.records.get(i)
+    }
+
+    /// A record by table and sys_id without building anything: from the id lookup when it is
+    /// built (call [`State::position`] once first), else by a scan.
+    fn lookup(&self, table: &str, sys_id: &str) -> Option<&Record> {
+        if sys_id.is_empty() {
+            return None;
+        }
+        match &self.index.by_id {
+            Some(ids) => ids
+                .get(&(table.to_owned(), sys_id.to_owned()))
+                .and_then(|&i| self.records.get(i)),
+            None => self
+                .records
+                .iter()
+                .find(|r| r.table == table && r.sys_id() == sys_id),
+        }
+    }
+
+    /// The sys_id of the `sys_user` row with this user name.
+    pub fn user_id(&self, user_name: &str) -> Option<String> {
+        self.records
+            .iter()
+            .find(|r| r.table == "sys_user" && r.get("user_name") == user_name)
+            .map(|r| r.sys_id().to_owned())
+    }
+
+    /// The sys_id of the `sys_user_group` row with this name.
+    pub fn group_id(&self, name: &str) -> Option<String> {
+        self.records
+            .iter()
+            .find(|r| r.table == "sys_user_group" && r.get("name") == name)
+            .map(|r| r.sys_id().to_owned())
+    }
+
+    /// Adds a `sys_user` row; returns its sys_id.
+    pub fn add_user(&mut self, user_name: &str, name: &str) -> String {
+        let mut m = Map::new();
+        m.insert("user_name".into(), json!(user_name));
+        m.insert("name".into(), json!(name));
+        m.insert("active".into(), json!("true"));
+        self.add_directory_row("sys_user", m)
+    }
+
+    /// Adds a `sys_user_group` row; returns its sys_id.
+    pub fn add_group(&mut self, name: &str) -> String {
+        let mut m = Map::new();
+        m.insert("name".into(), json!(name));
+        m.insert("active".into(), json!("true"));
+        self.add_directory_row("sys_user_group", m)
+    }
+
+    /// Users and groups take sys_ids of their own range, so the incidents' stay as they were.
+    fn add_directory_row(&mut self, table: &str, mut m: Map<String, Value>) -> String {
+        self.next_directory_id += 1;
+        let id = format!("{:032x}", 0xd1_0000_0000u64 + self.next_directory_id);
+        let now = sn_time(self.now);
+        m.insert("sys_id".into(), json!(id));
+        for k in ["sys_created_on", "sys_updated_on"] {
+            m.insert(k.into(), json!(now));
+        }
+        for k in ["sys_created_by", "sys_updated_by"] {
+            m.insert(k.into(), json!("admin"));
+        }
+        m.insert("sys_mod_count".into(), json!("0"));
+        let record = Record {
+            table: table.into(),
+            fields: m,
+        };
+        self.index.added(self.records.len(), &record);
+        self.records.push(record);
+        id
+    }
+
+    /// The sys_id stored for a value given by name in a seed: a user's user name or a group's
+    /// name (added to the directory when missing); empty stays empty.
+    fn reference_for(&mut self, column: &str, given: &str) -> String {
+        if given.is_empty() {
+            return String::new();
+        }
+        match referenced_table(column) {
+            Some("sys_user") => match self.user_id(given) {
+                Some(id) => id,
+                None => self.add_user(given, given),
+            },
+            Some("sys_user_group") => match self.group_id(given) {
+                Some(id) => id,
+                None => self.add_group(given),
+            },
+            _ => given.to_owned(),
+        }
     }
 
     /// Positions (in `records`) of the rows of `table` matching `conds`, in `order` (ties in
@@ -315,15 +458,29 @@ struct SnHandler {
     base: Mutex<String>,
 }
 
-pub async fn start() -> std::io::Result<ServiceNowFake> {
-    let state = Arc::new(Mutex::new(State {
+/// An instance with its starting directory ([`USERS`], [`GROUPS`]) and nothing else.
+fn new_state() -> State {
+    let mut s = State {
         now: T0_SECS,
         records: Vec::new(),
         next_id: 0,
         next_number: 10_000,
         max_limit: 10_000,
         index: Index::default(),
-    }));
+        dot_walk: true,
+        next_directory_id: 0,
+    };
+    for (user_name, name) in USERS {
+        s.add_user(user_name, name);
+    }
+    for g in GROUPS {
+        s.add_group(g);
+    }
+    s
+}
+
+pub async fn start() -> std::io::Result<ServiceNowFake> {
+    let state = Arc::new(Mutex::new(new_state()));
     let handler = Arc::new(SnHandler {
         state: state.clone(),
         base: Mutex::new(String::new()),
@@ -333,7 +490,8 @@ pub async fn start() -> std::io::Result<ServiceNowFake> {
     Ok(ServiceNowFake { server, state })
 }
 
-/// An incident to seed.
+/// An incident to seed. `assigned_to` and `caller_id` are user names and `assignment_group` a
+/// group name: the seed stores their sys_ids (adding a user or group the directory lacks).
 #[derive(Debug, Clone)]
 pub struct NewIncident {
     pub short_description: String,
@@ -393,15 +551,23 @@ impl ServiceNowFake {
         m.insert("description".into(), json!(n.description));
         m.insert("state".into(), json!(n.state));
         m.insert("priority".into(), json!(n.priority));
-        m.insert("assigned_to".into(), json!(n.assigned_to));
-        m.insert("assignment_group".into(), json!(n.assignment_group));
-        m.insert("caller_id".into(), json!(n.caller_id));
+        for (column, given) in [
+            ("assigned_to", &n.assigned_to),
+            ("assignment_group", &n.assignment_group),
+            ("caller_id", &n.caller_id),
+        ] {
+            let id = s.reference_for(column, given);
+            m.insert(column.into(), json!(id));
+        }
         insert(&mut s, "incident", m, "caller")
     }
 
     /// Seeds many incidents sharing timestamps (`per_second` per second), fast.
     pub fn seed_many(&self, n: usize, per_second: usize, with_comment: bool) {
         let mut s = lock(&self.state);
+        let ana = s.reference_for("assigned_to", "ana");
+        let network = s.reference_for("assignment_group", "Network");
+        let caller = s.reference_for("caller_id", "caller");
         for i in 0..n {
             if i % per_second.max(1) == 0 {
                 s.now += 1;
@@ -417,9 +583,9 @@ impl ServiceNowFake {
             );
             m.insert("state".into(), json!(if i % 3 == 0 { "6" } else { "2" }));
             m.insert("priority".into(), json!(((i % 4) + 1).to_string()));
-            m.insert("assigned_to".into(), json!("ana"));
-            m.insert("assignment_group".into(), json!("Network"));
-            m.insert("caller_id".into(), json!("caller"));
+            m.insert("assigned_to".into(), json!(ana));
+            m.insert("assignment_group".into(), json!(network));
+            m.insert("caller_id".into(), json!(caller));
             let id = insert(&mut s, "incident", m, "caller");
             if with_comment {
                 journal(
@@ -431,6 +597,64 @@ impl ServiceNowFake {
                 );
             }
         }
+    }
+
+    /// The sys_id of a user of the instance's directory (panics when there is none: a test
+    /// naming a user the fake does not have is a broken test).
+    pub fn user(&self, user_name: &str) -> String {
+        match lock(&self.state).user_id(user_name) {
+            Some(id) => id,
+            None => panic!("the fake instance has no user {user_name:?}"),
+        }
+    }
+
+    /// The sys_id of a group of the instance's directory (panics when there is none).
+    pub fn group(&self, name: &str) -> String {
+        match lock(&self.state).group_id(name) {
+            Some(id) => id,
+            None => panic!("the fake instance has no group {name:?}"),
+        }
+    }
+
+    /// Adds a user to the directory; returns its sys_id.
+    pub fn add_user(&self, user_name: &str, name: &str) -> String {
+        lock(&self.state).add_user(user_name, name)
+    }
+
+    /// Reassigns an incident as another agent: `assigned_to` and/or `assignment_group` set to
+    /// the sys_ids of the named user and group (`Some("")` clears).
+    pub fn reassign_as_other(&self, sys_id: &str, user: Option<&str>, group: Option<&str>) {
+        let mut fields: Vec<(&str, String)> = Vec::new();
+        if let Some(u) = user {
+            fields.push((
+                "assigned_to",
+                if u.is_empty() {
+                    String::new()
+                } else {
+                    self.user(u)
+                },
+            ));
+        }
+        if let Some(g) = group {
+            fields.push((
+                "assignment_group",
+                if g.is_empty() {
+                    String::new()
+                } else {
+                    self.group(g)
+                },
+            ));
+        }
+        let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.edit_as_other(sys_id, &refs);
+    }
+
+    /// The user name an incident's `assigned_to` points at (`None`: empty or dangling).
+    pub fn assignee_of(&self, sys_id: &str) -> Option<String> {
+        let s = lock(&self.state);
+        let r = s.lookup("incident", sys_id)?;
+        s.lookup("sys_user", r.get("assigned_to"))
+            .map(|u| u.get("user_name").to_owned())
     }
 
     /// Changes an incident as another agent: bumps `sys_mod_count` and `sys_updated_on`.
@@ -622,9 +846,39 @@ fn matches(r: &Record, conds: &[Cond]) -> bool {
     conds.iter().all(|c| c.holds(r))
 }
 
-fn project(r: &Record, fields: Option<&str>) -> Value {
+/// How a request wants records rendered.
+struct View<'a> {
+    fields: Option<&'a str>,
+    /// `sysparm_exclude_reference_link` is not `true`: references as `{"link","value"}`.
+    links: bool,
+    base: &'a str,
+}
+
+impl<'a> View<'a> {
+    fn of(req: &'a Request, base: &'a str) -> View<'a> {
+        View {
+            fields: req.param("sysparm_fields"),
+            links: req.param("sysparm_exclude_reference_link") != Some("true"),
+            base,
+        }
+    }
+}
+
+/// One stored value as the Table API answers it: a non-empty reference as a link object unless
+/// links are excluded.
+fn answer(column: &str, v: &Value, view: &View<'_>) -> Value {
+    match (referenced_table(column), v.as_str()) {
+        (Some(table), Some(id)) if view.links && !id.is_empty() => json!({
+            "link": format!("{}/api/now/table/{table}/{id}", view.base),
+            "value": id,
+        }),
+        _ => v.clone(),
+    }
+}
+
+fn project(s: &State, r: &Record, view: &View<'_>) -> Value {
     let mut out = Map::new();
-    match fields {
+    match view.fields {
         Some(list) if !list.is_empty() => {
             for f in list.split(',') {
                 let f = f.trim();
@@ -632,13 +886,32 @@ fn project(r: &Record, fields: Option<&str>) -> Value {
                 if f == "comments" || f == "work_notes" {
                     out.insert(f.into(), json!(""));
                 } else if let Some(v) = r.fields.get(f) {
-                    out.insert(f.into(), v.clone());
+                    out.insert(f.into(), answer(f, v, view));
+                } else if let Some((column, field)) = f.split_once('.') {
+                    // A dot-walk through a reference: the referenced row's field, `""` when the
+                    // reference is empty or dangling; through anything else: an unknown field.
+                    let Some(table) = referenced_table(column) else {
+                        continue;
+                    };
+                    if !s.dot_walk {
+                        continue;
+                    }
+                    let v = s
+                        .lookup(table, r.get(column))
+                        .and_then(|t| t.fields.get(field))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    out.insert(f.into(), json!(v));
                 } else if r.table == "incident" && known_incident_field(f) {
                     out.insert(f.into(), json!(""));
                 }
             }
         }
-        _ => out = r.fields.clone(),
+        _ => {
+            for (k, v) in &r.fields {
+                out.insert(k.clone(), answer(k, v, view));
+            }
+        }
     }
     Value::Object(out)
 }
@@ -670,12 +943,15 @@ impl SnHandler {
             .and_then(|o| o.parse().ok())
             .unwrap_or(0);
         let (total, rows) = s.select(table, &conds, &order, offset, limit);
+        let base = lock(&self.base).clone();
+        let view = View::of(req, &base);
+        // Dot-walks look rows up by sys_id: build that lookup once, not once per row.
+        s.ensure_ids();
         let page: Vec<Value> = rows
             .iter()
             .filter_map(|&i| s.records.get(i))
-            .map(|r| project(r, req.param("sysparm_fields")))
+            .map(|r| project(&s, r, &view))
             .collect();
-        let base = lock(&self.base).clone();
         let link = |off: usize, rel: &str| {
             let mut q: Vec<(String, String)> = req
                 .query
@@ -711,10 +987,12 @@ impl SnHandler {
 
     fn get_one(&self, req: &Request, table: &str, sys_id: &str) -> Response {
         let mut s = lock(&self.state);
-        match s.find(table, sys_id) {
+        let base = lock(&self.base).clone();
+        s.ensure_ids();
+        match s.lookup(table, sys_id) {
             Some(r) => Response::json(
                 200,
-                &json!({ "result": project(r, req.param("sysparm_fields")) }),
+                &json!({ "result": project(&s, r, &View::of(req, &base)) }),
             ),
             None => not_found(),
         }
@@ -756,7 +1034,11 @@ impl SnHandler {
             return not_found();
         };
         touch(r, now, "casebook.agent");
-        let out = project(r, req.param("sysparm_fields"));
+        let base = lock(&self.base).clone();
+        let out = s
+            .lookup(table, sys_id)
+            .map(|r| project(&s, r, &View::of(req, &base)))
+            .unwrap_or(Value::Null);
         Response::json(200, &json!({ "result": out }))
     }
 
@@ -785,11 +1067,10 @@ impl SnHandler {
         }
         let id = insert(&mut s, table, m, "casebook.agent");
         let base = lock(&self.base).clone();
+        s.ensure_ids();
         let r = s
-            .records
-            .iter()
-            .find(|r| r.sys_id() == id)
-            .map(|r| project(r, req.param("sysparm_fields")))
+            .lookup(table, &id)
+            .map(|r| project(&s, r, &View::of(req, &base)))
             .unwrap_or(Value::Null);
         Response::json(201, &json!({ "result": r }))
             .with_header("Location", format!("{base}/api/now/table/{table}/{id}"))
@@ -858,14 +1139,7 @@ mod tests {
     use super::*;
 
     fn state() -> State {
-        State {
-            now: T0_SECS,
-            records: Vec::new(),
-            next_id: 0,
-            next_number: 10_000,
-            max_limit: 10_000,
-            index: Index::default(),
-        }
+        new_state()
     }
 
     /// The answer without any index: filter every record, then a stable sort per order field
@@ -1044,5 +1318,62 @@ mod tests {
         assert!(indexed(&mut s, "sys_journal_field", &jq).is_empty());
         assert!(!indexed(&mut s, "incident", q).contains(&new));
         assert!(s.find("incident", &new).is_none());
+    }
+
+    #[test]
+    fn references_answer_links_or_sys_ids_and_dot_walks_read_the_referenced_row() {
+        let mut s = state();
+        let ana = s.user_id("ana").unwrap();
+        let network = s.group_id("Network").unwrap();
+        let mut m = Map::new();
+        m.insert("assigned_to".into(), json!(ana));
+        m.insert("assignment_group".into(), json!(network));
+        m.insert("caller_id".into(), json!(""));
+        let id = insert(&mut s, "incident", m, "caller");
+        s.ensure_ids();
+        let r = s.lookup("incident", &id).unwrap().clone();
+        let fields = "assigned_to,assigned_to.user_name,assigned_to.name,assignment_group.name,\
+                      caller_id,caller_id.user_name,short_description.length,bogus.name";
+        let links = View {
+            fields: Some(fields),
+            links: true,
+            base: "http://sn",
+        };
+        let v = project(&s, &r, &links);
+        assert_eq!(
+            v,
+            json!({
+                "assigned_to": { "link": format!("http://sn/api/now/table/sys_user/{ana}"), "value": ana },
+                "assigned_to.user_name": "ana",
+                "assigned_to.name": "Ana Lima",
+                "assignment_group.name": "Network",
+                "caller_id": "",
+                "caller_id.user_name": "",
+            })
+        );
+        let plain = View {
+            links: false,
+            ..links
+        };
+        assert_eq!(project(&s, &r, &plain)["assigned_to"], json!(ana));
+        // Every field when none is named, references included.
+        let all = project(
+            &s,
+            &r,
+            &View {
+                fields: None,
+                ..links
+            },
+        );
+        assert_eq!(all["assignment_group"]["value"], json!(network));
+        // A name written into a reference field (stored as given) dangles.
+        let mut dangling = r.clone();
+        dangling.fields.insert("assigned_to".into(), json!("ana"));
+        assert_eq!(project(&s, &dangling, &plain)["assigned_to.user_name"], "");
+        // An instance that ignores dot-walked names leaves them out.
+        s.dot_walk = false;
+        let v = project(&s, &r, &plain);
+        assert!(v.get("assigned_to.user_name").is_none(), "{v}");
+        assert_eq!(v["assigned_to"], json!(ana));
     }
 }

@@ -574,6 +574,44 @@ async fn servicenow_answers_fit_the_table_api_spec() {
     assert_eq!(st, 200);
     assert_eq!(one["result"]["sys_id"], json!(id));
     assert_fits(&spec, "GET /table/{tableName}/{sys_id} 200", &one);
+    // References are link objects unless links are excluded; a dot-walk reads the user.
+    let ana = fake.user("ana");
+    assert_eq!(
+        one["result"]["assigned_to"],
+        json!({ "link": format!("{table}/sys_user/{ana}"), "value": ana })
+    );
+    let (_, plain) = get(
+        &c,
+        &format!(
+            "{table}/incident/{id}?sysparm_fields=assigned_to,assigned_to.user_name&sysparm_exclude_reference_link=true"
+        ),
+        BASIC,
+    )
+    .await;
+    assert_eq!(
+        plain["result"],
+        json!({ "assigned_to": ana, "assigned_to.user_name": "ana" })
+    );
+    // The directory answers the connector's lookups like any table; no match is an empty list.
+    let (st, users) = get(
+        &c,
+        &format!("{table}/sys_user?sysparm_query=user_name%3Dana&sysparm_fields=sys_id%2Cuser_name%2Cname&sysparm_limit=3"),
+        BASIC,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_fits(&spec, "GET /table/{tableName} 200", &users);
+    assert_eq!(
+        users["result"],
+        json!([{ "sys_id": ana, "user_name": "ana", "name": "Ana Lima" }])
+    );
+    let (st, none) = get(
+        &c,
+        &format!("{table}/sys_user_group?sysparm_query=name%3DFacilities"),
+        BASIC,
+    )
+    .await;
+    assert_eq!((st, none), (200, json!({ "result": [] })));
 
     let (st, created) = send(
         &c,

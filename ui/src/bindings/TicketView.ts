@@ -12,7 +12,12 @@ export type TicketView = { id: number, key: string, source: string, upstreamId: 
 /**
  * The description rendered to sanitized HTML.
  */
-descriptionHtml: string, state: TicketState, stateRaw: string | null, priority: Priority, priorityRaw: string | null, assignee: string | null, assignmentGroup: string | null, requester: string | null, organization: string | null, tags: Array<string>, createdAt: number, updatedAt: number, firstResponseAt: number | null, resolvedAt: number | null, 
+descriptionHtml: string, state: TicketState, stateRaw: string | null, priority: Priority, priorityRaw: string | null, assignee: string | null, assignmentGroup: string | null, requester: string | null, organization: string | null, tags: Array<string>, 
+/**
+ * The tags stay in this workspace: the ticket's upstream cannot store them (ServiceNow).
+ * Editing them is saved and recorded but never sent, and a sync never changes them.
+ */
+tagsLocal: boolean, createdAt: number, updatedAt: number, firstResponseAt: number | null, resolvedAt: number | null, 
 /**
  * Upstream-specific fields, shown read-only.
  */

@@ -57,6 +57,7 @@ export function ticketView(over: Partial<TicketView> = {}): TicketView {
     requester: "pat",
     organization: null,
     tags: ["vpn"],
+    tagsLocal: false,
     createdAt: NOW - 86_400_000,
     updatedAt: NOW - 60_000,
     firstResponseAt: null,

@@ -109,6 +109,9 @@ pub struct TicketView {
     pub requester: Option<String>,
     pub organization: Option<String>,
     pub tags: Vec<String>,
+    /// The tags stay in this workspace: the ticket's upstream cannot store them (ServiceNow).
+    /// Editing them is saved and recorded but never sent, and a sync never changes them.
+    pub tags_local: bool,
     #[ts(type = "number")]
     pub created_at: i64,
     #[ts(type = "number")]
@@ -430,6 +433,7 @@ impl From<store::TicketDetail> for TicketView {
             requester: t.requester,
             organization: t.organization,
             tags: t.tags,
+            tags_local: d.tags_local,
             created_at: t.created_at,
             updated_at: t.updated_at,
             first_response_at: t.first_response_at,

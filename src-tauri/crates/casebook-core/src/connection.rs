@@ -67,6 +67,16 @@ impl Vendor {
         s.iter().map(|x| (*x).to_owned()).collect()
     }
 
+    /// Whether Casebook can read and write the tags of this vendor's tickets. ServiceNow cannot:
+    /// incidents have no tags field, and record tags live in `label` / `label_entry`, whose
+    /// `table` and `table_key` columns only the `maint` role may write, whose tags are private to
+    /// their owner by default, and whose entries cannot be removed through the Table API by an
+    /// agent (see docs/sync.md, "Tags on ServiceNow tickets"). Tags of such tickets stay in the
+    /// workspace: they are never queued for push and a pull never overwrites them.
+    pub fn stores_tags(self) -> bool {
+        !matches!(self, Vendor::ServiceNow)
+    }
+
     /// The sign-in methods the vendor supports for a desktop app (see itsm-apis.md §1.1, §2.1,
     /// §3.1): Jira 3LO has no PKCE (it needs a client secret), Zendesk API tokens are retired.
     pub fn supports(self, method: AuthMethod) -> bool {

@@ -146,6 +146,17 @@ pub trait Connector: Send + Sync {
         Err(no_escalations(self.vendor()))
     }
 
+    /// `values` as this connector's pulls show them, so the engine's per-field merge compares
+    /// like with like: e.g. a ServiceNow user named by sys_id (a base recorded before names were
+    /// mapped) or by full name (typed by the agent) becomes the user name a pull shows. With
+    /// `strict` (the agent's own edit), a value that names nothing upstream, or several
+    /// records, is an error naming it; otherwise (a base) it is kept as it is. Fields without
+    /// such a mapping pass unchanged.
+    async fn readable_values(&self, values: &FieldValues, strict: bool) -> SyncResult<FieldValues> {
+        let _ = strict;
+        Ok(values.clone())
+    }
+
     /// Whether this connection has a knowledge base to pull.
     fn has_knowledge_base(&self) -> bool {
         false

@@ -58,6 +58,23 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Data(e.to_string()))
 }
 
+/// Whether the tickets of `source` (a connection id, as `tickets.source` holds it) keep their
+/// tags in the workspace only, because their upstream cannot store them
+/// ([`Vendor::stores_tags`]). Local tickets and imports: `false`.
+pub(crate) fn tags_stay_local(c: &rusqlite::Connection, source: &str) -> Result<bool> {
+    let Ok(id) = source.trim().parse::<i64>() else {
+        return Ok(false);
+    };
+    let vendor: Option<String> = c
+        .prepare_cached("SELECT vendor FROM connections WHERE id = ?")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(vendor
+        .as_deref()
+        .and_then(Vendor::parse)
+        .is_some_and(|v| !v.stores_tags()))
+}
+
 impl Store {
     /// Adds a connection (status: needs sign-in). Names are unique regardless of case.
     pub fn add_connection(&self, c: &ValidConnection, now: Millis) -> Result<Connection> {

@@ -16,6 +16,7 @@
 //!   to `pending` with `next_attempt_at`. `in_flight` found when a sync starts means the app died
 //!   mid-request: it becomes `unknown`.
 
+use super::connections::tags_stay_local;
 use super::events::{EventKind, NewEvent, NewOutboxOp, Origin, append_event, enqueue};
 use super::tickets::{Actor, insert_ticket_unless_key_exists, load_ticket, write_tags};
 use super::{Result, Store, StoreError};
@@ -503,9 +504,13 @@ fn apply_comments(
 }
 
 /// The pulled field values as the workspace shows them: an upstream ticket with an empty title
-/// keeps the placeholder it was created with (a ticket needs a title).
-fn shown_values(p: &PulledTicket) -> Map<String, Value> {
+/// keeps the placeholder it was created with (a ticket needs a title), and a ticket whose
+/// upstream cannot store tags keeps its local ones (`tags_local`, see `Vendor::stores_tags`).
+fn shown_values(p: &PulledTicket, tags_local: bool) -> Map<String, Value> {
     let mut values = p.field_values();
+    if tags_local {
+        values.remove("tags");
+    }
     if values
         .get("title")
         .and_then(Value::as_str)
@@ -532,6 +537,7 @@ fn shows_pulled_version(
     ticket_id: TicketId,
     stored_fields: &str,
     p: &PulledTicket,
+    tags_local: bool,
 ) -> Result<bool> {
     let upstream = p.field_values();
     if parse_json(stored_fields)? != Value::Object(upstream) {
@@ -541,7 +547,7 @@ fn shows_pulled_version(
         return Ok(false);
     };
     let protected = protected_fields(tx, ticket_id)?;
-    Ok(shown_values(p)
+    Ok(shown_values(p, tags_local)
         .iter()
         .all(|(f, v)| protected.contains(f) || *v == local_value(&t, f)))
 }
@@ -550,6 +556,7 @@ fn apply_one(
     tx: &Transaction<'_>,
     connection_id: i64,
     p: &PulledTicket,
+    tags_local: bool,
     now: Millis,
     report: &mut ApplyReport,
 ) -> Result<()> {
@@ -565,7 +572,7 @@ fn apply_one(
     let source = connection_id.to_string();
     let already_shown = match &existing {
         Some((id, version, fields)) if *version == p.version => {
-            shows_pulled_version(tx, *id, fields, p)?
+            shows_pulled_version(tx, *id, fields, p, tags_local)?
         }
         _ => false,
     };
@@ -641,7 +648,7 @@ fn apply_one(
             let t =
                 load_ticket(tx, id)?.ok_or_else(|| StoreError::TicketNotFound(id.to_string()))?;
             let protected = protected_fields(tx, id)?;
-            let mut values = shown_values(p);
+            let mut values = shown_values(p, tags_local);
             let before = values.len();
             values.retain(|f, v| {
                 if protected.contains(f) {
@@ -650,7 +657,7 @@ fn apply_one(
                 }
                 *v != local_value(&t, f)
             });
-            let shown = shown_values(p);
+            let shown = shown_values(p, tags_local);
             let kept = protected
                 .iter()
                 .filter(|f| shown.get(*f).is_some_and(|v| *v != local_value(&t, f)))
@@ -928,8 +935,9 @@ impl Store {
     ) -> Result<ApplyReport> {
         self.write(|tx| {
             let mut report = ApplyReport::default();
+            let tags_local = tags_stay_local(tx, &connection_id.to_string())?;
             for p in tickets {
-                apply_one(tx, connection_id, p, now, &mut report)?;
+                apply_one(tx, connection_id, p, tags_local, now, &mut report)?;
             }
             for d in deleted {
                 if let Some(id) = mark_deleted(tx, connection_id, d, now)? {
@@ -958,8 +966,9 @@ impl Store {
     ) -> Result<ApplyReport> {
         self.write(|tx| {
             let mut report = ApplyReport::default();
+            let tags_local = tags_stay_local(tx, &connection_id.to_string())?;
             for p in tickets {
-                apply_one(tx, connection_id, p, now, &mut report)?;
+                apply_one(tx, connection_id, p, tags_local, now, &mut report)?;
             }
             Ok(report)
         })
@@ -2142,5 +2151,90 @@ mod tests {
         assert_eq!(s.synced_ticket_count(7, "incident").unwrap(), 2);
         s.record_sweep(7, "incident", 9).unwrap();
         assert_eq!(s.last_sweep_at(7, "incident").unwrap(), Some(9));
+    }
+
+    /// ServiceNow cannot store tags (`Vendor::stores_tags`): an agent's tags on its tickets are
+    /// recorded in the event log but never queued (nothing that can only fail piles up), a pull
+    /// never overwrites them, and an edit of tags with another field queues only the other field.
+    /// A Jira ticket's tags go to the outbox and follow the upstream as before.
+    #[test]
+    fn tags_of_a_servicenow_ticket_stay_local_and_a_jira_tickets_are_synced() {
+        let (_d, s) = store();
+        let (id, _) = pulled_open_incident_and_a_priority_edit(&s);
+        assert!(s.ticket(id).unwrap().tags_local);
+        let tags = TicketPatch {
+            tags: Some(vec!["VPN".into(), "printer".into()]),
+            ..Default::default()
+        };
+        s.update_ticket(id, None, &tags, &app(20)).unwrap();
+        let d = s.ticket(id).unwrap();
+        assert_eq!(d.ticket.tags, ["printer", "vpn"]);
+        assert_eq!(
+            d.pending_ops, 0,
+            "tags of a servicenow ticket are not queued"
+        );
+        assert!(s.outbox_open(None).unwrap().is_empty());
+        let mine = s.events_for(id).unwrap();
+        let mine = mine.iter().find(|e| e.origin == Origin::App).unwrap();
+        assert_eq!(
+            mine.data["changes"]["tags"]["to"],
+            json!(["printer", "vpn"])
+        );
+        // Tags with another field: only the other field is queued.
+        let both = TicketPatch {
+            tags: Some(vec!["vpn".into()]),
+            priority: Some(Priority::Critical),
+            ..Default::default()
+        };
+        s.update_ticket(id, None, &both, &app(21)).unwrap();
+        let ops = s.sync_ops(Some("7")).unwrap();
+        assert_eq!(ops.len(), 1);
+        assert_eq!(ops[0].payload, json!({ "priority": "critical" }));
+        assert!(ops[0].base["fields"].get("tags").is_none());
+        // An upstream change (no tags upstream) keeps the local tags; the same version again is
+        // recognised as already shown.
+        let mut theirs = pulled("1", "v22", TicketState::Pending);
+        theirs.tags = vec![];
+        let r = s
+            .apply_pulled_page(7, "incident", std::slice::from_ref(&theirs), &[], "c2", 30)
+            .unwrap();
+        assert_eq!(r.updated, 1);
+        let t = s.ticket(id).unwrap().ticket;
+        assert_eq!(
+            (t.state, t.tags.as_slice()),
+            (TicketState::Pending, &["vpn".to_owned()][..])
+        );
+        let r = s
+            .apply_pulled_page(7, "incident", &[theirs], &[], "c3", 31)
+            .unwrap();
+        assert_eq!((r.unchanged, r.updated), (1, 0));
+
+        // Jira (connection 8): tags are queued and a pull brings the upstream's.
+        s.write(|tx| {
+            tx.execute(
+                "INSERT INTO connections (id, vendor, name, base_url, auth_method, username, \
+                 created_at, updated_at) VALUES (8, 'jira', 'j', 'https://j.example', \
+                 'basic', 'u', 0, 0)",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let mut issue = pulled("HD-1", "v1", TicketState::Open);
+        issue.tags = vec!["network".into()];
+        let r = s
+            .apply_pulled_page(8, "HD", &[issue], &[], "j1", 40)
+            .unwrap();
+        let jid = r.changed_ids[0];
+        assert!(!s.ticket(jid).unwrap().tags_local);
+        s.update_ticket(jid, None, &tags, &app(41)).unwrap();
+        let ops = s.sync_ops(Some("8")).unwrap();
+        assert_eq!(ops[0].payload, json!({ "tags": ["printer", "vpn"] }));
+        let mut theirs = pulled("HD-1", "v2", TicketState::Open);
+        theirs.tags = vec!["wifi".into()];
+        let r = s
+            .apply_pulled_page(8, "HD", &[theirs], &[], "j2", 42)
+            .unwrap();
+        assert_eq!(r.fields_kept_local, 1, "the pending tags edit is protected");
     }
 }

@@ -1,6 +1,7 @@
 //! Reading and editing tickets. Every edit writes, in one transaction: the ticket, an event in the
 //! log and (for local edits) an outbox operation carrying the base values it was made on.
 
+use super::connections::tags_stay_local;
 use super::events::{EventKind, NewEvent, NewOutboxOp, Origin, append_event, enqueue};
 use super::query::{parse_priority, parse_state, parse_text, split_tags};
 use super::{Result, Store, StoreError};
@@ -25,6 +26,10 @@ pub struct TicketDetail {
     pub links: Vec<Link>,
     pub attachments: Vec<Attachment>,
     pub pending_ops: i64,
+    /// The ticket's tags stay in this workspace: its upstream cannot store them (ServiceNow),
+    /// so editing them queues nothing and a pull never changes them.
+    #[serde(default)]
+    pub tags_local: bool,
 }
 
 const TICKET_COLUMNS: &str = "id, key, source, upstream_id, title, description, state, state_raw, \
@@ -291,7 +296,8 @@ impl Store {
                 [id],
                 |r| r.get(0),
             )?;
-            Ok(TicketDetail { ticket, comments, links, attachments, pending_ops })
+            let tags_local = tags_stay_local(c, &ticket.source)?;
+            Ok(TicketDetail { ticket, comments, links, attachments, pending_ops, tags_local })
         })
     }
 
@@ -395,11 +401,17 @@ impl Store {
             if changes.is_empty() {
                 return Ok(t);
             }
+            // Tags of a ticket whose upstream cannot store them are recorded (event) but never
+            // queued: an operation that could only fail would pile up in the outbox.
+            let tags_local = tags_stay_local(tx, &t.source)?;
             let mut data = Map::new();
             let mut base = Map::new();
             let mut payload = Map::new();
             for (field, from, to) in &changes {
                 data.insert((*field).into(), json!({ "from": from, "to": to }));
+                if *field == "tags" && tags_local {
+                    continue;
+                }
                 base.insert((*field).into(), from.clone());
                 payload.insert((*field).into(), to.clone());
             }
@@ -448,7 +460,7 @@ impl Store {
                     data: json!({ "changes": data }),
                 },
             )?;
-            if actor.origin.is_local_edit() {
+            if actor.origin.is_local_edit() && !payload.is_empty() {
                 enqueue(
                     tx,
                     &NewOutboxOp {

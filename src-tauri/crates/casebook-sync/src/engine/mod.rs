@@ -21,8 +21,8 @@ use crate::backoff::{Backoff, Sleeper};
 use crate::connector::{Connector, UpdateOutcome};
 use crate::error::SyncError;
 use crate::model::{
-    ArticlePage, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteArticle, RemoteTicket,
-    RemoteVersion, TicketRef,
+    ArticlePage, Cursor, Field, FieldValues, NewComment, NewRemoteTicket, RemoteArticle,
+    RemoteTicket, RemoteVersion, TicketRef,
 };
 use casebook_core::store::{ESCALATION_OP, NewConflict, OutboxStatus, PushEffect, SyncOp};
 use casebook_core::{Clock, Store, StoreError};
@@ -875,9 +875,33 @@ impl SyncEngine {
                 false,
             ));
         };
-        let mine = convert::field_values(&op.payload).map_err(|e| (e, false))?;
-        let base_fields = convert::field_values(op.base.get("fields").unwrap_or(&Value::Null))
+        let mut mine = convert::field_values(&op.payload).map_err(|e| (e, false))?;
+        let mut base_fields = convert::field_values(op.base.get("fields").unwrap_or(&Value::Null))
             .map_err(|e| (e, false))?;
+        if !self.connector.vendor().stores_tags() {
+            // Tags of this upstream stay in the workspace (an edit queued before they did goes
+            // no further).
+            mine.remove(&Field::Tags);
+            base_fields.remove(&Field::Tags);
+            if mine.is_empty() {
+                self.done(op.id, PushEffect::Nothing).await?;
+                return Ok(OpEnd::Done);
+            }
+        }
+        // What the agent typed, as a pull shows it (a user's full name → the user name): the
+        // values compared with theirs, pushed and recorded. A value that names nothing upstream
+        // fails the operation here, before anything is written.
+        let mine = {
+            let c = Arc::clone(&self.connector);
+            self.read(report, || {
+                let (c, m) = (Arc::clone(&c), mine.clone());
+                async move { c.readable_values(&m, true).await }
+            })
+            .await
+            .map_err(|e| (e, false))?
+        };
+        // The base in the same form, read only when the ticket moved upstream.
+        let mut readable_base: Option<FieldValues> = None;
         // No recorded base version (an edit made before the ticket was ever pulled): a version
         // that never matches forces the read-and-merge path.
         let mut base = convert::base_version(&op.base).unwrap_or(RemoteVersion {
@@ -917,6 +941,18 @@ impl SyncEngine {
                 }
                 UpdateOutcome::Moved(theirs) => {
                     report.retries += 1;
+                    if readable_base.is_none() {
+                        let c = Arc::clone(&self.connector);
+                        let b = self
+                            .read(report, || {
+                                let (c, b) = (Arc::clone(&c), base_fields.clone());
+                                async move { c.readable_values(&b, false).await }
+                            })
+                            .await
+                            .map_err(|e| (e, false))?;
+                        readable_base = Some(b);
+                    }
+                    let base_fields = readable_base.as_ref().unwrap_or(&base_fields);
                     // Their other changes flow in now (pending fields stay protected).
                     let (conn, now, p) = (self.connection_id, self.now(), pulled(&theirs));
                     self.db(move |s| s.apply_pulled(conn, &[p], now).map(|_| ()))

@@ -63,6 +63,13 @@ fn required<'a>(r: &'a Value, k: &str, what: &str) -> Result<&'a str, SyncError>
     Ok(v)
 }
 
+/// A reference field as the workspace shows it: the dot-walked readable value (user name, group
+/// name), or the sys_id when the referenced record could not be read (deleted, or no read
+/// access to it: the Table API then answers an empty dot-walked value).
+fn reference(r: &Value, column: &str, readable: &str) -> Option<String> {
+    opt(r, readable).or_else(|| opt(r, column))
+}
+
 pub fn version(r: &Value) -> Result<RemoteVersion, SyncError> {
     let count = required(r, "sys_mod_count", "a record")?;
     let updated = required(r, "sys_updated_on", "a record")?;
@@ -145,6 +152,15 @@ pub fn ticket(
         }
     }
     extra.insert("table".into(), json!(scope));
+    for (k, from) in [
+        ("assigned_to_sys_id", "assigned_to"),
+        ("assigned_to_name", "assigned_to.name"),
+        ("assignment_group_sys_id", "assignment_group"),
+    ] {
+        if let Some(v) = opt(r, from) {
+            extra.insert(k.into(), json!(v));
+        }
+    }
     Ok(RemoteTicket {
         upstream_id: sys_id.clone(),
         key: number.clone(),
@@ -166,8 +182,8 @@ pub fn ticket(
             state_raw: opt(r, "state"),
             priority: priority(r),
             priority_raw: opt(r, "priority"),
-            assignee: opt(r, "assigned_to"),
-            assignment_group: opt(r, "assignment_group"),
+            assignee: reference(r, "assigned_to", "assigned_to.user_name"),
+            assignment_group: reference(r, "assignment_group", "assignment_group.name"),
             requester: opt(r, "caller_id"),
             organization: opt(r, "company"),
             tags: Vec::new(),
@@ -180,7 +196,9 @@ pub fn ticket(
     })
 }
 
-/// Canonical field values → the Table API body. Tags have no incident field: refused.
+/// Canonical field values → the Table API body, without the reference fields (assignee and
+/// group: resolved to sys_ids by the connector, see `refs`) and without tags (they stay in the
+/// workspace: `Vendor::stores_tags`).
 pub fn fields_to_servicenow(changes: &FieldValues) -> Result<Value, SyncError> {
     let mut m = Map::new();
     for (f, v) in changes {
@@ -213,22 +231,7 @@ pub fn fields_to_servicenow(changes: &FieldValues) -> Result<Value, SyncError> {
                     .map_err(|e| SyncError::Local(format!("priority: {e}")))?;
                 m.insert("priority".into(), json!(p.rank().to_string()));
             }
-            Field::Assignee => {
-                m.insert("assigned_to".into(), json!(v.as_str().unwrap_or_default()));
-            }
-            Field::AssignmentGroup => {
-                m.insert(
-                    "assignment_group".into(),
-                    json!(v.as_str().unwrap_or_default()),
-                );
-            }
-            Field::Tags => {
-                if v.as_array().is_some_and(|a| !a.is_empty()) {
-                    return Err(SyncError::Local(
-                        "servicenow incidents have no tags; tags stay local".into(),
-                    ));
-                }
-            }
+            Field::Assignee | Field::AssignmentGroup | Field::Tags => {}
         }
     }
     Ok(Value::Object(m))
@@ -282,11 +285,52 @@ mod tests {
             let body = fields_to_servicenow(&ch).unwrap();
             assert_eq!(state(&body), *st, "{body}");
         }
-        let mut tags = FieldValues::new();
-        tags.insert(Field::Tags, json!(["vpn"]));
-        assert!(matches!(
-            fields_to_servicenow(&tags),
-            Err(SyncError::Local(_))
-        ));
+        // Tags stay local and references are resolved by the connector: neither is written
+        // as given.
+        let mut other = FieldValues::new();
+        other.insert(Field::Tags, json!(["vpn"]));
+        other.insert(Field::Assignee, json!("ana"));
+        other.insert(Field::Title, json!("VPN"));
+        assert_eq!(
+            fields_to_servicenow(&other).unwrap(),
+            json!({ "short_description": "VPN" })
+        );
+    }
+
+    #[test]
+    fn reference_fields_show_the_dot_walked_value_and_keep_the_sys_id() {
+        let row = json!({
+            "sys_id": "a1", "number": "INC1", "sys_created_on": "2026-11-22 10:00:01",
+            "sys_updated_on": "2026-11-22 10:00:01", "sys_mod_count": "0",
+            "assigned_to": "5e700000000000000000000000000001",
+            "assigned_to.user_name": "ana", "assigned_to.name": "Ana Lima",
+            "assignment_group": {"link": "https://x/api/now/table/sys_user_group/5e70000000000000000000000000000a",
+                                 "value": "5e70000000000000000000000000000a"},
+            "assignment_group.name": "Network",
+            "caller_id": "5e700000000000000000000000000003",
+        });
+        let t = ticket("incident", &row, &[], "https://x").unwrap();
+        assert_eq!(t.fields.assignee.as_deref(), Some("ana"));
+        assert_eq!(t.fields.assignment_group.as_deref(), Some("Network"));
+        assert_eq!(
+            t.extra["assigned_to_sys_id"],
+            "5e700000000000000000000000000001"
+        );
+        assert_eq!(t.extra["assigned_to_name"], "Ana Lima");
+        assert_eq!(
+            t.extra["assignment_group_sys_id"],
+            "5e70000000000000000000000000000a"
+        );
+        // A reference whose record cannot be read shows its sys_id; an empty one is none.
+        let mut dangling = row.clone();
+        dangling["assigned_to.user_name"] = json!("");
+        dangling["assignment_group"] = json!("");
+        dangling["assignment_group.name"] = json!("");
+        let t = ticket("incident", &dangling, &[], "https://x").unwrap();
+        assert_eq!(
+            t.fields.assignee.as_deref(),
+            Some("5e700000000000000000000000000001")
+        );
+        assert_eq!(t.fields.assignment_group, None);
     }
 }

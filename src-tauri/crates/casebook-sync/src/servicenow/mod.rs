@@ -12,8 +12,13 @@
 //!   `sys_journal_field`); creations carry the marker in `correlation_id`.
 //! - Timestamps must be `YYYY-MM-DD HH:MM:SS` (UTC actual values): anything else is an explicit
 //!   [`SyncError::BadTimestamp`], never a guess.
+//! - Assignee and assignment group are reference fields: readable values (user name, group name)
+//!   in the workspace, sys_ids upstream (see [`refs`]).
+//! - Tags stay in the workspace: ServiceNow has none an agent can write
+//!   (`Vendor::stores_tags`).
 
 mod map;
+mod refs;
 mod sla;
 
 use crate::auth::AuthError;
@@ -30,10 +35,14 @@ use std::time::Duration;
 
 pub use map::{format_timestamp, parse_timestamp};
 
-/// Fields read for each mirrored record.
+/// Fields read for each mirrored record. The dot-walked `assigned_to.user_name`,
+/// `assigned_to.name` and `assignment_group.name` bring the readable values of the reference
+/// fields with the record (no `sysparm_display_value`, which would also turn date-times into the
+/// user's time zone).
 const FIELDS: &str = "sys_id,number,short_description,description,state,hold_reason,priority,\
-    assigned_to,assignment_group,caller_id,company,sys_created_on,sys_updated_on,sys_mod_count,\
-    sys_updated_by,correlation_id,resolved_at,active";
+    assigned_to,assigned_to.user_name,assigned_to.name,assignment_group,assignment_group.name,\
+    caller_id,company,sys_created_on,sys_updated_on,sys_mod_count,sys_updated_by,correlation_id,\
+    resolved_at,active";
 
 const KB_FIELDS: &str = "sys_id,number,short_description,text,workflow_state,sys_updated_on";
 
@@ -51,6 +60,8 @@ pub struct ServiceNow {
     tokens: Arc<dyn CredentialSource>,
     conn: Connection,
     base: String,
+    /// Users and groups looked up during this sync (a connector lives for one sync).
+    refs: std::sync::Mutex<refs::RefCache>,
 }
 
 enum Method {
@@ -71,6 +82,7 @@ impl ServiceNow {
             tokens,
             conn,
             base,
+            refs: std::sync::Mutex::default(),
         }
     }
 
@@ -219,7 +231,12 @@ impl ServiceNow {
         }
     }
 
-    async fn with_comments(&self, scope: &str, rows: &[Value]) -> SyncResult<Vec<RemoteTicket>> {
+    async fn with_comments(
+        &self,
+        scope: &str,
+        mut rows: Vec<Value>,
+    ) -> SyncResult<Vec<RemoteTicket>> {
+        self.fill_readable(&mut rows).await?;
         let ids: Vec<String> = rows
             .iter()
             .filter_map(|r| r.get("sys_id").and_then(Value::as_str).map(str::to_owned))
@@ -381,7 +398,7 @@ impl Connector for ServiceNow {
         limit: usize,
     ) -> SyncResult<crate::model::TicketPage> {
         let (rows, next, has_more) = self.page(scope, "", FIELDS, cursor, limit).await?;
-        let tickets = self.with_comments(scope, &rows).await?;
+        let tickets = self.with_comments(scope, rows).await?;
         Ok(crate::model::TicketPage {
             tickets,
             deleted: Vec::new(),
@@ -409,7 +426,7 @@ impl Connector for ServiceNow {
             .ok_or_else(|| SyncError::MalformedJson {
                 what: format!("{}: no result", t.key),
             })?;
-        let mut all = self.with_comments(&t.scope, &[row]).await?;
+        let mut all = self.with_comments(&t.scope, vec![row]).await?;
         all.pop()
             .ok_or_else(|| SyncError::NotFound(format!("{} not found", t.key)))
     }
@@ -420,7 +437,8 @@ impl Connector for ServiceNow {
         base: &RemoteVersion,
         changes: &FieldValues,
     ) -> SyncResult<UpdateOutcome> {
-        let body = map::fields_to_servicenow(changes)?;
+        // Users and groups are resolved first: an unknown name fails here, nothing is written.
+        let body = self.write_body(changes).await?;
         // No precondition in the Table API: re-read the version right before writing.
         let url = format!("{}/{}", self.table_url(&t.scope), t.upstream_id);
         let (v, _) = self
@@ -494,7 +512,7 @@ impl Connector for ServiceNow {
     }
 
     async fn create_ticket(&self, new: &NewRemoteTicket) -> SyncResult<RemoteTicket> {
-        let mut body = map::fields_to_servicenow(&new.fields.values())?;
+        let mut body = self.write_body(&new.fields.values()).await?;
         if let Value::Object(m) = &mut body {
             m.insert("correlation_id".into(), json!(new.marker));
             if let Some(r) = &new.fields.requester {
@@ -517,7 +535,13 @@ impl Connector for ServiceNow {
         let row = v.get("result").cloned().ok_or_else(|| {
             SyncError::UnknownOutcome("the record was created but the answer has no result".into())
         })?;
-        map::ticket(&new.scope, &row, &[], &self.base).map_err(|e| {
+        let mut rows = vec![row];
+        self.fill_readable(&mut rows).await.map_err(|e| {
+            SyncError::UnknownOutcome(format!(
+                "the record was created; reading its assignee back failed: {e}"
+            ))
+        })?;
+        map::ticket(&new.scope, &rows[0], &[], &self.base).map_err(|e| {
             SyncError::UnknownOutcome(format!(
                 "the record was created; its answer could not be read: {e}"
             ))
@@ -538,10 +562,7 @@ impl Connector for ServiceNow {
             .await?;
         match rows.first() {
             None => Ok(None),
-            Some(r) => Ok(self
-                .with_comments(scope, std::slice::from_ref(r))
-                .await?
-                .pop()),
+            Some(r) => Ok(self.with_comments(scope, vec![r.clone()]).await?.pop()),
         }
     }
 
@@ -578,6 +599,10 @@ impl Connector for ServiceNow {
 
     fn has_knowledge_base(&self) -> bool {
         true
+    }
+
+    async fn readable_values(&self, values: &FieldValues, strict: bool) -> SyncResult<FieldValues> {
+        self.readable(values, strict).await
     }
 
     async fn pull_articles(
