@@ -135,6 +135,19 @@ describe("ticket view", () => {
     expect(internal!.querySelector("strong")?.textContent).toBe("RADIUS");
   });
 
+  it("marks tags that stay in the workspace (ServiceNow) as local only", async () => {
+    vi.mocked(ipc.getTicket).mockResolvedValue(ticketView({ tags: ["vpn"], tagsLocal: true }));
+    await openTicket();
+    const tags = screen.getByTestId("ticket-tags");
+    expect(within(tags).getByTestId("tags-local").textContent).toBe("Local only");
+    expect(within(tags).getByTestId("tags-local").getAttribute("title")).toContain("not sent");
+  });
+
+  it("shows no local-only mark for tags the upstream stores", async () => {
+    await openTicket();
+    expect(within(screen.getByTestId("ticket-tags")).queryByTestId("tags-local")).toBeNull();
+  });
+
   it("renders plain-text fields as text, never as HTML", async () => {
     const evil = `<img src=x onerror="window.__pwned=1">`;
     vi.mocked(ipc.getTicket).mockResolvedValue(
