@@ -173,17 +173,27 @@ impl Store {
     }
 
     /// Sets the Confluence spaces that back a connection's knowledge base (checked by
-    /// [`crate::connection::validate_kb_spaces`]; empty: none).
+    /// [`crate::connection::validate_kb_spaces`]; empty: none). When the list gains a space,
+    /// the connection's `kb` pull cursor is forgotten in the same transaction, so the next sync
+    /// lists the spaces whole (the new one has never been pulled, or not since it was removed).
     pub fn set_kb_spaces(&self, id: i64, keys: &[String], now: Millis) -> Result<Connection> {
-        let keys = json(&keys)?;
+        let text = json(&keys)?;
         self.write(|tx| {
-            let n = tx
-                .prepare_cached(
-                    "UPDATE connections SET kb_spaces = ?, updated_at = ? WHERE id = ?",
-                )?
-                .execute(params![keys, now, id])?;
-            if n == 0 {
+            let old: Option<String> = tx
+                .prepare_cached("SELECT kb_spaces FROM connections WHERE id = ?")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            let Some(old) = old else {
                 return Err(StoreError::ConnectionNotFound(id.to_string()));
+            };
+            let old: Vec<String> = serde_json::from_str(&old).unwrap_or_default();
+            tx.prepare_cached("UPDATE connections SET kb_spaces = ?, updated_at = ? WHERE id = ?")?
+                .execute(params![text, now, id])?;
+            if keys.iter().any(|k| !old.contains(k)) {
+                tx.prepare_cached(
+                    "DELETE FROM sync_cursors WHERE connection_id = ? AND stream = 'kb'",
+                )?
+                .execute([id])?;
             }
             Ok(())
         })?;
@@ -285,6 +295,15 @@ mod tests {
             (vec!["KB".to_owned(), "OPS".to_owned()], 20)
         );
         assert_eq!(s.connection(j.id).unwrap().kb_spaces, ["KB", "OPS"]);
+        // Gaining a space forgets the knowledge-base cursor (the space is listed whole);
+        // dropping one keeps it.
+        let cursor = |s: &Store| s.sync_cursor(j.id, "kb").unwrap();
+        s.apply_pulled_page(j.id, "kb", &[], &[], "c1", 20).unwrap();
+        s.set_kb_spaces(j.id, &["KB".into()], 21).unwrap();
+        assert_eq!(cursor(&s).as_deref(), Some("c1"));
+        s.set_kb_spaces(j.id, &["KB".into(), "NEW".into()], 21)
+            .unwrap();
+        assert_eq!(cursor(&s), None);
         assert!(s.set_kb_spaces(j.id, &[], 21).unwrap().kb_spaces.is_empty());
         assert!(matches!(
             s.set_kb_spaces(9_999, &[], 22).unwrap_err(),

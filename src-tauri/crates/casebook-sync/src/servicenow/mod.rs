@@ -596,6 +596,7 @@ impl Connector for ServiceNow {
             articles,
             next,
             has_more,
+            skipped: Vec::new(),
         })
     }
 }
