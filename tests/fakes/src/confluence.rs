@@ -157,7 +157,13 @@ fn next_query(req: &Request, cursor: &str) -> String {
 }
 
 /// A list answer: results, `_links` and (when there is more) the `Link` header.
-fn list(base: &str, path: &str, req: &Request, results: Vec<Value>, next: Option<String>) -> Response {
+fn list(
+    base: &str,
+    path: &str,
+    req: &Request,
+    results: Vec<Value>,
+    next: Option<String>,
+) -> Response {
     let wiki = format!("{base}/wiki");
     let mut links = json!({ "base": wiki });
     let next_url = next.map(|c| format!("{path}?{}", next_query(req, &c)));
@@ -166,7 +172,10 @@ fn list(base: &str, path: &str, req: &Request, results: Vec<Value>, next: Option
     }
     let r = Response::json(200, &json!({ "results": results, "_links": links }));
     match next_url {
-        Some(n) => r.with_header("Link", format!("<{n}>; rel=\"next\", <{wiki}>; rel=\"base\"")),
+        Some(n) => r.with_header(
+            "Link",
+            format!("<{n}>; rel=\"next\", <{wiki}>; rel=\"base\""),
+        ),
         None => r,
     }
 }
@@ -278,7 +287,10 @@ fn space_pages(w: &Wiki, base: &str, id: &str, req: &Request) -> Response {
     if statuses.is_empty() {
         statuses = vec!["current".into(), "archived".into()];
     }
-    if let Some(bad) = statuses.iter().find(|s| !PAGE_STATUSES.contains(&s.as_str())) {
+    if let Some(bad) = statuses
+        .iter()
+        .find(|s| !PAGE_STATUSES.contains(&s.as_str()))
+    {
         return bad_request(&format!("invalid status '{bad}'"));
     }
     let format = req.param("body-format");
@@ -311,7 +323,11 @@ fn space_pages(w: &Wiki, base: &str, id: &str, req: &Request) -> Response {
     let more = pages.len() > limit;
     pages.truncate(limit);
     let next = more
-        .then(|| pages.last().map(|p| encode_cursor(&sort_key(p, field), p.id)))
+        .then(|| {
+            pages
+                .last()
+                .map(|p| encode_cursor(&sort_key(p, field), p.id))
+        })
         .flatten();
     let results = pages.iter().map(|p| page_json(w, p, format)).collect();
     list(

@@ -336,7 +336,11 @@ async fn confluence_answers_fit_the_v2_spec() {
     fake.wiki_page("KB", "Printer queue", "<p>Clear it.</p>");
     let trashed = fake.wiki_page("KB", "Old page", "<p>Gone.</p>");
     fake.wiki_trash(trashed);
-    fake.wiki_edit(first, "VPN certificate renewal (2024)", "<p>Renew it yearly.</p>");
+    fake.wiki_edit(
+        first,
+        "VPN certificate renewal (2024)",
+        "<p>Renew it yearly.</p>",
+    );
     let c = reqwest::Client::new();
 
     let (st, spaces) = get(
@@ -353,14 +357,23 @@ async fn confluence_answers_fit_the_v2_spec() {
         .iter()
         .map(|s| s["key"].as_str().unwrap())
         .collect();
-    assert_eq!(listed, ["KB"], "a space the account may not view is not listed");
+    assert_eq!(
+        listed,
+        ["KB"],
+        "a space the account may not view is not listed"
+    );
 
     // Newest change first, one per page: the edited page leads; the trashed one is not in the
     // default listing (current + archived).
     let url = format!(
         "{base}/wiki/api/v2/spaces/{space}/pages?sort=-modified-date&body-format=storage&limit=1"
     );
-    let r = c.get(&url).header("Authorization", BASIC).send().await.unwrap();
+    let r = c
+        .get(&url)
+        .header("Authorization", BASIC)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let link = r.headers()["link"].to_str().unwrap().to_owned();
     let page1: Value = r.json().await.unwrap();
@@ -411,9 +424,18 @@ async fn confluence_answers_fit_the_v2_spec() {
     let hidden = fake.with_state(|s| s.wiki.space("HIDDEN").unwrap().id);
     for (url, status) in [
         (format!("{base}/wiki/api/v2/spaces/{hidden}/pages"), 404),
-        (format!("{base}/wiki/api/v2/spaces/{space}/pages?limit=251"), 400),
-        (format!("{base}/wiki/api/v2/spaces/{space}/pages?sort=newest"), 400),
-        (format!("{base}/wiki/api/v2/spaces/{space}/pages?cursor=nonsense"), 400),
+        (
+            format!("{base}/wiki/api/v2/spaces/{space}/pages?limit=251"),
+            400,
+        ),
+        (
+            format!("{base}/wiki/api/v2/spaces/{space}/pages?sort=newest"),
+            400,
+        ),
+        (
+            format!("{base}/wiki/api/v2/spaces/{space}/pages?cursor=nonsense"),
+            400,
+        ),
         (format!("{base}/wiki/api/v2/pages/999999"), 404),
     ] {
         let (st, body) = get(&c, &url, BASIC).await;
