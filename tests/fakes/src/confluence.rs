@@ -134,7 +134,7 @@ fn encode_cursor(key: &str, id: u64) -> String {
 }
 
 fn decode_cursor(c: &str) -> Option<(String, u64)> {
-    if c.len() % 2 != 0 {
+    if !c.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..c.len())
