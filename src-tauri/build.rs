@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "list_connections",
     "add_connection",
     "rename_connection",
+    "set_connection_kb_spaces",
     "remove_connection",
     "test_connection",
     "set_connection_secret",

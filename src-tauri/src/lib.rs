@@ -50,6 +50,7 @@ pub fn run() {
             commands::connections::list_connections,
             commands::connections::add_connection,
             commands::connections::rename_connection,
+            commands::connections::set_connection_kb_spaces,
             commands::connections::remove_connection,
             commands::connections::test_connection,
             commands::connections::set_connection_secret,

@@ -12,6 +12,7 @@ mod kill;
 mod sla_upstream;
 mod sync_exactly_once;
 mod sync_jira;
+mod sync_jira_kb;
 mod sync_longrun;
 mod sync_servicenow;
 mod sync_servicenow_refs;

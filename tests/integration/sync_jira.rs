@@ -39,6 +39,7 @@ fn connection(base: &str) -> Connection {
         username: Some(EMAIL.into()),
         oauth_client_id: None,
         mirror_scope: vec!["HD".into()],
+        kb_spaces: vec![],
         status: ConnectionStatus::SignedIn,
         status_detail: None,
         account_name: None,

@@ -39,6 +39,7 @@ fn connection(base: &str) -> Connection {
         username: None,
         oauth_client_id: Some("casebook".into()),
         mirror_scope: vec!["tickets".into()],
+        kb_spaces: vec![],
         status: ConnectionStatus::SignedIn,
         status_detail: None,
         account_name: None,

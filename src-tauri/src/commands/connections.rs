@@ -30,6 +30,20 @@ pub async fn rename_connection(
     state.api().await?.rename_connection(id, name).await
 }
 
+/// Jira Service Management: the Confluence space keys behind its knowledge base (empty: none).
+#[tauri::command]
+pub async fn set_connection_kb_spaces(
+    id: i64,
+    spaces: Vec<String>,
+    state: State<'_, AppState>,
+) -> Result<ConnectionView, ApiError> {
+    state
+        .api()
+        .await?
+        .set_connection_kb_spaces(id, spaces)
+        .await
+}
+
 #[tauri::command]
 pub async fn remove_connection(id: i64, state: State<'_, AppState>) -> Result<(), ApiError> {
     state.api().await?.remove_connection(id).await

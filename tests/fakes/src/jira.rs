@@ -17,6 +17,8 @@
 //!   with `Retry-After` and the `X-RateLimit-*` / `RateLimit-Reason` headers.
 //! - `POST /rest/api/3/issue/{key}/attachments`: multipart/form-data `file` parts, refused with
 //!   403 without `X-Atlassian-Token: no-check`; listed in the issue's `attachment` field.
+//! - The site's Confluence under `/wiki/api/v2/…` (spaces and their pages, for the knowledge
+//!   base): see [`crate::confluence`].
 
 use crate::faults::{FaultPlan, lock};
 use crate::server::{self, Handler, Request, RequestLog, Response, ServerHandle};
@@ -119,6 +121,8 @@ pub struct State {
     pub attachments: Vec<Attachment>,
     /// When set, the Basic credentials must be exactly these (`user:token`, before base64).
     pub accepted_basic: Option<String>,
+    /// The site's Confluence (`/wiki/api/v2/…`), behind the same sign-in.
+    pub wiki: crate::confluence::Wiki,
 }
 
 impl State {
@@ -191,6 +195,7 @@ pub async fn start() -> std::io::Result<JiraFake> {
         page_cap: 100,
         attachments: Vec::new(),
         accepted_basic: None,
+        wiki: crate::confluence::Wiki::new(),
     }));
     let handler = Arc::new(JiraHandler {
         state: state.clone(),
@@ -307,6 +312,76 @@ impl JiraFake {
                     .count()
             })
             .unwrap_or(0)
+    }
+
+    /// Adds a Confluence space the account may view; returns its id.
+    pub fn wiki_space(&self, key: &str, name: &str) -> u64 {
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        let id = s.wiki.take_id();
+        s.wiki.spaces.push(crate::confluence::Space {
+            id,
+            key: key.to_owned(),
+            name: name.to_owned(),
+            visible: true,
+            created: now,
+        });
+        // The space's home page id (referenced as pages' parent).
+        s.wiki.take_id();
+        id
+    }
+
+    /// Adds a current page (storage-format body) to a space; returns its id.
+    pub fn wiki_page(&self, space_key: &str, title: &str, body: &str) -> u64 {
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        let Some(space_id) = s.wiki.space(space_key).map(|sp| sp.id) else {
+            return 0;
+        };
+        let id = s.wiki.take_id();
+        s.wiki.pages.push(crate::confluence::Page {
+            id,
+            space_id,
+            title: title.to_owned(),
+            status: "current".into(),
+            body: body.to_owned(),
+            version: 1,
+            version_at: now,
+            created: now,
+        });
+        id
+    }
+
+    /// Publishes a new version of a page (new title and body; `version.createdAt` moves).
+    pub fn wiki_edit(&self, page_id: u64, title: &str, body: &str) {
+        let mut s = lock(&self.state);
+        let now = s.tick();
+        if let Some(p) = s.wiki.page_mut(page_id) {
+            p.title = title.to_owned();
+            p.body = body.to_owned();
+            p.version += 1;
+            p.version_at = now;
+        }
+    }
+
+    /// Moves a page to the trash (no new version: it keeps its place in a modified-date sort).
+    pub fn wiki_trash(&self, page_id: u64) {
+        if let Some(p) = lock(&self.state).wiki.page_mut(page_id) {
+            p.status = "trashed".into();
+        }
+    }
+
+    /// Takes away (or gives back) the account's permission to view a space.
+    pub fn wiki_space_visible(&self, key: &str, visible: bool) {
+        let mut s = lock(&self.state);
+        if let Some(sp) = s.wiki.spaces.iter_mut().find(|sp| sp.key == key) {
+            sp.visible = visible;
+        }
+    }
+
+    /// The account may (not) use Confluence at all (403 on every `/wiki` request).
+    pub fn wiki_no_access(&self, no_access: bool) {
+        lock(&self.state).wiki.no_access = no_access;
     }
 
     /// How many issues carry `property` with this value.
@@ -1505,6 +1580,10 @@ impl Handler for JiraHandler {
             return self.unauthorized();
         }
         let seg = req.segments();
+        if seg.first() == Some(&"wiki") {
+            let base = lock(&self.base).clone();
+            return crate::confluence::handle(&lock(&self.state).wiki, &base, req);
+        }
         let m = req.method.as_str();
         match (m, seg.as_slice()) {
             ("GET" | "POST", ["rest", "api", "3", "search"]) => err(

@@ -3,10 +3,12 @@
 //! bodies, rate limits), with a shared [`faults::FaultPlan`] that makes any matching request fail
 //! the way networks and upstreams fail, and a [`server::RequestLog`] of everything received.
 //!
-//! Each vendor fake (`servicenow`, `jira`, `zendesk`) has `start().await` returning a handle with
-//! `base_url()`, ways to seed/edit/delete records "as another agent", read-back helpers for
-//! assertions (e.g. how many comments carry a marker), its fault plan and its request log.
+//! Each vendor fake (`servicenow`, `jira` — whose site also serves its `confluence` — and
+//! `zendesk`) has `start().await` returning a handle with `base_url()`, ways to seed/edit/delete
+//! records "as another agent", read-back helpers for assertions (e.g. how many comments carry a
+//! marker), its fault plan and its request log.
 
+pub mod confluence;
 pub mod faults;
 pub mod jira;
 pub mod server;

@@ -320,6 +320,132 @@ async fn jira_answers_fit_the_platform_and_service_management_specs() {
     );
 }
 
+/// The fake Confluence (the Jira site's `/wiki/api/v2`) against the Confluence Cloud REST v2
+/// document, hand-transcribed into `specs/confluence-v2.json` (provenance in `specs/README.md`):
+/// the list shapes, cursor paging through both `_links.next` and the `Link` header, the default
+/// statuses, and error bodies in v2's observed shape.
+#[tokio::test]
+async fn confluence_answers_fit_the_v2_spec() {
+    let spec = load("confluence-v2.json");
+    let fake = jira::start().await.unwrap();
+    let base = fake.base_url();
+    let space = fake.wiki_space("KB", "IT knowledge base");
+    fake.wiki_space("HIDDEN", "Managers only");
+    fake.wiki_space_visible("HIDDEN", false);
+    let first = fake.wiki_page("KB", "VPN certificate renewal", "<p>Renew it.</p>");
+    fake.wiki_page("KB", "Printer queue", "<p>Clear it.</p>");
+    let trashed = fake.wiki_page("KB", "Old page", "<p>Gone.</p>");
+    fake.wiki_trash(trashed);
+    fake.wiki_edit(
+        first,
+        "VPN certificate renewal (2024)",
+        "<p>Renew it yearly.</p>",
+    );
+    let c = reqwest::Client::new();
+
+    let (st, spaces) = get(
+        &c,
+        &format!("{base}/wiki/api/v2/spaces?keys=KB,HIDDEN&limit=10"),
+        BASIC,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_fits(&spec, "GET /wiki/api/v2/spaces 200", &spaces);
+    let listed: Vec<&str> = spaces["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        ["KB"],
+        "a space the account may not view is not listed"
+    );
+
+    // Newest change first, one per page: the edited page leads; the trashed one is not in the
+    // default listing (current + archived).
+    let url = format!(
+        "{base}/wiki/api/v2/spaces/{space}/pages?sort=-modified-date&body-format=storage&limit=1"
+    );
+    let r = c
+        .get(&url)
+        .header("Authorization", BASIC)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let link = r.headers()["link"].to_str().unwrap().to_owned();
+    let page1: Value = r.json().await.unwrap();
+    assert_fits(&spec, "GET /wiki/api/v2/spaces/{id}/pages 200", &page1);
+    assert_eq!(page1["results"][0]["id"], first.to_string());
+    assert_eq!(page1["results"][0]["version"]["number"], 2);
+    assert_eq!(
+        page1["results"][0]["body"]["storage"]["value"],
+        "<p>Renew it yearly.</p>"
+    );
+    let next = page1["_links"]["next"].as_str().unwrap();
+    assert!(next.starts_with("/wiki/api/v2/spaces/"), "relative: {next}");
+    assert_eq!(
+        link,
+        format!("<{next}>; rel=\"next\", <{base}/wiki>; rel=\"base\""),
+        "the Link header carries the same next URL"
+    );
+    let r = c
+        .get(format!("{base}{next}"))
+        .header("Authorization", BASIC)
+        .send()
+        .await
+        .unwrap();
+    let last_has_link = r.headers().get("link").is_some();
+    let page2: Value = r.json().await.unwrap();
+    assert_fits(&spec, "GET /wiki/api/v2/spaces/{id}/pages 200", &page2);
+    assert_eq!(page2["results"][0]["title"], "Printer queue");
+    assert!(
+        page2["_links"]["next"].is_null() && !last_has_link,
+        "no next link on the last page: {page2}"
+    );
+
+    // Asking for trashed pages shows them with their status; so does reading one.
+    let (_, with_trash) = get(
+        &c,
+        &format!("{base}/wiki/api/v2/spaces/{space}/pages?status=trashed"),
+        BASIC,
+    )
+    .await;
+    assert_fits(&spec, "GET /wiki/api/v2/spaces/{id}/pages 200", &with_trash);
+    assert_eq!(with_trash["results"][0]["status"], "trashed");
+    let (st, one) = get(&c, &format!("{base}/wiki/api/v2/pages/{trashed}"), BASIC).await;
+    assert_eq!((st, one["status"].as_str()), (200, Some("trashed")));
+    assert_fits(&spec, "GET /wiki/api/v2/pages/{id} 200", &one);
+
+    // Errors: v2's errors array.
+    let error = &spec["observed"]["schemas"]["v2 error body (any 4xx of /wiki/api/v2)"];
+    let hidden = fake.with_state(|s| s.wiki.space("HIDDEN").unwrap().id);
+    for (url, status) in [
+        (format!("{base}/wiki/api/v2/spaces/{hidden}/pages"), 404),
+        (
+            format!("{base}/wiki/api/v2/spaces/{space}/pages?limit=251"),
+            400,
+        ),
+        (
+            format!("{base}/wiki/api/v2/spaces/{space}/pages?sort=newest"),
+            400,
+        ),
+        (
+            format!("{base}/wiki/api/v2/spaces/{space}/pages?cursor=nonsense"),
+            400,
+        ),
+        (format!("{base}/wiki/api/v2/pages/999999"), 404),
+    ] {
+        let (st, body) = get(&c, &url, BASIC).await;
+        assert_eq!(st, status, "{url}: {body}");
+        let mut errs = Vec::new();
+        check(error, &body, "$", &mut errs);
+        assert!(errs.is_empty(), "{url}: {errs:?} {body}");
+    }
+}
+
 #[tokio::test]
 async fn zendesk_answers_fit_the_support_spec() {
     let spec = load("zendesk.json");

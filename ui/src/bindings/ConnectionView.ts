@@ -10,7 +10,12 @@ export type ConnectionView = { id: number, vendor: Vendor, name: string, baseUrl
 /**
  * Basic auth user name or Jira account email.
  */
-username: string | null, oauthClientId: string | null, mirrorScope: Array<string>, status: ConnectionStatus, 
+username: string | null, oauthClientId: string | null, mirrorScope: Array<string>, 
+/**
+ * Jira Service Management: the Confluence space keys behind its knowledge base (empty:
+ * none, no articles pulled).
+ */
+kbSpaces: Array<string>, status: ConnectionStatus, 
 /**
  * Why the status is what it is, in plain words.
  */

@@ -5,6 +5,20 @@
  */
 export type SyncRunView = { connectionId: number, ticketsCreated: number, ticketsUpdated: number, commentsAdded: number, pushed: number, conflicts: number, failed: number, unknown: number, markedDeleted: number, articles: number, 
 /**
+ * Articles the knowledge-base sweep removed from the local index (deleted, trashed or
+ * moved away upstream).
+ */
+articlesRemoved: number, 
+/**
+ * What the knowledge-base step did, or why it did not run (e.g. no Confluence space set,
+ * a space that cannot be read); `null` when the sync stopped before it.
+ */
+kbStatus: string | null, 
+/**
+ * Things worth telling that are not problems.
+ */
+notes: Array<string>, 
+/**
  * Problems that did not stop the sync (a page or an operation).
  */
 errors: Array<string>, 

@@ -4,7 +4,12 @@ import type { Vendor } from "./Vendor";
 /**
  * One connection's sync status.
  */
-export type SyncStatusView = { connectionId: number, connectionName: string, vendor: Vendor, lastStartedAt: number | null, lastSuccessAt: number | null, lastError: string | null, lastErrorKind: string | null, pendingOps: number, unknownOps: number, failedOps: number, conflicts: number, deletedUpstream: number, tickets: number, 
+export type SyncStatusView = { connectionId: number, connectionName: string, vendor: Vendor, lastStartedAt: number | null, lastSuccessAt: number | null, lastError: string | null, lastErrorKind: string | null, 
+/**
+ * What the last sync said about the connection's knowledge base (articles pulled, no
+ * Confluence space set, a space that cannot be read and why).
+ */
+kbStatus: string | null, pendingOps: number, unknownOps: number, failedOps: number, conflicts: number, deletedUpstream: number, tickets: number, 
 /**
  * Whether this build can sync this vendor yet.
  */

@@ -14,6 +14,9 @@ export const addConnection = (input: NewConnectionInput) =>
 export const renameConnection = (id: number, name: string) =>
   call<ConnectionView>("rename_connection", { id, name });
 
+export const setConnectionKbSpaces = (id: number, spaces: string[]) =>
+  call<ConnectionView>("set_connection_kb_spaces", { id, spaces });
+
 export const removeConnection = (id: number) => call<void>("remove_connection", { id });
 
 export const testConnection = (id: number) => call<ConnectionTestReport>("test_connection", { id });

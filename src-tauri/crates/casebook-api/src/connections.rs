@@ -37,6 +37,9 @@ pub struct ConnectionView {
     pub username: Option<String>,
     pub oauth_client_id: Option<String>,
     pub mirror_scope: Vec<String>,
+    /// Jira Service Management: the Confluence space keys behind its knowledge base (empty:
+    /// none, no articles pulled).
+    pub kb_spaces: Vec<String>,
     pub status: ConnectionStatus,
     /// Why the status is what it is, in plain words.
     pub status_detail: Option<String>,
@@ -57,6 +60,7 @@ impl From<Connection> for ConnectionView {
             username: c.username,
             oauth_client_id: c.oauth_client_id,
             mirror_scope: c.mirror_scope,
+            kb_spaces: c.kb_spaces,
             status: c.status,
             status_detail: c.status_detail,
             account_name: c.account_name,
@@ -237,6 +241,44 @@ impl Casebook {
             Ok(i.store.set_mirror_scope(id, &scope, i.clock.now())?.into())
         })
         .await
+    }
+
+    /// Sets the Confluence spaces behind a Jira Service Management connection's knowledge base
+    /// (space keys such as `KB`; empty: no knowledge-base pull). The articles of spaces no
+    /// longer listed leave the local knowledge base now; a space newly listed is pulled whole at
+    /// the next sync.
+    pub async fn set_connection_kb_spaces(
+        &self,
+        id: i64,
+        spaces: Vec<String>,
+    ) -> Result<ConnectionView> {
+        let before = self.connection(id).await?;
+        let spaces = model::validate_kb_spaces(before.vendor, &spaces)
+            .map_err(|e| ApiError::invalid(e.0))?;
+        let after = self
+            .blocking("saving the knowledge-base spaces", move |i| {
+                Ok(i.store.set_kb_spaces(id, &spaces, i.clock.now())?)
+            })
+            .await?;
+        let dropped = before
+            .kb_spaces
+            .iter()
+            .any(|k| !after.kb_spaces.contains(k));
+        if before.vendor == Vendor::Jira && dropped {
+            let keep: Vec<String> = after
+                .kb_spaces
+                .iter()
+                .map(|k| casebook_sync::jira::confluence::article_prefix(k))
+                .collect();
+            let me = self.clone();
+            tokio::task::spawn_blocking(move || {
+                me.kb_sweep_articles(&id.to_string(), &std::collections::HashSet::new(), &keep)
+            })
+            .await
+            .map_err(|e| ApiError::internal("removing the articles of dropped spaces", &e))??;
+        }
+        self.publish(crate::dto::ChangeKind::Workspace, Vec::new());
+        Ok(after.into())
     }
 
     /// Removes a connection and its secrets. The secrets go first: if the keyring cannot be

@@ -13,7 +13,7 @@ use casebook_sync::engine::{
     ArticleSink, Progress, ProgressFn, StoreAccess, SyncEngine, SyncOptions,
 };
 use casebook_sync::error::SyncError;
-use casebook_sync::model::RemoteArticle;
+use casebook_sync::model::{ArticleSweep, RemoteArticle};
 use casebook_sync::servicenow::ServiceNow;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -44,6 +44,15 @@ pub struct SyncRunView {
     pub marked_deleted: u64,
     #[ts(type = "number")]
     pub articles: u64,
+    /// Articles the knowledge-base sweep removed from the local index (deleted, trashed or
+    /// moved away upstream).
+    #[ts(type = "number")]
+    pub articles_removed: u64,
+    /// What the knowledge-base step did, or why it did not run (e.g. no Confluence space set,
+    /// a space that cannot be read); `null` when the sync stopped before it.
+    pub kb_status: Option<String>,
+    /// Things worth telling that are not problems.
+    pub notes: Vec<String>,
     /// Problems that did not stop the sync (a page or an operation).
     pub errors: Vec<String>,
     /// Why the sync stopped early, if it did.
@@ -132,6 +141,9 @@ pub struct SyncStatusView {
     pub last_success_at: Option<i64>,
     pub last_error: Option<String>,
     pub last_error_kind: Option<String>,
+    /// What the last sync said about the connection's knowledge base (articles pulled, no
+    /// Confluence space set, a space that cannot be read and why).
+    pub kb_status: Option<String>,
     #[ts(type = "number")]
     pub pending_ops: u64,
     #[ts(type = "number")]
@@ -258,6 +270,20 @@ impl ArticleSink for KbSink {
             .collect();
         self.0
             .kb_index_articles(&docs, &gone)
+            .map_err(|e| e.message)
+    }
+
+    fn sweep_articles(
+        &self,
+        connection_id: i64,
+        sweep: &ArticleSweep,
+    ) -> std::result::Result<(u64, u64), String> {
+        self.0
+            .kb_sweep_articles(
+                &connection_id.to_string(),
+                &sweep.keys,
+                &sweep.keep_prefixes,
+            )
             .map_err(|e| e.message)
     }
 }
@@ -433,6 +459,9 @@ impl Casebook {
             unknown: report.unknown,
             marked_deleted: report.marked_deleted,
             articles: report.articles,
+            articles_removed: report.articles_removed,
+            kb_status: report.kb_status,
+            notes: report.notes,
             errors: report.errors,
             stopped_kind: report.stopped.as_ref().map(|e| e.kind().to_owned()),
             stopped: report.stopped.as_ref().map(SyncError::to_string),
@@ -453,6 +482,7 @@ impl Casebook {
                     last_success_at: s.last_success_at,
                     last_error: s.last_error,
                     last_error_kind: s.last_error_kind,
+                    kb_status: s.kb_status,
                     pending_ops: s.pending_ops,
                     unknown_ops: s.unknown_ops,
                     failed_ops: s.failed_ops,

@@ -21,6 +21,9 @@ pub enum ConnectionsCmd {
     Test { connection: String },
     /// Rename a connection.
     Rename { connection: String, name: String },
+    /// Change a connection's settings: the Confluence spaces behind a Jira Service Management
+    /// knowledge base.
+    Set(SetArgs),
     /// Remove a connection and delete its stored secrets.
     Remove { connection: String },
 }
@@ -61,6 +64,33 @@ pub struct AddArgs {
     /// What to mirror (repeatable): ServiceNow tables, Jira project keys, Zendesk views.
     #[arg(long = "mirror")]
     pub mirror: Vec<String>,
+    /// Jira: a Confluence space key whose pages feed the knowledge base (repeatable, e.g.
+    /// `--kb-space KB`). Without one, sync pulls no articles for the connection.
+    #[arg(long = "kb-space", value_name = "KEY")]
+    pub kb_space: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  casebook connections set \"Acme JSM\" --kb-space KB --kb-space ITHELP
+  casebook connections set \"Acme JSM\" --no-kb-space
+
+The knowledge base of a Jira Service Management connection is pulled from the Confluence spaces
+set here (Confluence Cloud on the same site, same sign-in). A space this account cannot read is
+skipped at sync, with the reason in `casebook sync` and the connection's sync status; the
+tickets still sync. Articles of a space removed from the list leave the local knowledge base at
+once; a space added is pulled whole at the next sync.")]
+pub struct SetArgs {
+    /// Connection name or id.
+    pub connection: String,
+    /// Jira: the Confluence space keys behind the knowledge base (repeatable; replaces the
+    /// current list).
+    #[arg(long = "kb-space", value_name = "KEY", conflicts_with = "no_kb_space")]
+    pub kb_space: Vec<String>,
+    /// Jira: pull no knowledge base (clears the space list and removes its articles from the
+    /// local knowledge base).
+    #[arg(long)]
+    pub no_kb_space: bool,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +138,13 @@ fn print_connection(c: &ConnectionView) {
     if let Some(a) = &c.account_name {
         println!("     account: {a}");
     }
+    if c.vendor == Vendor::Jira {
+        if c.kb_spaces.is_empty() {
+            println!("     knowledge base: no Confluence space set");
+        } else {
+            println!("     knowledge base: Confluence {}", c.kb_spaces.join(", "));
+        }
+    }
 }
 
 fn print_report(out: &Out, r: &ConnectionTestReport) {
@@ -137,12 +174,15 @@ pub async fn connections(cmd: ConnectionsCmd, cb: &Casebook, out: &Out) -> Resul
                 VendorArg::Jira => Vendor::Jira,
                 VendorArg::Zendesk => Vendor::Zendesk,
             };
+            // Checked before anything is stored: a refused space key adds no connection.
+            casebook_core::connection::validate_kb_spaces(vendor, &a.kb_space)
+                .map_err(|e| ApiError::invalid(e.0))?;
             let auth_method = match (a.auth, vendor) {
                 (Some(AuthArg::Oauth), _) => AuthMethod::OAuth,
                 (Some(AuthArg::Basic), _) | (None, Vendor::Jira) => AuthMethod::Basic,
                 (None, _) => AuthMethod::OAuth,
             };
-            let c = cb
+            let mut c = cb
                 .add_connection(NewConnectionInput {
                     vendor,
                     name: a.name,
@@ -153,6 +193,9 @@ pub async fn connections(cmd: ConnectionsCmd, cb: &Casebook, out: &Out) -> Resul
                     mirror_scope: (!a.mirror.is_empty()).then_some(a.mirror),
                 })
                 .await?;
+            if !a.kb_space.is_empty() {
+                c = cb.set_connection_kb_spaces(c.id, a.kb_space).await?;
+            }
             if out.json {
                 print_json(&c);
             } else {
@@ -162,6 +205,9 @@ pub async fn connections(cmd: ConnectionsCmd, cb: &Casebook, out: &Out) -> Resul
                     c.base_url,
                     c.mirror_scope.join(", ")
                 );
+                if !c.kb_spaces.is_empty() {
+                    println!("knowledge base: Confluence {}", c.kb_spaces.join(", "));
+                }
                 println!("sign in with: casebook login {:?}", c.name);
             }
         }
@@ -194,6 +240,26 @@ pub async fn connections(cmd: ConnectionsCmd, cb: &Casebook, out: &Out) -> Resul
                 print_json(&c);
             } else {
                 println!("renamed to {}", c.name);
+            }
+        }
+        ConnectionsCmd::Set(a) => {
+            if a.kb_space.is_empty() && !a.no_kb_space {
+                return Err(ApiError::invalid(
+                    "nothing to set: give --kb-space KEY (repeatable) or --no-kb-space",
+                ));
+            }
+            let c = cb.get_connection(a.connection).await?;
+            let c = cb.set_connection_kb_spaces(c.id, a.kb_space).await?;
+            if out.json {
+                print_json(&c);
+            } else if c.kb_spaces.is_empty() {
+                println!("{}: no knowledge base is pulled", c.name);
+            } else {
+                println!(
+                    "{}: the knowledge base is pulled from the Confluence space(s) {} at the next sync",
+                    c.name,
+                    c.kb_spaces.join(", ")
+                );
             }
         }
         ConnectionsCmd::Remove { connection } => {

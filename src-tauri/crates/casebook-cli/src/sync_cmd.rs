@@ -148,6 +148,12 @@ pub async fn sync(a: SyncArgs, cb: &Casebook, out: &Out) -> Result<u8, ApiError>
             for e in &run.errors {
                 println!("  problem: {e}");
             }
+            for n in &run.notes {
+                println!("  note: {n}");
+            }
+            if let Some(k) = &run.kb_status {
+                println!("  knowledge base: {k}");
+            }
             if let Some(s) = &run.stopped {
                 println!("  stopped: {s}");
             }

@@ -163,6 +163,10 @@ pub struct Connection {
     pub username: Option<String>,
     pub oauth_client_id: Option<String>,
     pub mirror_scope: Vec<String>,
+    /// Jira Service Management: the keys of the Confluence spaces that back its knowledge base
+    /// (pulled into the local knowledge base by sync). Empty: no knowledge-base pull. Other
+    /// vendors have their own knowledge base and leave it empty.
+    pub kb_spaces: Vec<String>,
     pub status: ConnectionStatus,
     pub status_detail: Option<String>,
     pub account_name: Option<String>,
@@ -321,6 +325,52 @@ pub fn validate_mirror_scope(scope: &[String]) -> Result<Vec<String>, Connection
     Ok(out)
 }
 
+/// The most Confluence spaces one connection's knowledge base pulls.
+pub const MAX_KB_SPACES: usize = 20;
+
+/// Checks the Confluence space keys that back a Jira Service Management connection's knowledge
+/// base: at most [`MAX_KB_SPACES`] keys of letters and digits (`KB`, `ITHELP`), or a personal
+/// space's `~` followed by letters, digits, `-`, `_` or `:` (`~557058:ab12`). Duplicates are
+/// dropped; order is kept. An empty list turns the knowledge-base pull off.
+pub fn validate_kb_spaces(
+    vendor: Vendor,
+    keys: &[String],
+) -> Result<Vec<String>, ConnectionInputError> {
+    let mut out: Vec<String> = Vec::with_capacity(keys.len());
+    for k in keys {
+        let k = k.trim();
+        let (personal, rest) = match k.strip_prefix('~') {
+            Some(r) => (true, r),
+            None => (false, k),
+        };
+        let ok = !rest.is_empty()
+            && k.len() <= 255
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || (personal && matches!(c, '-' | '_' | ':')));
+        if !ok {
+            return Err(invalid(format!(
+                "{k:?} is not a Confluence space key (letters and digits, e.g. KB; a personal space starts with ~)"
+            )));
+        }
+        if !out.iter().any(|x| x == k) {
+            out.push(k.to_owned());
+        }
+    }
+    if !out.is_empty() && vendor != Vendor::Jira {
+        return Err(invalid(format!(
+            "only Jira Service Management connections pull a Confluence knowledge base; {} has its own",
+            vendor.label()
+        )));
+    }
+    if out.len() > MAX_KB_SPACES {
+        return Err(invalid(format!(
+            "at most {MAX_KB_SPACES} Confluence spaces per connection"
+        )));
+    }
+    Ok(out)
+}
+
 /// Checks a new connection and fills in defaults; the result is ready to store.
 pub fn validate_new(new: &NewConnection) -> Result<ValidConnection, ConnectionInputError> {
     let name = validate_name(&new.name)?;
@@ -445,6 +495,33 @@ pub fn workspace_secret_name(workspace_id: &str, connection_id: i64, kind: Secre
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kb_space_keys_are_checked_and_deduplicated() {
+        let keys = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            validate_kb_spaces(
+                Vendor::Jira,
+                &keys(&[" KB ", "ITHELP", "KB", "~557058:ab-12_c"])
+            )
+            .unwrap(),
+            keys(&["KB", "ITHELP", "~557058:ab-12_c"])
+        );
+        assert_eq!(
+            validate_kb_spaces(Vendor::Jira, &[]).unwrap(),
+            Vec::<String>::new()
+        );
+        for bad in ["", "K B", "KB/../x", "~", "KB-1", "kb?x=1"] {
+            let e = validate_kb_spaces(Vendor::Jira, &keys(&[bad])).unwrap_err();
+            assert!(e.0.contains("Confluence space key"), "{bad}: {e}");
+        }
+        let many: Vec<String> = (0..=MAX_KB_SPACES).map(|n| format!("S{n}")).collect();
+        assert!(validate_kb_spaces(Vendor::Jira, &many).is_err());
+        let e = validate_kb_spaces(Vendor::Zendesk, &keys(&["KB"])).unwrap_err();
+        assert!(e.0.contains("only Jira"), "{e}");
+        // Clearing is allowed for every vendor.
+        assert!(validate_kb_spaces(Vendor::ServiceNow, &[]).is_ok());
+    }
 
     #[test]
     fn instance_addresses_are_normalized() {

@@ -36,8 +36,8 @@ use crate::auth::{AuthError, Credentials};
 use crate::error::SyncError;
 use crate::escalation::{EscalationIssue, NewEscalationIssue};
 use crate::model::{
-    ArticlePage, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteComment, RemoteTicket,
-    RemoteVersion, TicketPage, TicketRef,
+    ArticlePage, ArticleSweep, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteComment,
+    RemoteTicket, RemoteVersion, TicketPage, TicketRef,
 };
 use casebook_core::connection::{Connection, Vendor};
 
@@ -162,6 +162,19 @@ pub trait Connector: Send + Sync {
         false
     }
 
+    /// Why a connection whose vendor can have a knowledge base has none to pull (e.g. no
+    /// Confluence space is set), in plain words for the sync status; `None`: nothing to say.
+    fn knowledge_base_note(&self) -> Option<String> {
+        None
+    }
+
+    /// Every live article key, for the knowledge-base sweep (what the local index holds and
+    /// this does not list is removed). `None`: the connector's article feed reports removals
+    /// itself (retired articles), no sweep needed.
+    async fn sweep_articles(&self) -> SyncResult<Option<ArticleSweep>> {
+        Ok(None)
+    }
+
     /// The next page of knowledge-base articles changed since `cursor`. Retired/unpublished ones
     /// come back with `retired: true`.
     async fn pull_articles(
@@ -174,6 +187,7 @@ pub trait Connector: Send + Sync {
             articles: Vec::new(),
             next: cursor.cloned().unwrap_or_else(|| Cursor(String::new())),
             has_more: false,
+            skipped: Vec::new(),
         })
     }
 }

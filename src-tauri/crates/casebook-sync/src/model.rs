@@ -232,6 +232,23 @@ pub struct ArticlePage {
     pub articles: Vec<RemoteArticle>,
     pub next: Cursor,
     pub has_more: bool,
+    /// Parts of the knowledge base skipped because they cannot be read (plain words: which and
+    /// why, e.g. a Confluence space this account may not view). The rest is pulled; the engine
+    /// reports these in the sync status.
+    pub skipped: Vec<String>,
+}
+
+/// What a knowledge-base sweep found upstream: the live article keys, for removing from the
+/// local index what the upstream no longer has (deleted, trashed, moved away).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArticleSweep {
+    /// Every live article key of the parts that were listed completely.
+    pub keys: std::collections::HashSet<String>,
+    /// Key prefixes of parts that could not be listed this time (e.g. a space that cannot be
+    /// read): their indexed articles are kept as they are.
+    pub keep_prefixes: Vec<String>,
+    /// Why those parts were not listed (plain words).
+    pub skipped: Vec<String>,
 }
 
 /// The prefix of every idempotency marker Casebook writes upstream.

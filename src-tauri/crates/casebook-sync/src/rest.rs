@@ -26,6 +26,8 @@ pub(crate) struct Rest {
 /// A successful answer: its JSON (`Null` for an empty body).
 pub(crate) struct Answer {
     pub json: Value,
+    /// The `rel="next"` target of a `Link` header (RFC 8288), as sent (often relative).
+    pub link_next: Option<String>,
 }
 
 impl Rest {
@@ -162,14 +164,21 @@ impl Rest {
                         "{what}; a login page or a proxy answered — check the instance address and the sign-in"
                     )));
                 }
+                let link_next = headers
+                    .get(reqwest::header::LINK)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(link_next);
                 if bytes.iter().all(u8::is_ascii_whitespace) {
-                    return Ok(Answer { json: Value::Null });
+                    return Ok(Answer {
+                        json: Value::Null,
+                        link_next,
+                    });
                 }
                 let json =
                     serde_json::from_slice(&bytes).map_err(|e| SyncError::MalformedJson {
                         what: format!("{what} ({e})"),
                     })?;
-                Ok(Answer { json })
+                Ok(Answer { json, link_next })
             }
             401 => Err(SyncError::AuthExpired(format!(
                 "{} rejected the credentials (they expired or were revoked); sign in again",
@@ -205,8 +214,35 @@ pub(crate) fn path_of(url: &str) -> String {
     }
 }
 
+/// The target of the `rel="next"` link in a `Link` header value
+/// (`</wiki/api/v2/pages?cursor=x>; rel="next", <https://site/wiki>; rel="base"`).
+pub(crate) fn link_next(header: &str) -> Option<String> {
+    let mut rest = header;
+    while let Some(open) = rest.find('<') {
+        let after = &rest[open + 1..];
+        let close = after.find('>')?;
+        let target = &after[..close];
+        let params_end = after[close..].find('<').map_or(after.len(), |i| close + i);
+        let params = &after[close + 1..params_end];
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().trim_end_matches(',').trim();
+            p.strip_prefix("rel=").is_some_and(|v| {
+                v.trim_matches('"')
+                    .split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("next"))
+            })
+        });
+        if is_next && !target.is_empty() {
+            return Some(target.to_owned());
+        }
+        rest = &after[params_end..];
+    }
+    None
+}
+
 /// The vendor's own error text: Jira `errorMessages` + `errors`, Zendesk `error` +
-/// `description`, else a short excerpt.
+/// `description`, Confluence v2 `errors[].title`/`detail` and v1 `message`, else a short
+/// excerpt.
 pub(crate) fn error_message(body: &[u8], ctype: Option<&str>) -> String {
     if looks_like_html(ctype, body) {
         return "an html page (a proxy or login page)".into();
@@ -223,6 +259,22 @@ pub(crate) fn error_message(body: &[u8], ctype: Option<&str>) -> String {
             o.iter()
                 .map(|(k, m)| format!("{k}: {}", m.as_str().unwrap_or(""))),
         );
+    }
+    // Confluence v2: {"errors":[{"status":404,"code":"NOT_FOUND","title":"…","detail":null}]}
+    if let Some(a) = v["errors"].as_array() {
+        for e in a {
+            let title = e["title"].as_str().or_else(|| e["code"].as_str());
+            let detail = e["detail"].as_str().filter(|d| !d.is_empty());
+            match (title, detail) {
+                (Some(t), Some(d)) => parts.push(format!("{t}: {d}")),
+                (Some(t), None) => parts.push(t.to_owned()),
+                (None, Some(d)) => parts.push(d.to_owned()),
+                (None, None) => {}
+            }
+        }
+    }
+    if let Some(m) = v["message"].as_str() {
+        parts.push(m.to_owned());
     }
     if let Some(e) = v["error"].as_str() {
         parts.push(e.to_owned());
@@ -265,5 +317,35 @@ mod tests {
             path_of("https://x.example/rest/api/3/issue/HD-1?fields=a"),
             "/rest/api/3/issue/HD-1"
         );
+        assert_eq!(
+            error_message(
+                br#"{"errors":[{"status":404,"code":"NOT_FOUND","title":"Not Found","detail":null}]}"#,
+                Some("application/json")
+            ),
+            "Not Found"
+        );
+        assert_eq!(
+            error_message(br#"{"statusCode":403,"message":"No access"}"#, None),
+            "No access"
+        );
+    }
+
+    #[test]
+    fn the_next_link_is_read_from_a_link_header() {
+        assert_eq!(
+            link_next(
+                r#"</wiki/api/v2/spaces/9/pages?cursor=abc%3D&limit=2>; rel="next", <https://site.atlassian.net/wiki>; rel="base""#
+            )
+            .as_deref(),
+            Some("/wiki/api/v2/spaces/9/pages?cursor=abc%3D&limit=2")
+        );
+        // Order, spacing and an unquoted rel do not matter; only rel="next" is taken.
+        assert_eq!(
+            link_next("<https://s/wiki>; rel=\"base\",<https://s/x?a=1,2>;rel=next").as_deref(),
+            Some("https://s/x?a=1,2")
+        );
+        assert_eq!(link_next(r#"<https://s/wiki>; rel="base""#), None);
+        assert_eq!(link_next("garbage"), None);
+        assert_eq!(link_next("<unterminated; rel=next"), None);
     }
 }

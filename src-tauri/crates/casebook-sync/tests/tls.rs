@@ -113,6 +113,7 @@ async fn test_connection_reports_an_untrusted_certificate_as_unreachable_in_plai
         username: conn_input.username,
         oauth_client_id: None,
         mirror_scope: conn_input.mirror_scope,
+        kb_spaces: vec![],
         status: ConnectionStatus::NeedsSignIn,
         status_detail: None,
         account_name: None,

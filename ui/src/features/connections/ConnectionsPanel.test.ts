@@ -18,6 +18,7 @@ function conn(over: Partial<ConnectionView>): ConnectionView {
     username: null,
     oauthClientId: "cb",
     mirrorScope: ["tickets"],
+    kbSpaces: [],
     status: "needs_sign_in",
     statusDetail: null,
     accountName: null,
@@ -102,5 +103,36 @@ describe("connections", () => {
     await userEvent.click(screen.getByRole("button", { name: "Remove" }));
     expect(ipc.removeConnection).toHaveBeenCalledWith(1);
     expect(await screen.findByText("No connections yet.")).toBeTruthy();
+  });
+
+  it("edits a Jira connection's Confluence spaces and shows a refused key's reason", async () => {
+    const j = conn({ vendor: "jira", name: "Acme JSM", authMethod: "basic", kbSpaces: [] });
+    vi.mocked(ipc.listConnections).mockResolvedValue([j]);
+    vi.mocked(ipc.setConnectionKbSpaces)
+      .mockRejectedValueOnce({ code: "invalid_input", message: "'K B' is not a space key" })
+      .mockResolvedValueOnce({ ...j, kbSpaces: ["KB", "OPS"] });
+    render(ConnectionsPanel);
+    const spaces = await screen.findByTestId("connection-kb-spaces");
+    expect(spaces.textContent).toContain("no Confluence space");
+    await userEvent.click(within(spaces).getByRole("button", { name: "Edit spaces" }));
+    const input = within(spaces).getByLabelText("Confluence space keys");
+    await userEvent.type(input, "K B");
+    await userEvent.click(within(spaces).getByRole("button", { name: "Save spaces" }));
+    expect(ipc.setConnectionKbSpaces).toHaveBeenLastCalledWith(1, ["K", "B"]);
+    expect((await screen.findByRole("alert")).textContent).toContain("is not a space key");
+    // The draft stays for correcting.
+    await userEvent.clear(input);
+    await userEvent.type(input, "kb, ops{Enter}");
+    expect(ipc.setConnectionKbSpaces).toHaveBeenLastCalledWith(1, ["KB", "OPS"]);
+    expect((await screen.findByTestId("connection-kb-spaces")).textContent).toContain(
+      "Confluence spaces KB, OPS",
+    );
+  });
+
+  it("offers no Confluence spaces for ServiceNow or Zendesk connections", async () => {
+    vi.mocked(ipc.listConnections).mockResolvedValue([conn({})]);
+    render(ConnectionsPanel);
+    await screen.findByTestId("connection");
+    expect(screen.queryByTestId("connection-kb-spaces")).toBeNull();
   });
 });

@@ -158,6 +158,17 @@ describe("outbox and connections", () => {
     expect(ipc.outboxDiscard).not.toHaveBeenCalled();
   });
 
+  it("shows what the last sync said about the connection's knowledge base", async () => {
+    vi.mocked(ipc.syncStatus).mockResolvedValue([
+      status({ kbStatus: "space OPS cannot be read (403): no permission; other spaces synced" }),
+    ]);
+    renderScreen();
+    const conn = await screen.findByTestId("sync-connection");
+    expect(within(conn).getByTestId("sync-kb").textContent).toBe(
+      "space OPS cannot be read (403): no permission; other spaces synced",
+    );
+  });
+
   it("shows a connection's last sync, error and the progress of a sync it runs", async () => {
     let progress!: (p: SyncProgress) => void;
     let finish!: (r: SyncRunView) => void;
@@ -191,6 +202,9 @@ describe("outbox and connections", () => {
       unknown: 0,
       markedDeleted: 0,
       articles: 0,
+      articlesRemoved: 0,
+      kbStatus: null,
+      notes: [],
       errors: [],
       stopped: null,
       stoppedKind: null,

@@ -25,6 +25,9 @@ function run(over: Partial<SyncRunView> = {}): SyncRunView {
     unknown: 0,
     markedDeleted: 0,
     articles: 0,
+    articlesRemoved: 0,
+    kbStatus: null,
+    notes: [],
     errors: [],
     stopped: null,
     stoppedKind: null,
@@ -88,6 +91,21 @@ describe("progress", () => {
     const stopped = runSummary("SN", run({ stopped: "offline: connection refused" }));
     expect(stopped.kind).toBe("warning");
     expect(stopped.text).toContain("sync stopped (offline: connection refused)");
+  });
+
+  it("tells what the knowledge base step did and passes notes on without making them warnings", () => {
+    const r = runSummary(
+      "JSM",
+      run({
+        articles: 12,
+        articlesRemoved: 2,
+        notes: ["knowledge base: no Confluence space is set for this connection"],
+      }),
+    );
+    expect(r.kind).toBe("success");
+    expect(r.text).toBe(
+      "JSM synced: 0 tickets pulled, 0 changes pushed, knowledge base: 12 articles, 2 removed; knowledge base: no Confluence space is set for this connection",
+    );
   });
 });
 

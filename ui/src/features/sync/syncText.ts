@@ -105,6 +105,11 @@ export function runSummary(
   if (r.conflicts > 0) parts.push(`${r.conflicts} conflict${r.conflicts === 1 ? "" : "s"}`);
   if (r.failed > 0) parts.push(`${r.failed} failed`);
   if (r.unknown > 0) parts.push(`${r.unknown} unknown outcome`);
+  if (r.articles > 0 || r.articlesRemoved > 0) {
+    const kb = [`${r.articles.toLocaleString()} article${r.articles === 1 ? "" : "s"}`];
+    if (r.articlesRemoved > 0) kb.push(`${r.articlesRemoved} removed`);
+    parts.push(`knowledge base: ${kb.join(", ")}`);
+  }
   if (r.stopped) {
     return { kind: "warning", text: `${name}: sync stopped (${r.stopped}); ${parts.join(", ")}` };
   }
@@ -113,7 +118,12 @@ export function runSummary(
     r.errors.length > 0
       ? `; ${r.errors.length} problem${r.errors.length === 1 ? "" : "s"}: ${r.errors[0]}`
       : "";
-  return { kind: warn ? "warning" : "success", text: `${name} synced: ${parts.join(", ")}${errs}` };
+  // A note (e.g. "no Confluence space set") is information, not a problem.
+  const notes = r.notes.length > 0 ? `; ${r.notes.join("; ")}` : "";
+  return {
+    kind: warn ? "warning" : "success",
+    text: `${name} synced: ${parts.join(", ")}${errs}${notes}`,
+  };
 }
 
 export interface IndicatorState {

@@ -12,6 +12,7 @@ export function status(over: Partial<SyncStatusView> = {}): SyncStatusView {
     lastSuccessAt: null,
     lastError: null,
     lastErrorKind: null,
+    kbStatus: null,
     pendingOps: 0,
     unknownOps: 0,
     failedOps: 0,

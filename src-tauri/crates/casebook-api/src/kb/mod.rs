@@ -518,6 +518,35 @@ impl Casebook {
         Ok(())
     }
 
+    /// The knowledge-base sweep of a connection's articles: removes every indexed article of
+    /// the connection whose key is not in `keys` and does not start with one of `keep_prefixes`.
+    /// Returns (removed, missing: keys the index does not hold). Blocking.
+    pub(crate) fn kb_sweep_articles(
+        &self,
+        connection: &str,
+        keys: &HashSet<String>,
+        keep_prefixes: &[String],
+    ) -> Result<(u64, u64)> {
+        let rt = self.kb_runtime()?;
+        let prefix = format!("article:{connection}:");
+        let indexed = rt.index.fingerprints(&format!("articles:{connection}"))?;
+        let mut have: HashSet<&str> = HashSet::with_capacity(indexed.len());
+        let mut ops = Vec::new();
+        for origin in indexed.keys() {
+            let Some(key) = origin.strip_prefix(&prefix) else {
+                continue;
+            };
+            have.insert(key);
+            if !keys.contains(key) && !keep_prefixes.iter().any(|p| key.starts_with(p.as_str())) {
+                ops.push(WriteOp::DeleteOrigin(origin.clone()));
+            }
+        }
+        let missing = keys.iter().filter(|k| !have.contains(k.as_str())).count() as u64;
+        let removed = ops.len() as u64;
+        rt.index.apply(ops)?;
+        Ok((removed, missing))
+    }
+
     async fn kb_blocking<T, F>(&self, what: &'static str, f: F) -> Result<T>
     where
         T: Send + 'static,

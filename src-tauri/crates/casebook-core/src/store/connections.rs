@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 const COLUMNS: &str = "id, vendor, name, base_url, auth_method, username, oauth_client_id, \
      mirror_scope, status, status_detail, account_name, capabilities, access_expires_at, \
-     created_at, updated_at";
+     created_at, updated_at, kb_spaces";
 
 /// The outcome of signing in or testing a connection, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Connection> {
     let status: String = r.get(8)?;
     let scope: String = r.get(7)?;
     let caps: String = r.get(11)?;
+    let kb: String = r.get(15)?;
     Ok(Connection {
         id: r.get(0)?,
         vendor: Vendor::parse(&vendor).ok_or_else(|| bad(1, "vendor"))?,
@@ -44,6 +45,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Connection> {
         username: r.get(5)?,
         oauth_client_id: r.get(6)?,
         mirror_scope: serde_json::from_str(&scope).map_err(|_| bad(7, "mirror scope"))?,
+        kb_spaces: serde_json::from_str(&kb).map_err(|_| bad(15, "knowledge-base space list"))?,
         status: ConnectionStatus::parse(&status).ok_or_else(|| bad(8, "status"))?,
         status_detail: r.get(9)?,
         account_name: r.get(10)?,
@@ -187,6 +189,34 @@ impl Store {
         self.connection(id)
     }
 
+    /// Sets the Confluence spaces that back a connection's knowledge base (checked by
+    /// [`crate::connection::validate_kb_spaces`]; empty: none). When the list gains a space,
+    /// the connection's `kb` pull cursor is forgotten in the same transaction, so the next sync
+    /// lists the spaces whole (the new one has never been pulled, or not since it was removed).
+    pub fn set_kb_spaces(&self, id: i64, keys: &[String], now: Millis) -> Result<Connection> {
+        let text = json(&keys)?;
+        self.write(|tx| {
+            let old: Option<String> = tx
+                .prepare_cached("SELECT kb_spaces FROM connections WHERE id = ?")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            let Some(old) = old else {
+                return Err(StoreError::ConnectionNotFound(id.to_string()));
+            };
+            let old: Vec<String> = serde_json::from_str(&old).unwrap_or_default();
+            tx.prepare_cached("UPDATE connections SET kb_spaces = ?, updated_at = ? WHERE id = ?")?
+                .execute(params![text, now, id])?;
+            if keys.iter().any(|k| !old.contains(k)) {
+                tx.prepare_cached(
+                    "DELETE FROM sync_cursors WHERE connection_id = ? AND stream = 'kb'",
+                )?
+                .execute([id])?;
+            }
+            Ok(())
+        })?;
+        self.connection(id)
+    }
+
     /// Records the outcome of a sign-in, refresh or test.
     pub fn set_connection_state(
         &self,
@@ -270,6 +300,32 @@ mod tests {
         let j = s.add_connection(&valid("Jira", Vendor::Jira), 12).unwrap();
         assert_eq!(a.status, ConnectionStatus::NeedsSignIn);
         assert_eq!(a.mirror_scope, vec!["tickets"]);
+        assert!(
+            j.kb_spaces.is_empty(),
+            "no knowledge-base space until one is set"
+        );
+        let set = s
+            .set_kb_spaces(j.id, &["KB".into(), "OPS".into()], 20)
+            .unwrap();
+        assert_eq!(
+            (set.kb_spaces.clone(), set.updated_at),
+            (vec!["KB".to_owned(), "OPS".to_owned()], 20)
+        );
+        assert_eq!(s.connection(j.id).unwrap().kb_spaces, ["KB", "OPS"]);
+        // Gaining a space forgets the knowledge-base cursor (the space is listed whole);
+        // dropping one keeps it.
+        let cursor = |s: &Store| s.sync_cursor(j.id, "kb").unwrap();
+        s.apply_pulled_page(j.id, "kb", &[], &[], "c1", 20).unwrap();
+        s.set_kb_spaces(j.id, &["KB".into()], 21).unwrap();
+        assert_eq!(cursor(&s).as_deref(), Some("c1"));
+        s.set_kb_spaces(j.id, &["KB".into(), "NEW".into()], 21)
+            .unwrap();
+        assert_eq!(cursor(&s), None);
+        assert!(s.set_kb_spaces(j.id, &[], 21).unwrap().kb_spaces.is_empty());
+        assert!(matches!(
+            s.set_kb_spaces(9_999, &[], 22).unwrap_err(),
+            StoreError::ConnectionNotFound(_)
+        ));
         assert_eq!(j.username.as_deref(), Some("a@acme.test"));
         let names: Vec<_> = s
             .connections()

@@ -54,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0009_sla_event_facts.sql"),
     include_str!("../../migrations/0010_sla_event_facts_in_rust.sql"),
     include_str!("../../migrations/0011_escalation_push.sql"),
+    include_str!("../../migrations/0012_kb_spaces.sql"),
 ];
 
 /// The schema version this build understands (SQLite `user_version`).

@@ -207,6 +207,9 @@ pub struct SyncStatusRow {
     pub last_success_at: Option<Millis>,
     pub last_error: Option<String>,
     pub last_error_kind: Option<String>,
+    /// What the last sync said about the connection's knowledge base (pulled, not configured,
+    /// a space that cannot be read), if it said anything.
+    pub kb_status: Option<String>,
     pub pending_ops: u64,
     pub unknown_ops: u64,
     pub failed_ops: u64,
@@ -1662,14 +1665,27 @@ impl Store {
         })
     }
 
+    /// Records what the last sync said about a connection's knowledge base (`None`: nothing to
+    /// say, e.g. a vendor whose knowledge base needs no setting).
+    pub fn record_kb_status(&self, connection_id: i64, status: Option<&str>) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO sync_runs (connection_id, kb_status) VALUES (?, ?) \
+                 ON CONFLICT (connection_id) DO UPDATE SET kb_status = excluded.kb_status",
+            )?
+            .execute(params![connection_id, status])?;
+            Ok(())
+        })
+    }
+
     /// A connection's sync status: last run, waiting operations, conflicts, deleted-upstream marks.
     pub fn sync_status(&self, connection_id: i64) -> Result<SyncStatusRow> {
         let target = connection_id.to_string();
         self.read(|c| {
             let mut s: SyncStatusRow = c
                 .prepare_cached(
-                    "SELECT last_started_at, last_success_at, last_error, last_error_kind \
-                     FROM sync_runs WHERE connection_id = ?",
+                    "SELECT last_started_at, last_success_at, last_error, last_error_kind, \
+                     kb_status FROM sync_runs WHERE connection_id = ?",
                 )?
                 .query_row([connection_id], |r| {
                     Ok(SyncStatusRow {
@@ -1678,6 +1694,7 @@ impl Store {
                         last_success_at: r.get(1)?,
                         last_error: r.get(2)?,
                         last_error_kind: r.get(3)?,
+                        kb_status: r.get(4)?,
                         ..Default::default()
                     })
                 })

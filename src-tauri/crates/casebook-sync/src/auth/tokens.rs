@@ -377,6 +377,7 @@ mod tests {
             username: (method == AuthMethod::Basic).then(|| "agent".to_owned()),
             oauth_client_id: None,
             mirror_scope: vec![],
+            kb_spaces: vec![],
             status: ConnectionStatus::SignedIn,
             status_detail: None,
             account_name: None,

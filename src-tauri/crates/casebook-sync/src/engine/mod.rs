@@ -21,8 +21,8 @@ use crate::backoff::{Backoff, Sleeper};
 use crate::connector::{Connector, UpdateOutcome};
 use crate::error::SyncError;
 use crate::model::{
-    ArticlePage, Cursor, Field, FieldValues, NewComment, NewRemoteTicket, RemoteArticle,
-    RemoteTicket, RemoteVersion, TicketRef,
+    ArticlePage, ArticleSweep, Cursor, Field, FieldValues, NewComment, NewRemoteTicket,
+    RemoteArticle, RemoteTicket, RemoteVersion, TicketRef,
 };
 use casebook_core::store::{ESCALATION_OP, NewConflict, OutboxStatus, PushEffect, SyncOp};
 use casebook_core::{Clock, Store, StoreError};
@@ -47,7 +47,20 @@ impl StoreAccess for Store {
 /// cursor moves only after this returned `Ok`.
 pub trait ArticleSink: Send + Sync + 'static {
     fn store_articles(&self, connection_id: i64, articles: &[RemoteArticle]) -> Result<(), String>;
+
+    /// The knowledge-base sweep: removes the connection's indexed articles that `sweep` does not
+    /// list (except those under its keep prefixes). Returns (removed, missing): how many listed
+    /// keys the index does not hold (then the stream is pulled again from the start).
+    fn sweep_articles(
+        &self,
+        connection_id: i64,
+        sweep: &ArticleSweep,
+    ) -> Result<(u64, u64), String>;
 }
+
+/// The pull stream (cursor) of a connection's knowledge base; its sweep is recorded as
+/// `sweep:kb`.
+pub const KB_STREAM: &str = "kb";
 
 /// What a running sync reports as it goes.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +155,13 @@ pub struct SyncReport {
     /// Scopes whose deletion sweep ran in this sync.
     pub swept: Vec<String>,
     pub articles: u64,
+    /// Articles removed from the local index by the knowledge-base sweep.
+    pub articles_removed: u64,
+    /// What the knowledge-base step did or why it did not run, in plain words (kept as the
+    /// connection's knowledge-base status); `None` when it did not get that far.
+    pub kb_status: Option<String>,
+    /// Things worth saying that are not problems (e.g. no knowledge base configured).
+    pub notes: Vec<String>,
     pub retries: u64,
     /// Per-scope or per-operation problems that did not stop the sync.
     pub errors: Vec<String>,
@@ -304,6 +324,9 @@ impl SyncEngine {
         if let Err(e) = result {
             report.stopped = Some(e);
         }
+        if let Some(kb) = report.kb_status.clone() {
+            let _ = self.db(move |s| s.record_kb_status(conn, Some(&kb))).await;
+        }
         let now = self.now();
         let (pulled, pushed) = (
             report.tickets_created + report.tickets_updated,
@@ -352,8 +375,13 @@ impl SyncEngine {
                 }
             }
         }
-        if self.options.articles && self.connector.has_knowledge_base() {
-            self.pull_articles(report).await?;
+        if self.options.articles {
+            if self.connector.has_knowledge_base() {
+                self.pull_articles(report).await?;
+            } else if let Some(note) = self.connector.knowledge_base_note() {
+                report.notes.push(format!("knowledge base: {note}"));
+                report.kb_status = Some(note);
+            }
         }
         Ok(())
     }
@@ -486,15 +514,20 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// Pulls the knowledge base until the connector has nothing more, then sweeps it when due.
+    /// A page that fails keeps the cursor where the last indexed page left it; parts the
+    /// connector had to skip (a space that cannot be read) are reported, the rest is pulled.
     async fn pull_articles(&self, report: &mut SyncReport) -> Result<(), SyncError> {
         let Some(sink) = self.articles.clone() else {
             return Ok(());
         };
         let conn = self.connection_id;
         let mut cursor = self
-            .db(move |s| s.sync_cursor(conn, "kb"))
+            .db(move |s| s.sync_cursor(conn, KB_STREAM))
             .await?
             .map(Cursor);
+        let mut pulled = 0u64;
+        let mut skipped: Vec<String> = Vec::new();
         loop {
             let connector = Arc::clone(&self.connector);
             let c = cursor.clone();
@@ -508,9 +541,15 @@ impl SyncEngine {
                 .await;
             let page = match page {
                 Ok(p) => p,
-                Err(e) if e.stops_connection() => return Err(e),
+                Err(e) if e.stops_connection() => {
+                    report.kb_status = Some(format!("not updated: {e}"));
+                    return Err(e);
+                }
                 Err(e) => {
                     report.errors.push(format!("knowledge base: {e}"));
+                    report.kb_status = Some(format!(
+                        "not updated: {e}; the next sync resumes after the last complete page"
+                    ));
                     return Ok(());
                 }
             };
@@ -523,13 +562,20 @@ impl SyncEngine {
             };
             if let Err(e) = stored {
                 report.errors.push(format!("knowledge base: {e}"));
+                report.kb_status = Some(format!("not updated: {e}"));
                 return Ok(());
             }
             report.articles += page.articles.len() as u64;
+            pulled += page.articles.len() as u64;
+            for s in page.skipped {
+                if !skipped.contains(&s) {
+                    skipped.push(s);
+                }
+            }
             let next = page.next.0.clone();
             let now = self.now();
             self.db(move |s| {
-                s.apply_pulled_page(conn, "kb", &[], &[], &next, now)
+                s.apply_pulled_page(conn, KB_STREAM, &[], &[], &next, now)
                     .map(|_| ())
             })
             .await?;
@@ -538,9 +584,84 @@ impl SyncEngine {
             });
             cursor = Some(page.next);
             if !page.has_more {
-                return Ok(());
+                break;
             }
         }
+        let mut removed = 0u64;
+        if self.options.sweep && self.sweep_due(KB_STREAM).await? {
+            removed = self.sweep_articles(&sink, &mut skipped, report).await?;
+        }
+        for s in &skipped {
+            report.errors.push(format!("knowledge base: {s}"));
+        }
+        let mut status = format!("{pulled} article(s) pulled");
+        if removed > 0 {
+            status.push_str(&format!(", {removed} removed"));
+        }
+        if !skipped.is_empty() {
+            status.push_str(&format!("; skipped: {}", skipped.join("; ")));
+        }
+        report.kb_status = Some(status);
+        Ok(())
+    }
+
+    /// The knowledge-base sweep: what the upstream lists against what the index holds. Returns
+    /// how many articles it removed. Listed articles the index lacks (an index rebuilt since,
+    /// a page moved into a space) make the next sync pull the knowledge base from the start.
+    async fn sweep_articles(
+        &self,
+        sink: &Arc<dyn ArticleSink>,
+        skipped: &mut Vec<String>,
+        report: &mut SyncReport,
+    ) -> Result<u64, SyncError> {
+        let started = self.now();
+        let connector = Arc::clone(&self.connector);
+        let found = self
+            .read(report, || {
+                let connector = Arc::clone(&connector);
+                async move { connector.sweep_articles().await }
+            })
+            .await;
+        let sweep = match found {
+            Ok(Some(s)) => s,
+            Ok(None) => return Ok(0),
+            Err(e) if e.stops_connection() => return Err(e),
+            Err(e) => {
+                report.errors.push(format!("knowledge base sweep: {e}"));
+                return Ok(0);
+            }
+        };
+        for s in &sweep.skipped {
+            if !skipped.contains(s) {
+                skipped.push(s.clone());
+            }
+        }
+        let conn = self.connection_id;
+        let result = {
+            let sink = Arc::clone(sink);
+            tokio::task::spawn_blocking(move || sink.sweep_articles(conn, &sweep))
+                .await
+                .map_err(|e| format!("the indexing task did not finish: {e}"))
+                .and_then(|r| r)
+        };
+        let (removed, missing) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                report.errors.push(format!("knowledge base sweep: {e}"));
+                return Ok(0);
+            }
+        };
+        report.articles_removed += removed;
+        if missing > 0 {
+            self.db(move |s| s.reset_sync_cursor(conn, KB_STREAM))
+                .await?;
+            report.notes.push(format!(
+                "knowledge base: {missing} article(s) listed upstream are not in the local index; the next sync pulls the knowledge base again from the start"
+            ));
+        }
+        self.db(move |s| s.record_sweep(conn, KB_STREAM, started))
+            .await?;
+        Ok(removed)
     }
 
     /// Replays the outbox of this connection.

@@ -17,9 +17,12 @@
 //! - SLA: `GET /rest/servicedeskapi/request/{key}/sla` for open requests, kept in `extra.sla`.
 //! - Creations carry the marker as a label `casebook-op-<marker>` (findable with JQL) and an
 //!   issue property `casebook.op`.
+//! - Knowledge base: the Confluence spaces set on the connection (`kb_spaces`), pulled through
+//!   Confluence Cloud REST v2 on the same site (see [`confluence`]).
 //! - Timestamps must carry an explicit offset (`2024-03-01T20:00:01.234+1100`); anything else is
 //!   [`SyncError::BadTimestamp`].
 
+pub mod confluence;
 mod escalation;
 
 pub use escalation::{markdown_adf, valid_project_key};
@@ -27,8 +30,9 @@ pub use escalation::{markdown_adf, valid_project_key};
 use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
 use crate::error::{SyncError, excerpt};
 use crate::model::{
-    Cursor, Field, FieldValues, NewComment, NewRemoteTicket, RemoteComment, RemoteFields,
-    RemoteTicket, RemoteVersion, TicketRef, embed_marker, extract_marker,
+    ArticlePage, ArticleSweep, Cursor, Field, FieldValues, NewComment, NewRemoteTicket,
+    RemoteComment, RemoteFields, RemoteTicket, RemoteVersion, TicketRef, embed_marker,
+    extract_marker,
 };
 use crate::rest::Rest;
 use casebook_core::connection::{Connection, Vendor};
@@ -949,6 +953,37 @@ impl Connector for Jira {
         bytes: &[u8],
     ) -> SyncResult<()> {
         self.upload_attachment(issue_key, file_name, bytes).await
+    }
+
+    /// A knowledge base where the connection allows: the Confluence spaces set on it.
+    fn has_knowledge_base(&self) -> bool {
+        !self.rest.conn.kb_spaces.is_empty()
+    }
+
+    fn knowledge_base_note(&self) -> Option<String> {
+        self.rest.conn.kb_spaces.is_empty().then(|| {
+            format!(
+                "no Confluence space is set for the knowledge base of {}, so no articles are pulled (set one in the connection's settings, or `casebook connections set \"{}\" --kb-space KEY`)",
+                self.rest.conn.name, self.rest.conn.name
+            )
+        })
+    }
+
+    async fn pull_articles(
+        &self,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<ArticlePage> {
+        confluence::pull(&self.rest, &self.rest.conn.kb_spaces, cursor, limit).await
+    }
+
+    async fn sweep_articles(&self) -> SyncResult<Option<ArticleSweep>> {
+        if self.rest.conn.kb_spaces.is_empty() {
+            return Ok(None);
+        }
+        confluence::sweep(&self.rest, &self.rest.conn.kb_spaces)
+            .await
+            .map(Some)
     }
 
     async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>> {

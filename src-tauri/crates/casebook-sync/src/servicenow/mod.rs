@@ -621,6 +621,7 @@ impl Connector for ServiceNow {
             articles,
             next,
             has_more,
+            skipped: Vec::new(),
         })
     }
 }

@@ -797,6 +797,7 @@ impl Connector for Zendesk {
             articles,
             next: Cursor(end.max(start).to_string()),
             has_more,
+            skipped: Vec::new(),
         })
     }
 }
