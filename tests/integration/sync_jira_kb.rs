@@ -248,6 +248,27 @@ async fn confluence_pages_are_searchable_after_a_jira_sync_and_an_edit_replaces_
 }
 
 #[tokio::test]
+async fn removing_the_connection_removes_its_articles_from_the_knowledge_base() {
+    let e = env(&["KB"]).await;
+    let [restart, ..] = seed_space(&e.fake);
+    clean(&e.sync().await);
+    assert_eq!(
+        e.found("kubectl rollout restart").await[0],
+        e.doc_id("KB", restart)
+    );
+
+    e.cb.remove_connection(e.id).await.unwrap();
+    assert!(
+        e.found("kubectl rollout restart").await.is_empty(),
+        "no article of a removed connection stays searchable"
+    );
+    assert!(
+        e.cb.kb_get_document(e.doc_id("KB", restart)).await.is_err(),
+        "nor can it be opened"
+    );
+}
+
+#[tokio::test]
 async fn a_trashed_page_disappears_at_the_sweep_and_the_others_stay() {
     let e = env(&["KB"]).await;
     e.fake.wiki_space("KB", "IT knowledge base");

@@ -295,6 +295,30 @@ impl Casebook {
             Ok(i.store.remove_connection(id)?)
         })
         .await?;
+        // Its knowledge-base articles go with it: nothing can update or remove them any more,
+        // and a later connection may be given the same id. Tickets stay (they are the local
+        // mirror, with any unpushed change). The connection is gone already, so a failure here
+        // is logged rather than reported as a failed removal.
+        let me = self.clone();
+        let cleared = tokio::task::spawn_blocking(move || {
+            me.kb_sweep_articles(&id.to_string(), &std::collections::HashSet::new(), &[])
+        })
+        .await
+        .map_err(|e| ApiError::internal("removing the connection's articles", &e))
+        .and_then(|r| r);
+        match cleared {
+            Ok((removed, _)) if removed > 0 => {
+                tracing::info!(
+                    connection = id,
+                    removed,
+                    "removed the connection's articles"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(connection = id, %error, "could not remove the connection's articles");
+            }
+        }
         self.publish(crate::dto::ChangeKind::Workspace, Vec::new());
         Ok(())
     }
