@@ -146,14 +146,22 @@ pub trait Connector: Send + Sync {
         Err(no_escalations(self.vendor()))
     }
 
-    /// `values` as this connector's pulls show them, so the engine's per-field merge compares
-    /// like with like: e.g. a ServiceNow user named by sys_id (a base recorded before names were
-    /// mapped) or by full name (typed by the agent) becomes the user name a pull shows. With
-    /// `strict` (the agent's own edit), a value that names nothing upstream, or several
-    /// records, is an error naming it; otherwise (a base) it is kept as it is. Fields without
-    /// such a mapping pass unchanged.
-    async fn readable_values(&self, values: &FieldValues, strict: bool) -> SyncResult<FieldValues> {
-        let _ = strict;
+    /// `values` of `ticket` as this connector's pulls show them, so the engine's per-field merge
+    /// compares like with like: e.g. a ServiceNow user named by sys_id (a base recorded before
+    /// names were mapped) or by full name (typed by the agent) becomes the user name a pull
+    /// shows; a Jira account id or email address becomes the display name; a Zendesk user id
+    /// or email address the user's name. With `strict` (the agent's own edit), a value that
+    /// names nothing upstream, or several records, is an error naming it; otherwise (a base)
+    /// it is kept as it is. Fields without such a mapping pass unchanged. The ticket tells
+    /// connectors whose lookups depend on where the value goes (Jira: who can be assigned in
+    /// the project).
+    async fn readable_values(
+        &self,
+        ticket: &TicketRef,
+        values: &FieldValues,
+        strict: bool,
+    ) -> SyncResult<FieldValues> {
+        let _ = (ticket, strict);
         Ok(values.clone())
     }
 

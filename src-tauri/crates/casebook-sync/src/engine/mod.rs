@@ -1015,8 +1015,8 @@ impl SyncEngine {
         let mine = {
             let c = Arc::clone(&self.connector);
             self.read(report, || {
-                let (c, m) = (Arc::clone(&c), mine.clone());
-                async move { c.readable_values(&m, true).await }
+                let (c, t, m) = (Arc::clone(&c), tref.clone(), mine.clone());
+                async move { c.readable_values(&t, &m, true).await }
             })
             .await
             .map_err(|e| (e, false))?
@@ -1066,8 +1066,8 @@ impl SyncEngine {
                         let c = Arc::clone(&self.connector);
                         let b = self
                             .read(report, || {
-                                let (c, b) = (Arc::clone(&c), base_fields.clone());
-                                async move { c.readable_values(&b, false).await }
+                                let (c, t, b) = (Arc::clone(&c), tref.clone(), base_fields.clone());
+                                async move { c.readable_values(&t, &b, false).await }
                             })
                             .await
                             .map_err(|e| (e, false))?;

@@ -19,11 +19,14 @@
 //!   issue property `casebook.op`.
 //! - Knowledge base: the Confluence spaces set on the connection (`kb_spaces`), pulled through
 //!   Confluence Cloud REST v2 on the same site (see [`confluence`]).
+//! - People (assignee, reporter, comment authors) show as display names, account ids upstream
+//!   (see [`people`]).
 //! - Timestamps must carry an explicit offset (`2024-03-01T20:00:01.234+1100`); anything else is
 //!   [`SyncError::BadTimestamp`].
 
 pub mod confluence;
 mod escalation;
+mod people;
 
 pub use escalation::{markdown_adf, valid_project_key};
 
@@ -76,12 +79,15 @@ struct PullCursor {
 
 pub struct Jira {
     rest: Rest,
+    /// Accounts seen and looked up during this sync (a connector lives for one sync).
+    people: std::sync::Mutex<people::People>,
 }
 
 impl Jira {
     pub fn new(http: reqwest::Client, tokens: Arc<dyn CredentialSource>, conn: Connection) -> Jira {
         Jira {
             rest: Rest::new(http, tokens, conn),
+            people: std::sync::Mutex::default(),
         }
     }
 
@@ -255,9 +261,9 @@ impl Jira {
                 state_raw: Some(status.clone()),
                 priority,
                 priority_raw: prio_raw,
-                assignee: f["assignee"]["accountId"].as_str().map(str::to_owned),
+                assignee: self.learn(&f["assignee"]),
                 assignment_group: None,
-                requester: f["reporter"]["accountId"].as_str().map(str::to_owned),
+                requester: self.learn(&f["reporter"]),
                 organization: None,
                 tags,
             },
@@ -265,8 +271,8 @@ impl Jira {
             url: Some(format!("{}/browse/{key}", self.rest.base)),
             extra: json!({
                 "status_category": category,
-                "assignee_name": f["assignee"]["displayName"],
-                "reporter_name": f["reporter"]["displayName"],
+                "assignee_account_id": f["assignee"]["accountId"],
+                "reporter_account_id": f["reporter"]["accountId"],
                 "labels": labels,
             }),
         })
@@ -511,11 +517,7 @@ fn map_platform_comment(c: &Value) -> SyncResult<RemoteComment> {
         } else {
             Visibility::Public
         },
-        author: c["author"]["accountId"]
-            .as_str()
-            .or(c["author"]["displayName"].as_str())
-            .unwrap_or("")
-            .to_owned(),
+        author: people::shown(&c["author"]).unwrap_or_default(),
         body,
         created_at: parse_time("comment created", &c["created"])?,
         marker,
@@ -535,7 +537,7 @@ fn map_request_comment(c: &Value) -> SyncResult<RemoteComment> {
         } else {
             Visibility::Public
         },
-        author: c["author"]["accountId"].as_str().unwrap_or("").to_owned(),
+        author: people::shown(&c["author"]).unwrap_or_default(),
         body,
         created_at: created,
         marker,
@@ -678,9 +680,13 @@ impl Connector for Jira {
                     fields.insert("priority".into(), json!({ "name": priority_name(p) }));
                 }
                 Field::Assignee => {
+                    // A name that finds nobody (or several) fails here, before the write.
+                    let id = self
+                        .account_id_for(&people::project_of(ticket), value)
+                        .await?;
                     fields.insert(
                         "assignee".into(),
-                        match value.as_str() {
+                        match id {
                             Some(a) => json!({ "accountId": a }),
                             None => Value::Null,
                         },
@@ -837,8 +843,10 @@ impl Connector for Jira {
             "priority": { "name": priority_name(new.fields.priority) },
             "labels": labels,
         });
-        if let Some(a) = &new.fields.assignee {
-            fields["assignee"] = json!({ "accountId": a });
+        if let Some(a) = &new.fields.assignee
+            && let Some(id) = self.account_id_for(&project, &json!(a)).await?
+        {
+            fields["assignee"] = json!({ "accountId": id });
         }
         let a = self
             .rest
@@ -984,6 +992,15 @@ impl Connector for Jira {
         confluence::sweep(&self.rest, &self.rest.conn.kb_spaces)
             .await
             .map(Some)
+    }
+
+    async fn readable_values(
+        &self,
+        ticket: &TicketRef,
+        values: &FieldValues,
+        strict: bool,
+    ) -> SyncResult<FieldValues> {
+        self.readable(ticket, values, strict).await
     }
 
     async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>> {

@@ -156,11 +156,15 @@ pub fn ticket(
         ("assigned_to_sys_id", "assigned_to"),
         ("assigned_to_name", "assigned_to.name"),
         ("assignment_group_sys_id", "assignment_group"),
+        ("caller_id_sys_id", "caller_id"),
     ] {
         if let Some(v) = opt(r, from) {
             extra.insert(k.into(), json!(v));
         }
     }
+    // The caller as journal entries name their authors (`sys_created_by` is a user name): a
+    // reply by the caller is not a first response.
+    let requester = reference(r, "caller_id", "caller_id.user_name");
     Ok(RemoteTicket {
         upstream_id: sys_id.clone(),
         key: number.clone(),
@@ -169,10 +173,7 @@ pub fn ticket(
         created_at,
         first_response_at: comments
             .iter()
-            .find(|c| {
-                c.visibility == Visibility::Public
-                    && opt(r, "caller_id").as_deref() != Some(&c.author)
-            })
+            .find(|c| c.visibility == Visibility::Public && requester.as_deref() != Some(&c.author))
             .map(|c| c.created_at),
         resolved_at,
         fields: RemoteFields {
@@ -184,7 +185,7 @@ pub fn ticket(
             priority_raw: opt(r, "priority"),
             assignee: reference(r, "assigned_to", "assigned_to.user_name"),
             assignment_group: reference(r, "assignment_group", "assignment_group.name"),
-            requester: opt(r, "caller_id"),
+            requester,
             organization: opt(r, "company"),
             tags: Vec::new(),
         },
@@ -332,5 +333,38 @@ mod tests {
             Some("5e700000000000000000000000000001")
         );
         assert_eq!(t.fields.assignment_group, None);
+    }
+
+    /// The caller shows as its user name (what journal entries carry as `sys_created_by`), so
+    /// the caller's own public comment is not the first response; an agent's is.
+    #[test]
+    fn the_caller_is_a_user_name_and_its_own_reply_is_not_a_first_response() {
+        let row = json!({
+            "sys_id": "a1", "number": "INC1", "sys_created_on": "2026-11-22 10:00:00",
+            "sys_updated_on": "2026-11-22 10:30:00", "sys_mod_count": "2",
+            "caller_id": "5e700000000000000000000000000003", "caller_id.user_name": "dana",
+        });
+        let entry = |id: &str, by: &str, element: &str, at: &str| {
+            json!({ "sys_id": id, "element_id": "a1", "element": element, "value": "text",
+                    "sys_created_on": at, "sys_created_by": by })
+        };
+        let journal = [
+            entry("j1", "dana", "comments", "2026-11-22 10:05:00"),
+            entry("j2", "ana", "work_notes", "2026-11-22 10:10:00"),
+            entry("j3", "ana", "comments", "2026-11-22 10:20:00"),
+        ];
+        let t = ticket("incident", &row, &journal, "https://x").unwrap();
+        assert_eq!(t.fields.requester.as_deref(), Some("dana"));
+        assert_eq!(
+            t.extra["caller_id_sys_id"],
+            "5e700000000000000000000000000003"
+        );
+        assert_eq!(
+            t.first_response_at,
+            Some(parse_timestamp("t", "2026-11-22 10:20:00").unwrap())
+        );
+        // Only the caller has replied: no first response yet.
+        let t = ticket("incident", &row, &journal[..2], "https://x").unwrap();
+        assert_eq!(t.first_response_at, None);
     }
 }

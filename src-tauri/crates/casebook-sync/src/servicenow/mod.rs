@@ -12,8 +12,8 @@
 //!   `sys_journal_field`); creations carry the marker in `correlation_id`.
 //! - Timestamps must be `YYYY-MM-DD HH:MM:SS` (UTC actual values): anything else is an explicit
 //!   [`SyncError::BadTimestamp`], never a guess.
-//! - Assignee and assignment group are reference fields: readable values (user name, group name)
-//!   in the workspace, sys_ids upstream (see [`refs`]).
+//! - Assignee, assignment group and caller are reference fields: readable values (user name,
+//!   group name) in the workspace, sys_ids upstream (see [`refs`]).
 //! - Tags stay in the workspace: ServiceNow has none an agent can write
 //!   (`Vendor::stores_tags`).
 
@@ -36,13 +36,13 @@ use std::time::Duration;
 pub use map::{format_timestamp, parse_timestamp};
 
 /// Fields read for each mirrored record. The dot-walked `assigned_to.user_name`,
-/// `assigned_to.name` and `assignment_group.name` bring the readable values of the reference
-/// fields with the record (no `sysparm_display_value`, which would also turn date-times into the
-/// user's time zone).
+/// `assigned_to.name`, `assignment_group.name` and `caller_id.user_name` bring the readable
+/// values of the reference fields with the record (no `sysparm_display_value`, which would also
+/// turn date-times into the user's time zone).
 const FIELDS: &str = "sys_id,number,short_description,description,state,hold_reason,priority,\
     assigned_to,assigned_to.user_name,assigned_to.name,assignment_group,assignment_group.name,\
-    caller_id,company,sys_created_on,sys_updated_on,sys_mod_count,sys_updated_by,correlation_id,\
-    resolved_at,active";
+    caller_id,caller_id.user_name,company,sys_created_on,sys_updated_on,sys_mod_count,\
+    sys_updated_by,correlation_id,resolved_at,active";
 
 const KB_FIELDS: &str = "sys_id,number,short_description,text,workflow_state,sys_updated_on";
 
@@ -516,7 +516,10 @@ impl Connector for ServiceNow {
         if let Value::Object(m) = &mut body {
             m.insert("correlation_id".into(), json!(new.marker));
             if let Some(r) = &new.fields.requester {
-                m.insert("caller_id".into(), json!(r));
+                // The caller is a reference to sys_user like the assignee: a user name typed
+                // locally is written as the user's sys_id (an unknown one fails the creation).
+                let id = self.sys_id_for(refs::RefKind::User, &json!(r)).await?;
+                m.insert("caller_id".into(), json!(id));
             }
         }
         let (v, _) = self
@@ -601,7 +604,12 @@ impl Connector for ServiceNow {
         true
     }
 
-    async fn readable_values(&self, values: &FieldValues, strict: bool) -> SyncResult<FieldValues> {
+    async fn readable_values(
+        &self,
+        _ticket: &TicketRef,
+        values: &FieldValues,
+        strict: bool,
+    ) -> SyncResult<FieldValues> {
         self.readable(values, strict).await
     }
 

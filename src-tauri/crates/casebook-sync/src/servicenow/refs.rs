@@ -1,15 +1,19 @@
-//! ServiceNow reference fields: `assigned_to` (→ `sys_user`) and `assignment_group`
-//! (→ `sys_user_group`) hold 32-hex sys_ids; agents read and type user names and group names.
+//! ServiceNow reference fields: `assigned_to` and `caller_id` (→ `sys_user`) and
+//! `assignment_group` (→ `sys_user_group`) hold 32-hex sys_ids; agents read and type user names
+//! and group names.
 //!
 //! - **Pull**: the readable value comes with the record, dot-walked in `sysparm_fields`
-//!   (`assigned_to.user_name`, `assignment_group.name`; the Table API returns them under those
-//!   keys, and `sysparm_display_value` stays `false` so date-times stay UTC actual values). The
-//!   sys_id is kept in the ticket's `extra`. An instance that ignores the dot-walked names (the
-//!   Table API ignores fields it does not know) costs one batched lookup per page instead.
+//!   (`assigned_to.user_name`, `assignment_group.name`, `caller_id.user_name`; the Table API
+//!   returns them under those keys, and `sysparm_display_value` stays `false` so date-times stay
+//!   UTC actual values). The sys_id is kept in the ticket's `extra`. An instance that ignores
+//!   the dot-walked names (the Table API ignores fields it does not know) costs one batched
+//!   lookup per page instead. The caller shows as its user name too, the name journal entries
+//!   carry as `sys_created_by`, so a reply by the caller is told from an agent's.
 //! - **Push**: what the agent typed (a user name, a full name, a group name, or a sys_id) is
 //!   looked up once per sync (`sys_user?sysparm_query=user_name=…`, then `name=…`) and written as
 //!   the sys_id. No match, or more than one, is a failed operation naming the value; nothing is
-//!   written. An empty value clears the field.
+//!   written. An empty value clears the field. A locally created ticket's requester is written
+//!   to `caller_id` the same way.
 //! - **Merge**: the engine compares base, mine and theirs as readable values
 //!   ([`ServiceNow::readable`]): a base recorded as a sys_id (pulled before this mapping) or a
 //!   full name typed by the agent is brought to the user name first, so the same person is never
@@ -65,17 +69,27 @@ impl RefKind {
         }
     }
 
-    /// The dot-walked name under which a record's readable value comes back.
-    pub(super) fn dot_walk(self) -> String {
-        format!("{}.{}", self.column(), self.readable_field())
-    }
-
     fn what(self) -> &'static str {
         match self {
             RefKind::User => "user",
             RefKind::Group => "group",
         }
     }
+}
+
+/// The reference columns of a task record whose readable values a pull shows: the two an agent
+/// edits, and the caller (the requester: shown, compared with journal authors, set on
+/// creation).
+const COLUMNS: [(RefKind, &str); 3] = [
+    (RefKind::User, "assigned_to"),
+    (RefKind::Group, "assignment_group"),
+    (RefKind::User, "caller_id"),
+];
+
+/// The dot-walked name under which a column's readable value comes back
+/// (`caller_id.user_name`).
+fn dot_walk(kind: RefKind, column: &str) -> String {
+    format!("{column}.{}", kind.readable_field())
 }
 
 /// One referenced record.
@@ -279,23 +293,27 @@ impl ServiceNow {
     }
 
     /// Fills in the readable values of rows whose dot-walked fields did not come back (an
-    /// instance that ignores them): one lookup per kind for the sys_ids not seen yet.
+    /// instance that ignores them): one lookup per kind for the sys_ids not seen yet, whichever
+    /// column names them (assignee and caller are both users).
     pub(super) async fn fill_readable(&self, rows: &mut [Value]) -> SyncResult<()> {
         for kind in RefKind::ALL {
-            let key = kind.dot_walk();
-            let missing: Vec<usize> = rows
+            // (row, column) pairs of this kind without their dot-walked value.
+            let missing: Vec<(usize, &str)> = rows
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| r.get(&key).is_none() && !text(r, kind.column()).is_empty())
-                .map(|(i, _)| i)
+                .flat_map(|(i, r)| {
+                    COLUMNS
+                        .iter()
+                        .filter(move |(k, c)| {
+                            *k == kind && r.get(dot_walk(*k, c)).is_none() && !text(r, c).is_empty()
+                        })
+                        .map(move |(_, c)| (i, *c))
+                })
                 .collect();
             if missing.is_empty() {
                 continue;
             }
-            let wanted: HashSet<String> = missing
-                .iter()
-                .map(|&i| text(&rows[i], kind.column()))
-                .collect();
+            let wanted: HashSet<String> = missing.iter().map(|&(i, c)| text(&rows[i], c)).collect();
             let unknown: Vec<String> = {
                 let cache = self.refs.lock().unwrap_or_else(PoisonError::into_inner);
                 wanted
@@ -325,15 +343,15 @@ impl ServiceNow {
                 }
             }
             let cache = self.refs.lock().unwrap_or_else(PoisonError::into_inner);
-            for i in missing {
-                let id = text(&rows[i], kind.column());
+            for (i, column) in missing {
+                let id = text(&rows[i], column);
                 let t = cache.by_id.get(&(kind, id)).cloned().flatten();
                 if let Value::Object(m) = &mut rows[i] {
                     m.insert(
-                        key.clone(),
+                        dot_walk(kind, column),
                         json!(t.as_ref().map(|t| t.readable.as_str()).unwrap_or_default()),
                     );
-                    if kind == RefKind::User {
+                    if column == "assigned_to" {
                         m.insert(
                             "assigned_to.name".into(),
                             json!(t.as_ref().map(|t| t.name.as_str()).unwrap_or_default()),

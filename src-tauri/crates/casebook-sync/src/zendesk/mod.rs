@@ -13,9 +13,12 @@
 //!   note), no `safe_update` (comments never conflict), the marker as the last line.
 //! - Creations: `Idempotency-Key: <marker>` and `external_id: casebook-op:<marker>` (found with
 //!   `GET /api/v2/tickets.json?external_id=`).
+//! - People and groups (requester, assignee, group, comment authors) show as names, numeric ids
+//!   upstream (see [`people`]).
 //! - Timestamps must be RFC 3339 with `Z` or an offset; anything else is
 //!   [`SyncError::BadTimestamp`].
 
+mod people;
 mod sla;
 
 use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
@@ -94,6 +97,8 @@ enum PullCursor {
 pub struct Zendesk {
     rest: Rest,
     export: ZendeskExport,
+    /// Users and groups read during this sync (a connector lives for one sync).
+    people: std::sync::Mutex<people::Directory>,
 }
 
 impl Zendesk {
@@ -106,6 +111,7 @@ impl Zendesk {
         Zendesk {
             rest: Rest::new(http, tokens, conn),
             export,
+            people: std::sync::Mutex::default(),
         }
     }
 
@@ -220,11 +226,19 @@ impl Zendesk {
             },
             comments: Vec::new(),
             url: Some(format!("{}/agent/tickets/{id}", self.rest.base)),
-            extra: match sla::policy_metrics(v)? {
-                Some(sla) => {
-                    json!({ "external_id": v["external_id"], "via": v["via"]["channel"], "sla": sla })
+            extra: {
+                // The ids behind the names `people::name_people` puts in the fields.
+                let mut extra = json!({
+                    "external_id": v["external_id"],
+                    "via": v["via"]["channel"],
+                    "requester_id": v["requester_id"],
+                    "assignee_id": v["assignee_id"],
+                    "group_id": v["group_id"],
+                });
+                if let Some(sla) = sla::policy_metrics(v)? {
+                    extra["sla"] = sla;
                 }
-                None => json!({ "external_id": v["external_id"], "via": v["via"]["channel"] }),
+                extra
             },
         })
     }
@@ -252,7 +266,10 @@ impl Zendesk {
             )
             .await?;
         let t = self.map_ticket(&a.json["ticket"])?;
-        self.with_comments(t).await
+        let mut t = [self.with_comments(t).await?];
+        self.name_people(&mut t).await?;
+        let [t] = t;
+        Ok(t)
     }
 
     async fn pull_incremental(
@@ -311,6 +328,7 @@ impl Zendesk {
             let t = self.map_ticket(v)?;
             tickets.push(self.with_comments(t).await?);
         }
+        self.name_people(&mut tickets).await?;
         let cursor = serde_json::to_string(&PullCursor::Incremental { c: next.to_owned() })
             .map_err(|e| SyncError::Local(format!("cannot store the zendesk cursor ({e})")))?;
         Ok(TicketPage {
@@ -360,6 +378,7 @@ impl Zendesk {
             newest = newest.max(t.version.updated_at / 1000);
             tickets.push(self.with_comments(t).await?);
         }
+        self.name_people(&mut tickets).await?;
         let has_more = a.json["meta"]["has_more"].as_bool() == Some(true);
         let next = match (has_more, a.json["meta"]["after_cursor"].as_str()) {
             (true, Some(c)) => PullCursor::Search {
@@ -459,19 +478,6 @@ fn priority_value(p: Priority) -> &'static str {
     }
 }
 
-fn numeric_id(field: &str, v: &Value) -> SyncResult<Value> {
-    match v {
-        Value::Null => Ok(Value::Null),
-        Value::String(s) => s.parse::<u64>().map(|n| json!(n)).map_err(|_| {
-            SyncError::Local(format!("zendesk needs a numeric {field} id, not '{s}'"))
-        }),
-        Value::Number(_) => Ok(v.clone()),
-        other => Err(SyncError::Local(format!(
-            "'{other}' is not a zendesk {field} id"
-        ))),
-    }
-}
-
 fn external_id(marker: &str) -> String {
     format!("{MARKER_PREFIX}{marker}")
 }
@@ -550,11 +556,13 @@ impl Connector for Zendesk {
                         .map_err(|_| SyncError::Local(format!("'{value}' is not a priority")))?;
                     t.insert("priority".into(), json!(priority_value(p)));
                 }
+                // Names are looked up first: one that finds nobody (or several) fails here,
+                // before the write.
                 Field::Assignee => {
-                    t.insert("assignee_id".into(), numeric_id("assignee", value)?);
+                    t.insert("assignee_id".into(), json!(self.agent_id_for(value).await?));
                 }
                 Field::AssignmentGroup => {
-                    t.insert("group_id".into(), numeric_id("group", value)?);
+                    t.insert("group_id".into(), json!(self.group_id_for(value).await?));
                 }
                 Field::Tags => {
                     t.insert("tags".into(), value.clone());
@@ -644,10 +652,10 @@ impl Connector for Zendesk {
             "external_id": external_id(&new.marker),
         });
         if let Some(a) = &new.fields.assignee {
-            t["assignee_id"] = numeric_id("assignee", &json!(a))?;
+            t["assignee_id"] = json!(self.agent_id_for(&json!(a)).await?);
         }
         if let Some(g) = &new.fields.assignment_group {
-            t["group_id"] = numeric_id("group", &json!(g))?;
+            t["group_id"] = json!(self.group_id_for(&json!(g)).await?);
         }
         let a = self
             .rest
@@ -669,11 +677,18 @@ impl Connector for Zendesk {
             ))
         })?;
         let key = created.key.clone();
-        self.with_comments(created).await.map_err(|e| {
+        let mut created = [self.with_comments(created).await.map_err(|e| {
             SyncError::UnknownOutcome(format!(
                 "{key} was created; reading its comments back failed: {e}"
             ))
-        })
+        })?];
+        self.name_people(&mut created).await.map_err(|e| {
+            SyncError::UnknownOutcome(format!(
+                "{key} was created; reading its people back failed: {e}"
+            ))
+        })?;
+        let [created] = created;
+        Ok(created)
     }
 
     async fn find_created(&self, scope: &str, marker: &str) -> SyncResult<Option<RemoteTicket>> {
@@ -693,7 +708,10 @@ impl Connector for Zendesk {
         match a.json["tickets"].as_array().and_then(|l| l.first()) {
             Some(v) => {
                 let t = self.map_ticket(v)?;
-                Ok(Some(self.with_comments(t).await?))
+                let mut t = [self.with_comments(t).await?];
+                self.name_people(&mut t).await?;
+                let [t] = t;
+                Ok(Some(t))
             }
             None => Ok(None),
         }
@@ -737,6 +755,15 @@ impl Connector for Zendesk {
                 _ => return Ok(ids),
             }
         }
+    }
+
+    async fn readable_values(
+        &self,
+        _ticket: &TicketRef,
+        values: &FieldValues,
+        strict: bool,
+    ) -> SyncResult<FieldValues> {
+        self.readable(values, strict).await
     }
 
     fn has_knowledge_base(&self) -> bool {
