@@ -14,6 +14,7 @@ mod sync_exactly_once;
 mod sync_jira;
 mod sync_jira_kb;
 mod sync_longrun;
+mod sync_people;
 mod sync_servicenow;
 mod sync_servicenow_refs;
 mod sync_zendesk;

@@ -6,7 +6,9 @@
 //!   empty; an unknown or ambiguous name fails the operation with its reason and writes nothing;
 //! - a concurrent reassignment is a conflict with readable values, a base recorded as a sys_id
 //!   (pulled before names were mapped) neither makes a false conflict nor hides a real one;
-//! - tags of a ServiceNow ticket stay local: nothing queued, nothing pushed, kept by pulls.
+//! - tags of a ServiceNow ticket stay local: nothing queued, nothing pushed, kept by pulls;
+//! - the caller shows as a user name, so the caller's own reply is not the first response, and a
+//!   local ticket's requester is created as the caller's sys_id.
 
 use crate::sync_servicenow::{Env, env, ok};
 use casebook_core::model::{Priority, TicketPatch};
@@ -91,7 +93,9 @@ async fn an_instance_that_ignores_dot_walked_fields_costs_one_lookup_per_page() 
         (Some("ana"), Some("Network"))
     );
     assert_eq!(t.extra["assigned_to_name"], "Ana Lima");
-    // One batched lookup per kind, then the sync's cache answers.
+    assert_eq!(t.requester.as_deref(), Some("caller"));
+    // One batched lookup per kind (assignee and caller are both users), then the sync's cache
+    // answers.
     assert_eq!(
         (lookups(&e, "sys_user"), lookups(&e, "sys_user_group")),
         (1, 1)
@@ -322,6 +326,7 @@ async fn a_local_ticket_is_created_with_the_assignees_sys_id() {
     new.source = e.conn_id.to_string();
     new.assignee = Some("Ana Lima".into());
     new.assignment_group = Some("Hardware".into());
+    new.requester = Some("Carla Caller".into());
     new.tags = vec!["laptop".into()];
     let t = e.store.create_ticket(new, &e.agent()).unwrap();
     ok(&e.sync().await);
@@ -333,9 +338,11 @@ async fn a_local_ticket_is_created_with_the_assignees_sys_id() {
         .unwrap();
     assert_eq!(created.get("assigned_to"), e.fake.user("ana"));
     assert_eq!(created.get("assignment_group"), e.fake.group("Hardware"));
+    assert_eq!(created.get("caller_id"), e.fake.user("caller"));
     ok(&e.sync().await);
     let local = e.store.ticket(t.id).unwrap();
     assert_eq!(local.ticket.assignee.as_deref(), Some("ana"));
+    assert_eq!(local.ticket.requester.as_deref(), Some("caller"));
     assert_eq!(local.ticket.tags, ["laptop"], "tags stay local");
     // An unknown assignee fails the creation before anything is created.
     let mut bad = casebook_core::model::NewTicket::local("Printer on fire");
@@ -414,4 +421,51 @@ async fn tags_of_a_servicenow_ticket_stay_local() {
         json!({ "priority": "4" })
     );
     assert!(e.store.sync_ops(None).unwrap().is_empty());
+}
+
+/// The caller was a sys_id while journal entries name their authors by user name, so the
+/// caller's own public comment counted as the first response (the connector's
+/// `first_response_at` and the SLA facts both compare the requester with comment authors).
+#[tokio::test]
+async fn the_caller_shows_as_a_user_name_and_their_own_reply_is_not_the_first_response() {
+    let e = env().await;
+    let id = e.fake.seed(NewIncident::new("Mailbox full"));
+    e.fake
+        .comment_as(&id, "comments", "Still full this morning", "caller");
+    e.fake
+        .comment_as(&id, "work_notes", "Checking the quota", "ana");
+    e.fake
+        .comment_as(&id, "comments", "Raised the quota to 50 GB", "ana");
+    ok(&e.sync().await);
+    let local = e.local(&id);
+    let d = e.store.ticket(local).unwrap();
+    assert_eq!(d.ticket.requester.as_deref(), Some("caller"));
+    assert_eq!(
+        d.ticket.extra["caller_id_sys_id"],
+        json!(e.fake.user("caller"))
+    );
+    let at = |body: &str| {
+        d.comments
+            .iter()
+            .find(|c| c.body == body)
+            .map(|c| c.created_at)
+            .unwrap()
+    };
+    let (callers, agents) = (
+        at("Still full this morning"),
+        at("Raised the quota to 50 GB"),
+    );
+    assert!(callers < agents);
+    assert_eq!(d.ticket.first_response_at, Some(agents));
+    let replies: Vec<i64> = e
+        .store
+        .sla_facts(local)
+        .unwrap()
+        .unwrap()
+        .changes
+        .iter()
+        .filter(|c| c.kind == casebook_core::sla::ChangeKind::PublicReply)
+        .map(|c| c.at)
+        .collect();
+    assert_eq!(replies, [agents]);
 }

@@ -22,6 +22,7 @@ OPS = {
         ("post", "/rest/api/3/issue", "201"),
         ("get", "/rest/api/3/myself", "200"),
         ("post", "/rest/api/3/issue/{issueIdOrKey}/attachments", "200"),
+        ("get", "/rest/api/3/user/assignable/search", "200"),
     ]),
     "jsm.json": ("jsm.v3.json", [
         ("get", "/rest/servicedeskapi/request/{issueIdOrKey}/comment", "200"),
@@ -37,6 +38,9 @@ OPS = {
         ("get", "/api/v2/tickets", "200"),
         ("post", "/api/v2/tickets", "201"),
         ("get", "/api/v2/users/me", "200"),
+        ("get", "/api/v2/users/show_many", "200"),
+        ("get", "/api/v2/users/search", "200"),
+        ("get", "/api/v2/groups", "200"),
     ]),
     # A community-written sketch (API Evangelist), not ServiceNow's: see README.md for the two
     # places where it contradicts the real Table API and how the test treats them.

@@ -19,6 +19,16 @@
 //!   403 without `X-Atlassian-Token: no-check`; listed in the issue's `attachment` field.
 //! - The site's Confluence under `/wiki/api/v2/…` (spaces and their pages, for the knowledge
 //!   base): see [`crate::confluence`].
+//! - People: a directory of accounts ([`User`]; the site starts with [`AGENT_ID`], [`OTHER_ID`]
+//!   and the customer [`CUSTOMER_ID`]). Issues hold account ids; user objects carry `accountId`,
+//!   `displayName`, `accountType` and `emailAddress` only when the profile shows it.
+//!   `GET /rest/api/3/user/assignable/search` (`project`, `issueKey` or `issueId`; `query` or
+//!   `accountId`; `startAt`/`maxResults`) matches `query` against the start of the display name
+//!   or of any of its words and the start of a visible email address (a hidden one only when the
+//!   query is the whole address), takes the `startAt`/`maxResults` range of the matches and then
+//!   drops who cannot be assigned (customers, inactive accounts), so a page may be short with more
+//!   to come — as the real search documents. Assigning an account that is unknown or cannot be
+//!   assigned is a 400 on the `assignee` field.
 
 use crate::faults::{FaultPlan, lock};
 use crate::server::{self, Handler, Request, RequestLog, Response, ServerHandle};
@@ -58,6 +68,49 @@ pub const PRIORITIES: &[(&str, &str)] = &[
     ("4", "Low"),
     ("5", "Lowest"),
 ];
+
+/// An Atlassian account of the site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub account_id: String,
+    pub display_name: String,
+    pub email: String,
+    /// Whether the profile shows the email address to others (privacy settings).
+    pub email_visible: bool,
+    /// `atlassian` (an agent: can be assigned) or `customer` (a JSM customer: cannot).
+    pub account_type: String,
+    pub active: bool,
+}
+
+impl User {
+    pub fn new(account_id: &str, display_name: &str, email: &str) -> User {
+        User {
+            account_id: account_id.to_owned(),
+            display_name: display_name.to_owned(),
+            email: email.to_owned(),
+            email_visible: true,
+            account_type: "atlassian".into(),
+            active: true,
+        }
+    }
+
+    fn assignable(&self) -> bool {
+        self.active && self.account_type == "atlassian"
+    }
+
+    /// The assignable-user search's `query`: the start of the display name or of one of its
+    /// words, the start of a visible email address, or a hidden one given whole.
+    fn matches(&self, query: &str) -> bool {
+        let q = query.trim().to_lowercase();
+        let name = self.display_name.to_lowercase();
+        let email = self.email.to_lowercase();
+        q.is_empty()
+            || name.starts_with(&q)
+            || name.split_whitespace().any(|w| w.starts_with(&q))
+            || (self.email_visible && email.starts_with(&q))
+            || (!self.email_visible && email == q)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comment {
@@ -123,6 +176,8 @@ pub struct State {
     pub accepted_basic: Option<String>,
     /// The site's Confluence (`/wiki/api/v2/…`), behind the same sign-in.
     pub wiki: crate::confluence::Wiki,
+    /// The site's accounts.
+    pub users: Vec<User>,
 }
 
 impl State {
@@ -196,6 +251,14 @@ pub async fn start() -> std::io::Result<JiraFake> {
         attachments: Vec::new(),
         accepted_basic: None,
         wiki: crate::confluence::Wiki::new(),
+        users: vec![
+            User::new(AGENT_ID, AGENT_NAME, "ana@example.test"),
+            User::new(OTHER_ID, OTHER_NAME, "bo@example.test"),
+            User {
+                account_type: "customer".into(),
+                ..User::new(CUSTOMER_ID, CUSTOMER_NAME, "cy@customer.test")
+            },
+        ],
     }));
     let handler = Arc::new(JiraHandler {
         state: state.clone(),
@@ -259,6 +322,16 @@ impl JiraFake {
 
     /// Adds a comment as "another agent" (bumps `updated`).
     pub fn comment_as_other(&self, key: &str, body: &str, public: bool) {
+        self.comment_as(key, OTHER_ID, body, public);
+    }
+
+    /// Adds an account to the site's directory.
+    pub fn add_user(&self, user: User) {
+        lock(&self.state).users.push(user);
+    }
+
+    /// Adds a comment by the given account (bumps `updated`).
+    pub fn comment_as(&self, key: &str, author: &str, body: &str, public: bool) {
         let mut s = lock(&self.state);
         let now = s.tick();
         let id = s.next_comment;
@@ -268,7 +341,7 @@ impl JiraFake {
                 id,
                 body: body.to_owned(),
                 public,
-                author: OTHER_ID.to_owned(),
+                author: author.to_owned(),
                 created: now,
             });
             i.updated = now;
@@ -542,21 +615,36 @@ pub fn adf_text(v: &Value) -> String {
     }
 }
 
-fn user(base: &str, id: &str) -> Value {
-    let name = match id {
-        AGENT_ID => AGENT_NAME,
-        OTHER_ID => OTHER_NAME,
-        CUSTOMER_ID => CUSTOMER_NAME,
-        other => other,
-    };
-    json!({
+/// A user object as the platform API answers it: `emailAddress` only when the profile shows it.
+/// An account the directory does not have answers its id as display name.
+fn user(base: &str, s: &State, id: &str) -> Value {
+    let u = s.users.iter().find(|u| u.account_id == id);
+    let mut v = json!({
         "self": format!("{base}/rest/api/3/user?accountId={id}"),
         "accountId": id,
-        "displayName": name,
-        "active": true,
-        "accountType": if id == CUSTOMER_ID { "customer" } else { "atlassian" },
+        "displayName": u.map_or(id, |u| u.display_name.as_str()),
+        "active": u.is_none_or(|u| u.active),
+        "accountType": u.map_or("atlassian", |u| u.account_type.as_str()),
         "timeZone": "Australia/Sydney",
-    })
+    });
+    if let Some(u) = u.filter(|u| u.email_visible) {
+        v["emailAddress"] = json!(u.email);
+    }
+    v
+}
+
+/// Why an `assignee` value cannot be written (`None`: it can).
+fn unassignable(s: &State, v: &Value) -> Option<String> {
+    if v.is_null() {
+        return None;
+    }
+    let Some(id) = v["accountId"].as_str() else {
+        return Some("Specify a valid value for assignee".into());
+    };
+    match s.users.iter().find(|u| u.account_id == id) {
+        Some(u) if u.assignable() => None,
+        _ => Some(format!("User '{id}' cannot be assigned issues.")),
+    }
 }
 
 fn status_json(base: &str, name: &str) -> Value {
@@ -597,8 +685,8 @@ fn platform_comment(base: &str, s: &State, i: &Issue, c: &Comment) -> Value {
     json!({
         "self": format!("{base}/rest/api/3/issue/{}/comment/{}", i.id, c.id),
         "id": c.id.to_string(),
-        "author": user(base, &c.author),
-        "updateAuthor": user(base, &c.author),
+        "author": user(base, s, &c.author),
+        "updateAuthor": user(base, s, &c.author),
         "body": adf(&c.body),
         "created": jira_time(c.created, s.tz_offset_secs),
         "updated": jira_time(c.created, s.tz_offset_secs),
@@ -614,8 +702,8 @@ fn issue_json(base: &str, s: &State, i: &Issue, fields: Option<&[String]>) -> Va
         "description": if i.description.is_empty() { Value::Null } else { adf(&i.description) },
         "status": status_json(base, &i.status),
         "priority": priority_json(base, &i.priority),
-        "assignee": i.assignee.as_deref().map(|a| user(base, a)),
-        "reporter": user(base, &i.reporter),
+        "assignee": i.assignee.as_deref().map(|a| user(base, s, a)),
+        "reporter": user(base, s, &i.reporter),
         "labels": i.labels,
         "created": jira_time(i.created, s.tz_offset_secs),
         "updated": jira_time(i.updated, s.tz_offset_secs),
@@ -664,7 +752,7 @@ fn attachment_json(base: &str, s: &State, a: &Attachment) -> Value {
         "self": format!("{base}/rest/api/3/attachment/{}", a.id),
         "id": a.id.to_string(),
         "filename": a.filename,
-        "author": user(base, AGENT_ID),
+        "author": user(base, s, AGENT_ID),
         "created": jira_time(a.created, s.tz_offset_secs),
         "size": a.content.len(),
         "mimeType": a.mime_type,
@@ -1180,14 +1268,8 @@ impl JiraHandler {
                 );
             }
         }
-        if let Some(a) = f.get("assignee")
-            && !a.is_null()
-            && a["accountId"].as_str().is_none()
-        {
-            errors.insert(
-                "assignee".into(),
-                json!("Specify a valid value for assignee"),
-            );
+        if let Some(why) = f.get("assignee").and_then(|a| unassignable(&s, a)) {
+            errors.insert("assignee".into(), json!(why));
         }
         if let Some(d) = f.get("description")
             && d.is_object()
@@ -1358,6 +1440,9 @@ impl JiraHandler {
             }
         }
         let mut s = lock(&self.state);
+        if let Some(why) = f.get("assignee").and_then(|a| unassignable(&s, a)) {
+            return Response::json(400, &error_body(&[], json!({ "assignee": why })));
+        }
         let i = create(&mut s, new, AGENT_ID, props);
         Response::json(
             201,
@@ -1416,18 +1501,71 @@ impl JiraHandler {
         })
     }
 
+    /// `GET /rest/api/3/user/assignable/search`: see the module documentation.
+    fn assignable_users(&self, req: &Request) -> Response {
+        let base = lock(&self.base).clone();
+        let s = lock(&self.state);
+        let by_issue = req.param("issueKey").or(req.param("issueId"));
+        if req.param("project").is_none() {
+            match by_issue {
+                None => {
+                    return err(
+                        400,
+                        "At least one of the parameters 'project', 'issueKey' or 'issueId' is required.",
+                    );
+                }
+                Some(k) if s.issue(k).is_none() => return not_found(),
+                Some(_) => {}
+            }
+        }
+        let (query, account) = (req.param("query"), req.param("accountId"));
+        if query.is_none() && account.is_none() {
+            return err(400, "The parameter 'query' or 'accountId' is required.");
+        }
+        let number = |name: &str, default: usize| match req.param(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .map_err(|_| err(400, &format!("The '{name}' parameter must be a number."))),
+        };
+        let (start, max) = match (number("startAt", 0), number("maxResults", 50)) {
+            (Ok(a), Ok(b)) => (a, b.min(1000)),
+            (Err(e), _) | (_, Err(e)) => return e,
+        };
+        let users: Vec<Value> = s
+            .users
+            .iter()
+            .filter(|u| match (account, query) {
+                (Some(a), _) => u.account_id == a,
+                (None, Some(q)) => u.matches(q),
+                (None, None) => false,
+            })
+            .take(1000)
+            .skip(start)
+            .take(max)
+            .filter(|u| u.assignable())
+            .map(|u| user(&base, &s, &u.account_id))
+            .collect();
+        Response::json(200, &Value::Array(users))
+    }
+
     fn sd_comment(&self, base: &str, s: &State, i: &Issue, c: &Comment) -> Value {
+        let u = user(base, s, &c.author);
+        let mut author = json!({
+            "accountId": c.author,
+            "displayName": u["displayName"],
+            "active": u["active"],
+            "timeZone": "Australia/Sydney",
+            "_links": { "self": format!("{base}/rest/api/2/user?accountId={}", c.author) },
+        });
+        if u.get("emailAddress").is_some() {
+            author["emailAddress"] = u["emailAddress"].clone();
+        }
         json!({
             "id": c.id.to_string(),
             "body": c.body,
             "public": c.public,
-            "author": {
-                "accountId": c.author,
-                "displayName": user(base, &c.author)["displayName"],
-                "active": true,
-                "timeZone": "Australia/Sydney",
-                "_links": { "self": format!("{base}/rest/api/2/user?accountId={}", c.author) },
-            },
+            "author": author,
             "created": self.date_dto(c.created, s.tz_offset_secs),
             "_links": { "self": format!("{base}/rest/servicedeskapi/request/{}/comment/{}", i.id, c.id) },
         })
@@ -1591,9 +1729,12 @@ impl Handler for JiraHandler {
                 "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046",
             ),
             ("GET" | "POST", ["rest", "api", "3", "search", "jql"]) => self.search(req),
+            ("GET", ["rest", "api", "3", "user", "assignable", "search"]) => {
+                self.assignable_users(req)
+            }
             ("GET", ["rest", "api", "3", "myself"]) => {
                 let base = lock(&self.base).clone();
-                let mut u = user(&base, AGENT_ID);
+                let mut u = user(&base, &lock(&self.state), AGENT_ID);
                 u["emailAddress"] = json!("ana@example.test");
                 Response::json(200, &u)
             }

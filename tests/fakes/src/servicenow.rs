@@ -671,12 +671,18 @@ impl ServiceNowFake {
     }
 
     pub fn comment_as_other(&self, sys_id: &str, element: &str, text: &str) {
+        self.comment_as(sys_id, element, text, "bo.other");
+    }
+
+    /// Adds a journal entry (`comments` or `work_notes`) written by the user `by` (a user name,
+    /// as `sys_created_by` holds it).
+    pub fn comment_as(&self, sys_id: &str, element: &str, text: &str, by: &str) {
         let mut s = lock(&self.state);
         s.now += 1;
         let now = s.now;
-        journal(&mut s, sys_id, element, text, "bo.other");
+        journal(&mut s, sys_id, element, text, by);
         if let Some(r) = s.find_mut("incident", sys_id) {
-            touch(r, now, "bo.other");
+            touch(r, now, by);
         }
     }
 

@@ -18,6 +18,15 @@
 //! - Timestamps `2024-03-01T09:00:00Z` (second precision); every answer carries `X-Rate-Limit`,
 //!   `X-Rate-Limit-Remaining` and `ratelimit-*`; 429 with `Retry-After`; 401 `invalid_token`.
 //!
+//! - People: a directory of users ([`User`]: the signed-in agent [`AGENT_ID`], a colleague
+//!   [`OTHER_ID`], the end user [`REQUESTER_ID`]) and groups ([`Group`]). Tickets and comments hold
+//!   ids. `GET /api/v2/users/show_many?ids=` (at most 100 ids; unknown ids are left out),
+//!   `GET /api/v2/users/search?query=` (offset pages `page`/`per_page` ≤ 100 with `next_page` and
+//!   `count`; the query matches any part of a name or email address, ignoring case),
+//!   `GET /api/v2/groups` (cursor pages `page[size]`/`page[after]`, or offset pages; deleted
+//!   groups listed with `deleted: true` unless `exclude_deleted=true`). Writing an `assignee_id`
+//!   that is not an agent's, or a `group_id` that is no group, is a 422 `RecordInvalid`.
+//!
 //! Paths are accepted with or without the `.json` suffix, as the real API does.
 
 use crate::faults::{FaultPlan, lock};
@@ -32,11 +41,49 @@ pub const T0_SECS: i64 = 1_709_283_600;
 pub const AGENT_ID: u64 = 9001;
 pub const AGENT_NAME: &str = "Ana Agent";
 pub const OTHER_ID: u64 = 9002;
+pub const OTHER_NAME: &str = "Bo Colleague";
 pub const REQUESTER_ID: u64 = 9100;
+pub const REQUESTER_NAME: &str = "Rita Requester";
 pub const GROUP_ID: u64 = 360_001;
+pub const GROUP_NAME: &str = "Support";
+/// A second group.
+pub const NETWORK_GROUP_ID: u64 = 360_002;
 /// How long Zendesk remembers an `Idempotency-Key` (the API introduction's "Idempotency"
 /// section: keys expire after two hours).
 pub const IDEMPOTENCY_WINDOW_SECS: i64 = 2 * 3600;
+
+/// A user of the account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: u64,
+    pub name: String,
+    pub email: String,
+    /// `end-user`, `agent` or `admin`.
+    pub role: String,
+}
+
+impl User {
+    pub fn new(id: u64, name: &str, email: &str, role: &str) -> User {
+        User {
+            id,
+            name: name.to_owned(),
+            email: email.to_owned(),
+            role: role.to_owned(),
+        }
+    }
+
+    fn is_agent(&self) -> bool {
+        self.role == "agent" || self.role == "admin"
+    }
+}
+
+/// A group of agents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub id: u64,
+    pub name: String,
+    pub deleted: bool,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comment {
@@ -97,6 +144,10 @@ pub struct State {
     pub accepted_token: Option<String>,
     /// SLA policy metrics per ticket, sideloaded with `include=slas` (see `zendesk_sla.rs`).
     pub sla_metrics: HashMap<u64, Vec<crate::zendesk_sla::PolicyMetric>>,
+    /// The account's users and groups.
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    next_user: u64,
 }
 
 impl State {
@@ -185,6 +236,29 @@ pub async fn start() -> std::io::Result<ZendeskFake> {
         remaining: 700,
         accepted_token: None,
         sla_metrics: HashMap::new(),
+        users: vec![
+            User::new(AGENT_ID, AGENT_NAME, "ana@example.test", "admin"),
+            User::new(OTHER_ID, OTHER_NAME, "bo@example.test", "agent"),
+            User::new(
+                REQUESTER_ID,
+                REQUESTER_NAME,
+                "rita@customer.test",
+                "end-user",
+            ),
+        ],
+        groups: vec![
+            Group {
+                id: GROUP_ID,
+                name: GROUP_NAME.into(),
+                deleted: false,
+            },
+            Group {
+                id: NETWORK_GROUP_ID,
+                name: "Network".into(),
+                deleted: false,
+            },
+        ],
+        next_user: 9200,
     }));
     let handler = Arc::new(ZendeskHandler {
         state: state.clone(),
@@ -219,7 +293,39 @@ impl ZendeskFake {
     }
     /// `admin` or `agent`.
     pub fn set_role(&self, role: &str) {
-        lock(&self.state).role = role.to_owned();
+        let mut s = lock(&self.state);
+        s.role = role.to_owned();
+        if let Some(u) = s.users.iter_mut().find(|u| u.id == AGENT_ID) {
+            u.role = role.to_owned();
+        }
+    }
+
+    /// Adds a user to the account; returns its id.
+    pub fn add_user(&self, name: &str, email: &str, role: &str) -> u64 {
+        let mut s = lock(&self.state);
+        let id = s.next_user;
+        s.next_user += 1;
+        s.users.push(User::new(id, name, email, role));
+        id
+    }
+
+    /// Adds a group; returns its id.
+    pub fn add_group(&self, name: &str) -> u64 {
+        let mut s = lock(&self.state);
+        let id = 360_100 + s.groups.len() as u64;
+        s.groups.push(Group {
+            id,
+            name: name.to_owned(),
+            deleted: false,
+        });
+        id
+    }
+
+    /// Adds a comment by the given user (moves `updated_at`).
+    pub fn comment_as(&self, id: u64, author: u64, body: &str, public: bool) {
+        let mut s = lock(&self.state);
+        s.touch(id);
+        s.add_comment(id, body, public, author);
     }
     pub fn accept_only(&self, token: &str) {
         lock(&self.state).accepted_token = Some(token.to_owned());
@@ -402,6 +508,72 @@ fn ticket_json(base: &str, t: &Ticket, with_generated: bool) -> Value {
     v
 }
 
+fn user_json(base: &str, u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "url": format!("{base}/api/v2/users/{}.json", u.id),
+        "name": u.name,
+        "email": u.email,
+        "role": u.role,
+        "active": true,
+        "verified": true,
+        "suspended": false,
+        "time_zone": "Europe/Lisbon",
+        "iana_time_zone": "Europe/Lisbon",
+        "locale": "en-US",
+        "locale_id": 1,
+        "organization_id": null,
+        "created_at": zd_time(T0_SECS),
+        "updated_at": zd_time(T0_SECS),
+    })
+}
+
+fn group_json(base: &str, g: &Group) -> Value {
+    json!({
+        "id": g.id,
+        "url": format!("{base}/api/v2/groups/{}.json", g.id),
+        "name": g.name,
+        "default": g.id == GROUP_ID,
+        "deleted": g.deleted,
+        "is_public": true,
+        "created_at": zd_time(T0_SECS),
+        "updated_at": zd_time(T0_SECS),
+    })
+}
+
+/// Why a ticket's `assignee_id` / `group_id` cannot be written (the 422 answer), if so.
+fn invalid_people(s: &State, t: &Value) -> Option<Response> {
+    let mut details = serde_json::Map::new();
+    if let Some(a) = t.get("assignee_id").filter(|v| !v.is_null()) {
+        let ok = a
+            .as_u64()
+            .is_some_and(|id| s.users.iter().any(|u| u.id == id && u.is_agent()));
+        if !ok {
+            details.insert(
+                "assignee".into(),
+                json!([{ "description": "Assignee: is not an agent", "error": "InvalidValue" }]),
+            );
+        }
+    }
+    if let Some(g) = t.get("group_id").filter(|v| !v.is_null()) {
+        let ok = g
+            .as_u64()
+            .is_some_and(|id| s.groups.iter().any(|x| x.id == id && !x.deleted));
+        if !ok {
+            details.insert(
+                "group".into(),
+                json!([{ "description": "Group: is invalid", "error": "InvalidValue" }]),
+            );
+        }
+    }
+    (!details.is_empty()).then(|| {
+        Response::json(
+            422,
+            &json!({ "error": "RecordInvalid", "description": "Record validation errors", "details": details }),
+        )
+    })
+}
+
 fn comment_json(c: &Comment) -> Value {
     json!({
         "id": c.id,
@@ -417,6 +589,18 @@ fn comment_json(c: &Comment) -> Value {
         "created_at": zd_time(c.created_at),
         "metadata": { "system": {}, "custom": {} },
     })
+}
+
+/// Percent-encodes a query value for a `next_page` link.
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn html_escape(s: &str) -> String {
@@ -708,6 +892,9 @@ impl ZendeskHandler {
         {
             return error(422, "RecordInvalid", "Comment: body cannot be blank");
         }
+        if let Some(r) = invalid_people(&s, t) {
+            return r;
+        }
         s.touch(id);
         if let Some(tk) = s.ticket_mut(id) {
             if let Some(v) = t["subject"].as_str() {
@@ -792,6 +979,9 @@ impl ZendeskHandler {
             };
             return Response::json(201, &json!({ "ticket": ticket_json(&base, tk, false) }))
                 .with_header("x-idempotency-lookup", "hit");
+        }
+        if let Some(r) = invalid_people(&s, t) {
+            return r;
         }
         let mut new = NewTicket::new(t["subject"].as_str().unwrap_or(""), &body);
         if let Some(st) = t["status"].as_str() {
@@ -904,6 +1094,147 @@ impl ZendeskHandler {
                 "comments": page.iter().map(|c| comment_json(c)).collect::<Vec<_>>(),
                 "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": null },
                 "links": { "next": next, "prev": null },
+            }),
+        )
+    }
+
+    fn show_many_users(&self, req: &Request) -> Response {
+        let base = self.base();
+        let s = lock(&self.state);
+        let Some(ids) = req.param("ids") else {
+            return error(400, "InvalidValue", "ids or external_ids is required");
+        };
+        let ids: Vec<&str> = ids.split(',').filter(|x| !x.trim().is_empty()).collect();
+        if ids.len() > 100 {
+            return error(
+                400,
+                "InvalidValue",
+                "ids: a maximum of 100 values is allowed",
+            );
+        }
+        let users: Vec<Value> = s
+            .users
+            .iter()
+            .filter(|u| ids.iter().any(|i| i.trim() == u.id.to_string()))
+            .map(|u| user_json(&base, u))
+            .collect();
+        Response::json(200, &json!({ "users": users }))
+    }
+
+    fn search_users(&self, req: &Request) -> Response {
+        let base = self.base();
+        let s = lock(&self.state);
+        let (query, external) = (req.param("query"), req.param("external_id"));
+        if query.is_none() && external.is_none() {
+            return error(400, "InvalidValue", "query or external_id is required");
+        }
+        let per_page = req
+            .param("per_page")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(100)
+            .clamp(1, 100);
+        let page = req
+            .param("page")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let q = query.unwrap_or("").trim().to_lowercase();
+        let hits: Vec<&User> = s
+            .users
+            .iter()
+            .filter(|u| {
+                external.is_none()
+                    && (u.name.to_lowercase().contains(&q) || u.email.to_lowercase().contains(&q))
+            })
+            .collect();
+        let users: Vec<Value> = hits
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|u| user_json(&base, u))
+            .collect();
+        let url = |p: usize| {
+            json!(format!(
+                "{base}/api/v2/users/search.json?page={p}&per_page={per_page}&query={}",
+                url_escape(query.unwrap_or(""))
+            ))
+        };
+        Response::json(
+            200,
+            &json!({
+                "users": users,
+                "next_page": if page * per_page < hits.len() { url(page + 1) } else { Value::Null },
+                "previous_page": if page > 1 { url(page - 1) } else { Value::Null },
+                "count": hits.len(),
+            }),
+        )
+    }
+
+    fn list_groups(&self, req: &Request) -> Response {
+        let base = self.base();
+        let s = lock(&self.state);
+        let all: Vec<&Group> = s
+            .groups
+            .iter()
+            .filter(|g| req.param("exclude_deleted") != Some("true") || !g.deleted)
+            .collect();
+        if let Some(size) = req.param("page[size]") {
+            let size = size.parse::<usize>().unwrap_or(100).clamp(1, 100);
+            let after: u64 = match req.param("page[after]") {
+                Some(c) => match decode_cursor(c) {
+                    Some((_, id)) => id,
+                    None => {
+                        return error(400, "InvalidPaginationParameter", "page[after] is invalid");
+                    }
+                },
+                None => 0,
+            };
+            let rest: Vec<&Group> = all.iter().filter(|g| g.id > after).copied().collect();
+            let page: Vec<&Group> = rest.iter().take(size).copied().collect();
+            let has_more = rest.len() > page.len();
+            let after_cursor = page.last().map(|g| encode_cursor(0, g.id));
+            let next = match (&after_cursor, has_more) {
+                (Some(a), true) => json!(format!(
+                    "{base}/api/v2/groups.json?page%5Bafter%5D={a}&page%5Bsize%5D={size}"
+                )),
+                _ => Value::Null,
+            };
+            return Response::json(
+                200,
+                &json!({
+                    "groups": page.iter().map(|g| group_json(&base, g)).collect::<Vec<_>>(),
+                    "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": null },
+                    "links": { "next": next, "prev": null },
+                }),
+            );
+        }
+        let per_page = req
+            .param("per_page")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(100)
+            .clamp(1, 100);
+        let page = req
+            .param("page")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let groups: Vec<Value> = all
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|g| group_json(&base, g))
+            .collect();
+        Response::json(
+            200,
+            &json!({
+                "groups": groups,
+                "next_page": if page * per_page < all.len() {
+                    json!(format!("{base}/api/v2/groups.json?page={}&per_page={per_page}", page + 1))
+                } else {
+                    Value::Null
+                },
+                "previous_page": null,
+                "count": all.len(),
             }),
         )
     }
@@ -1026,6 +1357,9 @@ impl ZendeskHandler {
                                         "url": format!("{}/api/v2/users/{AGENT_ID}.json", self.base()) } }),
                 )
             }
+            ("GET", ["api", "v2", "users", "show_many"]) => self.show_many_users(req),
+            ("GET", ["api", "v2", "users", "search"]) => self.search_users(req),
+            ("GET", ["api", "v2", "groups"]) => self.list_groups(req),
             ("GET", ["api", "v2", "incremental", "tickets", "cursor"]) => {
                 crate::zendesk_sla::sideload(self.incremental(req), req, &self.state)
             }

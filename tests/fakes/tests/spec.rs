@@ -247,6 +247,38 @@ async fn jira_answers_fit_the_platform_and_service_management_specs() {
     let (_, me) = get(&c, &format!("{base}/rest/api/3/myself"), BASIC).await;
     assert_fits(&platform, "GET /rest/api/3/myself 200", &me);
 
+    // The users who can be assigned, one of them hiding their email address.
+    fake.add_user(jira::User {
+        email_visible: false,
+        ..jira::User::new("557058:0009-dee", "Dee Hidden", "dee@example.test")
+    });
+    let (st, users) = get(
+        &c,
+        &format!("{base}/rest/api/3/user/assignable/search?project=HD&query=d&maxResults=10"),
+        BASIC,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(users[0]["displayName"], "Dee Hidden");
+    assert!(users[0].get("emailAddress").is_none(), "{users}");
+    assert_fits(
+        &platform,
+        "GET /rest/api/3/user/assignable/search 200",
+        &users,
+    );
+    let (_, agents) = get(
+        &c,
+        &format!("{base}/rest/api/3/user/assignable/search?issueKey={key}&query=a"),
+        BASIC,
+    )
+    .await;
+    assert_eq!(agents[0]["emailAddress"], "ana@example.test");
+    assert_fits(
+        &platform,
+        "GET /rest/api/3/user/assignable/search 200",
+        &agents,
+    );
+
     // An attachment (multipart, with the XSRF opt-out header Jira requires), then the issue with
     // its `attachment` field.
     let r = c
@@ -539,6 +571,43 @@ async fn zendesk_answers_fit_the_support_spec() {
 
     let (_, me) = get(&c, &format!("{base}/api/v2/users/me.json"), BEARER).await;
     assert_fits(&spec, "GET /api/v2/users/me 200", &me);
+
+    let (st, many) = get(
+        &c,
+        &format!(
+            "{base}/api/v2/users/show_many.json?ids={},{},424242",
+            zendesk::AGENT_ID,
+            zendesk::REQUESTER_ID
+        ),
+        BEARER,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(many["users"].as_array().unwrap().len(), 2);
+    assert_fits(&spec, "GET /api/v2/users/show_many 200", &many);
+
+    let (st, found) = get(
+        &c,
+        &format!("{base}/api/v2/users/search.json?query=bo%40example.test"),
+        BEARER,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(found["users"][0]["id"], zendesk::OTHER_ID);
+    assert_fits(&spec, "GET /api/v2/users/search 200", &found);
+
+    let (st, groups) = get(
+        &c,
+        &format!("{base}/api/v2/groups.json?page%5Bsize%5D=1"),
+        BEARER,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(groups["meta"]["has_more"], true);
+    assert_fits(&spec, "GET /api/v2/groups 200", &groups);
+    let (_, groups) = get(&c, &format!("{base}/api/v2/groups.json"), BEARER).await;
+    assert_eq!(groups["groups"].as_array().unwrap().len(), 2);
+    assert_fits(&spec, "GET /api/v2/groups 200", &groups);
 }
 
 #[test]

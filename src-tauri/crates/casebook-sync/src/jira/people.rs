@@ -13,9 +13,10 @@
 //!   assigned issues there; the query matches the prefix of display names and email addresses,
 //!   so the answer is filtered to exact matches, ignoring case), then, when nothing matched,
 //!   `accountId=<value>` (an account id, e.g. a value recorded before this mapping). The search
-//!   hands out its users in `startAt`/`maxResults` ranges and drops those who cannot be assigned
-//!   *after* taking the range (a page may be short with more to come), so pages are read until an
-//!   empty one (or two exact matches, or the 1,000-user cap the API documents). An email address
+//!   takes a `startAt`/`maxResults` range of the matching users and only then drops those who
+//!   cannot be assigned, so a short or even empty page does not mean the end; it reads no
+//!   further than the thousandth user, so one request with `maxResults=1000` is the whole
+//!   answer. An email address
 //!   hidden by its owner's privacy settings comes back without `emailAddress`: a search by a whole
 //!   email address that finds exactly one such user and no visible match takes that user. None,
 //!   or several, is a failed operation naming the value — before anything is written. Clearing
@@ -37,9 +38,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::PoisonError;
 
-/// Users per page of the assignable-user search (its default is 50).
-const PAGE: usize = 100;
-/// The search reads no further than the thousandth user (its documentation).
+/// The assignable-user search reads no further than the thousandth user (its documentation),
+/// so one request for that many covers all it can answer.
 const MAX_USERS: usize = 1000;
 
 /// One Atlassian account.
@@ -163,12 +163,11 @@ impl Jira {
         Some(shown)
     }
 
-    /// One page of the assignable-user search.
+    /// The assignable-user search (one request: see [`MAX_USERS`]).
     async fn assignable_page(
         &self,
         project: &str,
         by: (&'static str, &str),
-        start: usize,
     ) -> SyncResult<Vec<Person>> {
         let a = self
             .rest
@@ -178,8 +177,8 @@ impl Jira {
                 &[
                     ("project", project.to_owned()),
                     (by.0, by.1.to_owned()),
-                    ("startAt", start.to_string()),
-                    ("maxResults", PAGE.to_string()),
+                    ("startAt", "0".to_owned()),
+                    ("maxResults", MAX_USERS.to_string()),
                 ],
                 None,
                 &[],
@@ -217,21 +216,11 @@ impl Jira {
     async fn search_people(&self, project: &str, typed: &str) -> SyncResult<Found> {
         let mut exact: Vec<Person> = Vec::new();
         let mut hidden: Vec<Person> = Vec::new();
-        let mut start = 0;
-        while start < MAX_USERS && exact.len() < 2 {
-            let page = self
-                .assignable_page(project, ("query", typed), start)
-                .await?;
-            if page.is_empty() {
-                break;
-            }
-            start += PAGE;
-            for p in page {
-                if p.named(typed) {
-                    exact.push(p);
-                } else if p.email.is_none() {
-                    hidden.push(p);
-                }
+        for p in self.assignable_page(project, ("query", typed)).await? {
+            if p.named(typed) {
+                exact.push(p);
+            } else if p.email.is_none() {
+                hidden.push(p);
             }
         }
         if exact.is_empty() && typed.contains('@') {
@@ -240,7 +229,7 @@ impl Jira {
         }
         if exact.is_empty() {
             exact = self
-                .assignable_page(project, ("accountId", typed), 0)
+                .assignable_page(project, ("accountId", typed))
                 .await?
                 .into_iter()
                 .filter(|p| p.account_id == typed)
