@@ -531,11 +531,31 @@ const PRIOS: [Priority; 4] = [
 ];
 const TAGS: [&str; 4] = ["vpn", "printer", "lr-a", "lr-b"];
 
+/// Assignees as agents type them and the workspace shows them (user names, display names,
+/// names); upstream they are ids ([`jira_account`], [`zendesk_user`]).
 fn assignees(v: V) -> Vec<String> {
     match v {
         V::Sn => vec!["ana".into(), "bo".into(), "cy".into()],
-        V::Jira => vec![jira::AGENT_ID.into(), jira::OTHER_ID.into()],
-        V::Zd => vec![zendesk::AGENT_ID.to_string(), zendesk::OTHER_ID.to_string()],
+        V::Jira => vec![jira::AGENT_NAME.into(), jira::OTHER_NAME.into()],
+        V::Zd => vec![zendesk::AGENT_NAME.into(), zendesk::OTHER_NAME.into()],
+    }
+}
+
+/// The Jira account id behind a display name of [`assignees`].
+fn jira_account(name: &str) -> String {
+    match name {
+        jira::AGENT_NAME => jira::AGENT_ID.into(),
+        jira::OTHER_NAME => jira::OTHER_ID.into(),
+        other => panic!("no jira account for {other:?}"),
+    }
+}
+
+/// The Zendesk user id behind a name of [`assignees`].
+fn zendesk_user(name: &str) -> u64 {
+    match name {
+        zendesk::AGENT_NAME => zendesk::AGENT_ID,
+        zendesk::OTHER_NAME => zendesk::OTHER_ID,
+        other => panic!("no zendesk user for {other:?}"),
     }
 }
 
@@ -744,20 +764,20 @@ impl Run {
             "assignee" => {
                 let a = self.rng.pick(&assignees(t.vendor)).clone();
                 match t.vendor {
-                    // The colleague picks a user; the instance stores the sys_id (the ledger
-                    // and the workspace both speak user names).
+                    // The colleague picks a user; the upstream stores its id (the ledger and the
+                    // workspace both speak names).
                     V::Sn => self
                         .fakes
                         .sn
                         .reassign_as_other(&t.upstream, Some(a.as_str()), None),
                     V::Jira => {
-                        let aa = a.clone();
+                        let id = jira_account(&a);
                         self.fakes
                             .jira
-                            .edit_as_other(&t.upstream, |x| x.assignee = Some(aa))
+                            .edit_as_other(&t.upstream, |x| x.assignee = Some(id))
                     }
                     V::Zd => {
-                        let n: u64 = a.parse().unwrap();
+                        let n = zendesk_user(&a);
                         self.fakes
                             .zd
                             .edit_as_other(t.upstream.parse().unwrap(), |x| x.assignee_id = Some(n))
