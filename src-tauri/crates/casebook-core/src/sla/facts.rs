@@ -185,6 +185,9 @@ fn parse_bool(v: Option<String>) -> Option<bool> {
 
 struct Row {
     facts: TicketFacts,
+    /// The requester's upstream id (see [`requester_id`]): comments pulled before names were
+    /// mapped carry it as their author.
+    requester_id: Option<String>,
     state_now: TicketState,
     priority_now: Priority,
     first_state: Option<TicketState>,
@@ -198,8 +201,25 @@ struct Row {
 const TICKET_SQL: &str = "SELECT id, key, source, requester, assignee, assignment_group, state, \
     priority, created_at, first_response_at, \
     CASE WHEN extra = '{}' THEN NULL ELSE extra ->> '$.made_sla' END, revision, \
-    CASE WHEN extra = '{}' OR extra ->> '$.made_sla' IS NOT NULL THEN NULL ELSE extra -> '$.sla' END \
+    CASE WHEN extra = '{}' OR extra ->> '$.made_sla' IS NOT NULL THEN NULL ELSE extra -> '$.sla' END, \
+    CASE WHEN extra = '{}' THEN NULL ELSE coalesce(extra ->> '$.reporter_account_id', \
+    CAST(extra ->> '$.requester_id' AS TEXT), extra ->> '$.caller_id_sys_id') END \
     FROM tickets";
+
+/// The requester's upstream id as the connectors keep it in `extra` (Jira
+/// `reporter_account_id`, Zendesk `requester_id`, ServiceNow `caller_id_sys_id`; the same
+/// choice as [`TICKET_SQL`]). The requester shows as a name since connectors map people; a
+/// comment pulled before that was recorded with the author's id, which must still read as the
+/// requester's (else the requester's own reply would count as the first response).
+fn requester_id(extra: &serde_json::Value) -> Option<String> {
+    ["reporter_account_id", "requester_id", "caller_id_sys_id"]
+        .iter()
+        .find_map(|k| match extra.get(*k)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+}
 
 // The event log's SLA-relevant part, one narrow row per edit or comment (migration 0009), in
 // ticket order: read without parsing any JSON.
@@ -245,6 +265,7 @@ fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     };
     Ok(Row {
         facts,
+        requester_id: r.get(13)?,
         state_now,
         priority_now,
         first_state: None,
@@ -319,7 +340,8 @@ fn add(row: &mut Row, ev: Ev<'_>) {
         }
         "commented" => {
             row.has_comments = true;
-            let by_requester = row.facts.requester.as_deref() == Some(ev.actor);
+            let by_requester = row.facts.requester.as_deref() == Some(ev.actor)
+                || row.requester_id.as_deref() == Some(ev.actor);
             if !by_requester {
                 row.facts.touches.push(at);
             }
@@ -406,6 +428,7 @@ impl TicketFacts {
     pub fn from_events(t: &Ticket, events: &[Event]) -> TicketFacts {
         let mut row = Row {
             facts: TicketFacts::new(t.id, t.created_at, t.state, t.priority),
+            requester_id: requester_id(&t.extra),
             state_now: t.state,
             priority_now: t.priority,
             first_state: None,

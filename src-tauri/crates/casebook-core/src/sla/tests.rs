@@ -1193,3 +1193,63 @@ fn an_achieved_zendesk_metric_is_met_when_the_ticket_was_resolved_by_its_breach_
     let detail = s.ticket(met).unwrap();
     assert_eq!(upstream_resolution_sla(&detail.ticket.extra), None);
 }
+
+/// A ticket pulled before connectors mapped people holds comments recorded with the requester's
+/// upstream id as their author, while the ticket (from its next upstream change on) shows the
+/// requester's name. A reply by the requester in either form is not a first response.
+#[test]
+fn the_requester_named_by_upstream_id_or_by_name_is_never_a_first_response() {
+    let (_d, s) = temp_store();
+    let t0 = t("2026-03-02T09:00:00Z");
+    let by = |name, now| Actor {
+        name,
+        origin: Origin::Sync,
+        now,
+    };
+    for (extra, id) in [
+        (
+            serde_json::json!({ "reporter_account_id": "qm:cy" }),
+            "qm:cy",
+        ),
+        (serde_json::json!({ "requester_id": 9100 }), "9100"),
+        (
+            serde_json::json!({ "caller_id_sys_id": "5e700000000000000000000000000003" }),
+            "5e700000000000000000000000000003",
+        ),
+    ] {
+        let mut n = NewTicket::local("Mail bounces");
+        n.requester = Some("Cy Customer".into());
+        n.extra = extra;
+        let tk = s.create_ticket(n, &by("ana", t0)).unwrap();
+        s.add_comment(tk.id, Visibility::Public, "any news?", &by(id, t0 + MIN))
+            .unwrap();
+        s.add_comment(
+            tk.id,
+            Visibility::Public,
+            "still broken",
+            &by("Cy Customer", t0 + 2 * MIN),
+        )
+        .unwrap();
+        s.add_comment(tk.id, Visibility::Public, "on it", &by("ana", t0 + 3 * MIN))
+            .unwrap();
+        let facts = s.sla_facts(tk.id).unwrap().unwrap();
+        let replies: Vec<Millis> = facts
+            .changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::PublicReply)
+            .map(|c| c.at)
+            .collect();
+        assert_eq!(replies, [t0 + 3 * MIN], "requester id {id}");
+        assert_eq!(
+            facts.touches,
+            [t0 + 3 * MIN],
+            "the requester's replies are no touches"
+        );
+        // The per-ticket path reads the id from `extra` the same way.
+        let detail = s.ticket(tk.id).unwrap();
+        assert_eq!(
+            TicketFacts::from_events(&detail.ticket, &s.events_for(tk.id).unwrap()),
+            facts
+        );
+    }
+}
