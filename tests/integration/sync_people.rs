@@ -362,6 +362,14 @@ async fn jira_an_assignee_typed_as_a_name_or_email_is_pushed_as_the_account_id()
         Some("557058:0010-pat")
     );
     assert_eq!(lookups_of(&e, "Pat"), 1);
+    // An account id (an edit queued before names were mapped holds one) still works.
+    e.assign(local, Some(jira::OTHER_ID));
+    ok(&e.sync().await);
+    assert_eq!(
+        e.fake.issue(&key).unwrap().assignee.as_deref(),
+        Some(jira::OTHER_ID)
+    );
+    assert_eq!(e.ticket(local).assignee.as_deref(), Some(jira::OTHER_NAME));
     // Clearing writes null.
     e.assign(local, None);
     ok(&e.sync().await);
@@ -711,6 +719,17 @@ async fn zendesk_an_assignee_and_group_typed_by_name_or_email_are_pushed_as_ids(
         .map(|r| r.param("page").map(str::to_owned))
         .collect();
     assert_eq!(pages, [Some("1".to_owned()), Some("2".to_owned())]);
+    // A user id (an edit queued before names were mapped holds one) still works.
+    e.assign(local, Some(&zendesk::OTHER_ID.to_string()));
+    ok(&e.sync().await);
+    assert_eq!(
+        e.fake.ticket(id).unwrap().assignee_id,
+        Some(zendesk::OTHER_ID)
+    );
+    assert_eq!(
+        e.ticket(local).assignee.as_deref(),
+        Some(zendesk::OTHER_NAME)
+    );
     // Clearing writes null.
     e.assign(local, None);
     ok(&e.sync().await);
