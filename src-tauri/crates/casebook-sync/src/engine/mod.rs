@@ -44,7 +44,8 @@ impl StoreAccess for Store {
 }
 
 /// Receives knowledge-base articles (the façade feeds them to the search index). The stream's
-/// cursor moves only after this returned `Ok`.
+/// cursor moves only after this returned `Ok`. Called only for a page that has articles (live
+/// or retired): an empty page moves the cursor without it.
 pub trait ArticleSink: Send + Sync + 'static {
     fn store_articles(&self, connection_id: i64, articles: &[RemoteArticle]) -> Result<(), String>;
 }
@@ -514,7 +515,11 @@ impl SyncEngine {
                     return Ok(());
                 }
             };
-            let stored = {
+            // An empty page (an instance without articles, or nothing new) has nothing for the
+            // sink: calling it would open the knowledge base for nothing.
+            let stored = if page.articles.is_empty() {
+                Ok(())
+            } else {
                 let (sink, articles) = (Arc::clone(&sink), page.articles.clone());
                 tokio::task::spawn_blocking(move || sink.store_articles(conn, &articles))
                     .await
