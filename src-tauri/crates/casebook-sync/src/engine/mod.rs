@@ -368,14 +368,14 @@ impl SyncEngine {
             .db(move |s| {
                 Ok((
                     s.sync_cursor(conn, &stream)?,
-                    s.synced_ticket_count(conn, &stream)?,
+                    s.mirrors_tickets(conn, &stream)?,
                 ))
             })
             .await?;
         let mut cursor = stored.map(Cursor);
         // A first pull into an empty mirror sees every upstream id: when it completes, it counts
         // as a sweep (as of when it started), so the next syncs need not list every id again.
-        let first_pull = (cursor.is_none() && mirrored == 0).then(|| self.now());
+        let first_pull = (cursor.is_none() && !mirrored).then(|| self.now());
         let mut pages = 0u64;
         let mut tickets = 0u64;
         loop {
