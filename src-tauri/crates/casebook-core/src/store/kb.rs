@@ -278,7 +278,7 @@ mod tests {
         let mut done = Vec::new();
         for i in 0..7 {
             let t = store
-                .create_ticket(NewTicket::local(&format!("t{i}")), &actor())
+                .create_ticket(NewTicket::local(format!("t{i}")), &actor())
                 .unwrap();
             // Every other ticket is done, resolved or closed; the others stay open.
             let patch = match i % 4 {

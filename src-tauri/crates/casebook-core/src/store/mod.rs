@@ -617,7 +617,7 @@ mod tests {
             assert_eq!(writer_cache_kib(&store), IMPORT_CACHE_KIB);
         }
         assert_eq!(writer_cache_kib(&store), WRITER_CACHE_KIB);
-        assert!(WRITER_CACHE_KIB < IMPORT_CACHE_KIB);
+        const { assert!(WRITER_CACHE_KIB < IMPORT_CACHE_KIB) };
     }
 
     #[test]
