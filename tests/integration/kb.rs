@@ -334,6 +334,129 @@ async fn past_cases_follow_ticket_changes_and_similar_cases_can_be_linked() {
     .await;
 }
 
+/// Tickets for the batched reconcile: a third open, a third resolved, a third closed, so the
+/// 3,333 past cases span two batches of the reconcile (2,000 each).
+const MANY: usize = 5_000;
+
+/// Whether the index holds ticket `id` as a past case.
+async fn has_case(cb: &Casebook, id: i64) -> bool {
+    match cb.kb_get_document(format!("case:{id}")).await {
+        Ok(doc) => {
+            assert_eq!(doc.ticket_id, Some(id));
+            true
+        }
+        Err(e) if e.code == ErrorCode::NotFound => false,
+        Err(e) => panic!("case {id}: {e:?}"),
+    }
+}
+
+async fn set_state(cb: &Casebook, id: i64, state: TicketState) {
+    cb.update_ticket(UpdateTicketInput {
+        id,
+        state: Some(state),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_reconcile_walks_many_tickets_in_batches_and_indexes_exactly_the_done_ones() {
+    use casebook_core::import::{Format, ImportOptions, Mapping};
+    let home = tempfile::tempdir().unwrap();
+    let cb = open(home.path(), Origin::Cli).await;
+    let csv = home.path().join("many.csv");
+    let mut text = String::from("id,subject,body,status\n");
+    for i in 0..MANY {
+        let status = ["open", "resolved", "closed"][i % 3];
+        text.push_str(&format!("T{i},Printer case {i},Tray {i} jammed,{status}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let mapping = Mapping::from_json(
+        r#"{"fields": {"key": "id", "title": "subject", "description": "body", "state": "status"}}"#,
+    )
+    .unwrap();
+    let imported = cb
+        .import_file(
+            csv,
+            ImportOptions {
+                format: Format::Csv,
+                mapping,
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(imported.tickets_imported as usize, MANY);
+    let id = |i: usize| cb.store().resolve_key(&format!("T{i}")).unwrap();
+    let mut done: Vec<i64> = (0..MANY).filter(|i| i % 3 != 0).map(id).collect();
+    done.sort();
+    assert!(done.len() > 2_000, "more past cases than one batch");
+
+    // Opening the new index reconciles it: exactly the resolved and closed tickets.
+    let status = cb.kb_status().await.unwrap();
+    assert_eq!(status.documents as usize, done.len());
+    for i in 0..MANY {
+        assert_eq!(has_case(&cb, id(i)).await, i % 3 != 0, "ticket T{i}");
+    }
+    // Nothing changed: every batch finds its cases up to date, none indexed or removed twice.
+    let r = cb.kb_reindex(false, |_| {}).await.unwrap();
+    assert_eq!((r.cases_indexed, r.cases_removed), (0, 0));
+
+    // Changes on both sides of the batch boundary and at both ends: reopened past cases (the
+    // first, the last of the first batch, the first of the second, the very last), open
+    // tickets resolved, and a past case edited (a new revision).
+    let reopened = [done[0], done[1_999], done[2_000], done[done.len() - 1]];
+    for &t in &reopened {
+        set_state(&cb, t, TicketState::Open).await;
+    }
+    let resolved = [id(0), id(2_997), id(3_000), id(MANY - 2)];
+    assert!(resolved.iter().all(|t| done.binary_search(t).is_err()));
+    for &t in &resolved {
+        set_state(&cb, t, TicketState::Resolved).await;
+    }
+    let edited = done[1_000];
+    cb.update_ticket(UpdateTicketInput {
+        id: edited,
+        title: Some("Printer case renamed".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let p2 = std::sync::Arc::clone(&progress);
+    let r = cb
+        .kb_reindex(false, move |p| {
+            if p.stage == "past cases" {
+                p2.lock().unwrap().push((p.done, p.total));
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.cases_removed as usize, reopened.len());
+    assert_eq!(r.cases_indexed as usize, resolved.len() + 1);
+    assert_eq!(
+        r.documents as usize,
+        done.len() - reopened.len() + resolved.len()
+    );
+    // One progress step per batch, ending at the last ticket.
+    let progress = progress.lock().unwrap().clone();
+    assert_eq!(progress.len(), 2, "{progress:?}");
+    let max_id = (0..MANY).map(id).max().unwrap() as u64;
+    assert_eq!(progress.last(), Some(&(max_id, Some(max_id))));
+    for &t in &reopened {
+        assert!(!has_case(&cb, t).await, "reopened {t} left the index");
+    }
+    for &t in &resolved {
+        assert!(has_case(&cb, t).await, "resolved {t} was indexed");
+    }
+    let doc = cb.kb_get_document(format!("case:{edited}")).await.unwrap();
+    assert_eq!(doc.title, "Printer case renamed");
+    // And the next reconcile has nothing to do again.
+    let r = cb.kb_reindex(false, |_| {}).await.unwrap();
+    assert_eq!((r.cases_indexed, r.cases_removed), (0, 0));
+}
+
 #[tokio::test]
 async fn a_deleted_or_damaged_index_is_rebuilt_from_the_sources() {
     let home = tempfile::tempdir().unwrap();

@@ -818,6 +818,42 @@ async fn the_facade_syncs_a_connection_reports_progress_and_indexes_its_knowledg
 }
 
 #[tokio::test]
+async fn a_sync_that_pulls_no_articles_leaves_the_knowledge_base_closed() {
+    use casebook_api::kb::KB_DIR;
+    use casebook_api::kb::dto::KbSearchInput;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = servicenow::start().await.unwrap();
+    fake.seed_many(6, 2, true);
+    let clock = Arc::new(FixedClock::new(T0));
+    let cb = facade_with_connection(dir.path(), &fake, Origin::Cli, clock).await;
+    let run = cb.sync_now("Acme SN".into(), None).await.unwrap();
+    assert!(run.stopped.is_none() && run.errors.is_empty(), "{run:?}");
+    assert_eq!((run.tickets_created, run.articles), (6, 0));
+    // The instance has no articles: the sync read the empty page but did not open the index
+    // (opening it reconciles every resolved ticket, which is not the sync's work).
+    assert!(!dir.path().join(KB_DIR).exists());
+    // An article published later arrives with the next sync, which opens the index for it.
+    fake.add_article("Reset a VPN token", "<p>Open the VPN portal.</p>", true);
+    let run = cb.sync_now("Acme SN".into(), None).await.unwrap();
+    assert!(run.errors.is_empty(), "{run:?}");
+    assert_eq!(run.articles, 1);
+    assert!(dir.path().join(KB_DIR).exists());
+    let hits = cb
+        .kb_search(KbSearchInput {
+            query: "vpn portal".into(),
+            filters: Default::default(),
+            limit: None,
+        })
+        .await
+        .unwrap()
+        .hits;
+    assert!(
+        hits.iter().any(|h| h.title == "Reset a VPN token"),
+        "{hits:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_second_sync_of_a_connection_waits_for_the_running_one() {
     use casebook_api::sync::SyncProgress;
     let dir = tempfile::tempdir().unwrap();

@@ -1,13 +1,16 @@
 //! `casebook bench sync`: the initial pull of a large ServiceNow instance (the fake from
 //! tests/fakes on 127.0.0.1, incidents with a comment each, a third resolved) through the real
 //! connector, engine and store, then the knowledge-base indexing of the resolved ones, then an
-//! incremental sync that finds a few changed tickets. Baseline in the same run: fetching every
+//! incremental sync that finds a few changed tickets, then a sync 16 minutes later when the
+//! deletion sweep is due (it lists every upstream id). Baseline in the same run: fetching every
 //! page over HTTP without storing anything (the network + JSON floor the sync cannot beat, and
 //! the memory floor of holding one page at a time).
 //!
 //! Memory: the fake instance runs in a child process (this binary re-executed with the hidden
 //! `--serve-fake`), so the figures are the sync's own. Each phase's peak resident memory is read
-//! from `VmHWM` after resetting it (`/proc/self/clear_refs` = 5) when the phase starts. With
+//! from `VmHWM` after resetting it (`/proc/self/clear_refs` = 5) when the phase starts; it
+//! counts heap and memory-mapped files alike (the mapped part is split into the database's and
+//! the knowledge-base index's from `/proc/self/smaps`). With
 //! several sizes (`--tickets 20000,50000,100000`) every size runs in a fresh process and a table
 //! shows whether the sync's peak over the fetch-only baseline stays flat as the ticket count
 //! grows.
@@ -34,6 +37,10 @@ pub struct SyncBenchArgs {
     /// Tickets changed upstream before the incremental sync.
     #[arg(long, default_value_t = 100)]
     pub changed: usize,
+    /// Encrypt the workspace as the app does (SQLCipher). Encrypted pages are read into each
+    /// connection's page cache (heap) instead of being memory-mapped, so memory shows elsewhere.
+    #[arg(long)]
+    pub encrypted: bool,
     /// Internal: serve a seeded fake instance on loopback until standard input closes (the
     /// benchmark runs the fake in this child process so its memory is not counted as the sync's).
     #[arg(long, hide = true)]
@@ -49,11 +56,20 @@ struct PhaseMemory {
     /// Resident memory when the phase ended: anonymous (heap) and file-backed (memory maps).
     anon_end_mib: f64,
     file_end_mib: f64,
+    /// Of the memory-mapped files at the end: the workspace database (its file, WAL and
+    /// shared-memory index) and the knowledge-base index (tantivy maps its segment files).
+    #[serde(default)]
+    db_mapped_end_mib: f64,
+    #[serde(default)]
+    kb_mapped_end_mib: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Figures {
     tickets: usize,
+    /// Whether the workspace was encrypted (as the app's).
+    #[serde(default)]
+    encrypted: bool,
     baseline_fetch_only_s: f64,
     initial_sync_s: f64,
     kb_index_resolved_s: f64,
@@ -74,6 +90,11 @@ struct Figures {
     initial_sync_steps: Vec<Step>,
     /// The same for the incremental sync (where its time goes).
     incremental_sync_steps: Vec<Step>,
+    /// A sync when the deletion sweep is due (it lists every upstream id of the scope).
+    #[serde(default)]
+    sweep_sync_s: f64,
+    #[serde(default)]
+    sweep_sync_steps: Vec<Step>,
 }
 
 /// Resident memory and time at one point of a sync, read at its progress events.
@@ -86,6 +107,11 @@ struct Step {
     peak_mib: f64,
     heap_mib: f64,
     mapped_files_mib: f64,
+    /// Of the mapped files: the database's and the knowledge-base index's (see [`PhaseMemory`]).
+    #[serde(default)]
+    db_mapped_mib: f64,
+    #[serde(default)]
+    kb_mapped_mib: f64,
 }
 
 /// Records a [`Step`] at the first page, the last page, the knowledge-base articles and the end.
@@ -123,6 +149,8 @@ impl Steps {
                 peak_mib: m.peak_mib,
                 heap_mib: m.anon_end_mib,
                 mapped_files_mib: m.file_end_mib,
+                db_mapped_mib: m.db_mapped_end_mib,
+                kb_mapped_mib: m.kb_mapped_end_mib,
             };
             let mut steps = me.steps.lock().unwrap_or_else(PoisonError::into_inner);
             // Every page after the first updates one "last page" step.
@@ -142,16 +170,25 @@ impl Figures {
     fn phase(&self, name: &str) -> Option<&PhaseMemory> {
         self.phases.iter().find(|p| p.phase == name)
     }
-    /// The sync's peak over the fetch-only baseline's (one page at a time, nothing kept).
+    /// The sync's peak over the fetch-only baseline's (one page at a time, nothing kept): the
+    /// highest of the initial sync, the knowledge-base indexing and the incremental sync.
     fn sync_over_baseline_mib(&self) -> Option<f64> {
+        self.over_baseline_mib(&[INITIAL, KB, INCREMENTAL])
+    }
+
+    /// The same for the sync that runs the deletion sweep (every 15 minutes in the app).
+    fn sweep_over_baseline_mib(&self) -> Option<f64> {
+        self.over_baseline_mib(&[SWEEP])
+    }
+
+    fn over_baseline_mib(&self, phases: &[&str]) -> Option<f64> {
         let base = self.phase(BASELINE)?.peak_mib;
-        let peak = self
-            .phases
+        let peak = phases
             .iter()
-            .filter(|p| p.phase != BASELINE)
+            .filter_map(|&p| self.phase(p))
             .map(|p| p.peak_mib)
             .fold(f64::NAN, f64::max);
-        Some(peak - base)
+        (!peak.is_nan()).then_some(peak - base)
     }
 }
 
@@ -159,6 +196,18 @@ const BASELINE: &str = "fetch-only baseline";
 const INITIAL: &str = "initial sync";
 const KB: &str = "KB indexing";
 const INCREMENTAL: &str = "incremental sync";
+const SWEEP: &str = "sync with deletion sweep";
+
+/// The system clock moved ahead on demand: the bench makes the deletion sweep due (it runs when
+/// the last one is `SyncOptions::sweep_interval`, 15 minutes, old) without waiting for it.
+#[derive(Debug, Default)]
+struct AheadClock(std::sync::atomic::AtomicI64);
+
+impl casebook_core::Clock for AheadClock {
+    fn now(&self) -> i64 {
+        casebook_core::SystemClock.now() + self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
 
 /// What bounded means across sizes: the sync's peak over the baseline grows by less than this
 /// many MiB per 10,000 more tickets (a page is 500 tickets; anything proportional to the ticket
@@ -192,12 +241,49 @@ fn reset_peak() -> Result<(), ApiError> {
 }
 
 fn end_phase(phase: &str) -> PhaseMemory {
+    let (db, kb) = mapped_by_kind().unwrap_or((f64::NAN, f64::NAN));
     PhaseMemory {
         phase: phase.to_owned(),
         peak_mib: status_mib("VmHWM:").unwrap_or(f64::NAN),
         anon_end_mib: status_mib("RssAnon:").unwrap_or(f64::NAN),
         file_end_mib: status_mib("RssFile:").unwrap_or(f64::NAN),
+        db_mapped_end_mib: db,
+        kb_mapped_end_mib: kb,
     }
+}
+
+/// Resident memory of mapped files in MiB (from /proc/self/smaps): the workspace database's
+/// (file, WAL, shared-memory index) and the knowledge-base index's.
+fn mapped_by_kind() -> Option<(f64, f64)> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+    Some(mapped_by_kind_in(&smaps))
+}
+
+fn mapped_by_kind_in(smaps: &str) -> (f64, f64) {
+    let kb_dir = format!("/{}/", casebook_api::kb::KB_DIR);
+    // KiB of the database's mappings and of the index's; `current` is the one being read.
+    let mut kib = [0u64; 2];
+    let mut current: Option<usize> = None;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            // A mapping's header: address range, permissions, offset, device, inode, path.
+            let path = line.split_whitespace().nth(5).unwrap_or("");
+            current = if path.contains(casebook_api::DATABASE_FILE) {
+                Some(0)
+            } else if path.contains(&kb_dir) {
+                Some(1)
+            } else {
+                None
+            };
+        } else if first == "Rss:"
+            && let (Some(i), Some(n)) = (current, words.next().and_then(|n| n.parse::<u64>().ok()))
+        {
+            kib[i] += n;
+        }
+    }
+    (kib[0] as f64 / 1024.0, kib[1] as f64 / 1024.0)
 }
 
 pub fn run(a: SyncBenchArgs, out: &Out) -> Result<(), ApiError> {
@@ -219,7 +305,8 @@ pub fn run(a: SyncBenchArgs, out: &Out) -> Result<(), ApiError> {
     let (Some(&tickets), changed) = (a.tickets.first(), a.changed) else {
         return Err(ApiError::invalid("--tickets needs a size"));
     };
-    let f = on_runtime(move || bench(tickets, changed))?;
+    let encrypted = a.encrypted;
+    let f = on_runtime(move || bench(tickets, changed, encrypted))?;
     if json {
         println!(
             "{}",
@@ -412,7 +499,7 @@ impl Drop for FakeProcess {
     }
 }
 
-async fn bench(tickets: usize, changed: usize) -> Result<Figures, ApiError> {
+async fn bench(tickets: usize, changed: usize, encrypted: bool) -> Result<Figures, ApiError> {
     let (mut fake, base_url, fake_rss) = FakeProcess::start(tickets)?;
     eprintln!("fake ServiceNow on {base_url} with {tickets} incidents (its own process)");
     let http = reqwest::Client::new();
@@ -451,7 +538,14 @@ async fn bench(tickets: usize, changed: usize) -> Result<Figures, ApiError> {
     phases.push(end_phase(BASELINE));
 
     let dir = tempfile::tempdir().map_err(|e| internal("creating a temp dir", e))?;
-    let cb = Casebook::open(OpenOptions::for_tests(dir.path(), Origin::Cli)).await?;
+    let clock = Arc::new(AheadClock::default());
+    let mut opts = OpenOptions::for_tests(dir.path(), Origin::Cli);
+    opts.clock = Arc::clone(&clock) as Arc<dyn casebook_core::Clock>;
+    if encrypted {
+        // A key generated into the test options' in-memory secret store.
+        opts.database_key = casebook_api::workspace_key::KeySource::SecretStore;
+    }
+    let cb = Casebook::open(opts).await?;
     let c = cb
         .add_connection(NewConnectionInput {
             vendor: Vendor::ServiceNow,
@@ -499,9 +593,31 @@ async fn bench(tickets: usize, changed: usize) -> Result<Figures, ApiError> {
             format!("updated {} of {edited}", inc.tickets_updated),
         ));
     }
+
+    // Sixteen minutes later the deletion sweep is due: the next sync lists every upstream id
+    // (nothing was deleted, so it marks nothing).
+    clock
+        .0
+        .fetch_add(16 * 60 * 1_000, std::sync::atomic::Ordering::SeqCst);
+    let sweep_steps = Steps::default();
+    reset_peak()?;
+    let started = Instant::now();
+    let swept = cb
+        .sync_now("bench".into(), Some(sweep_steps.recorder()))
+        .await?;
+    let sweep = started.elapsed().as_secs_f64();
+    phases.push(end_phase(SWEEP));
+    let sweep_steps = sweep_steps.take();
+    if !swept.errors.is_empty() || !sweep_steps.iter().any(|s| s.step == "sweep started") {
+        return Err(internal(
+            "the sync with the deletion sweep",
+            format!("no sweep ran, or errors: {:?}", swept.errors),
+        ));
+    }
     drop(fake);
     Ok(Figures {
         tickets: run.tickets_created as usize,
+        encrypted,
         baseline_fetch_only_s: baseline,
         initial_sync_s: initial,
         kb_index_resolved_s: kb,
@@ -515,6 +631,8 @@ async fn bench(tickets: usize, changed: usize) -> Result<Figures, ApiError> {
         phases,
         initial_sync_steps: steps.take(),
         incremental_sync_steps: inc_steps.take(),
+        sweep_sync_s: sweep,
+        sweep_sync_steps: sweep_steps,
     })
 }
 
@@ -524,8 +642,13 @@ fn met(ok: bool) -> &'static str {
 
 fn print_one(f: &Figures) {
     println!(
-        "sync benchmark (fake ServiceNow on loopback in its own process, {} incidents with a comment each)",
-        f.tickets
+        "sync benchmark (fake ServiceNow on loopback in its own process, {} incidents with a comment each, {} workspace)",
+        f.tickets,
+        if f.encrypted {
+            "encrypted"
+        } else {
+            "unencrypted"
+        }
     );
     println!(
         "  baseline: fetch every page, store nothing   {:>8.2} s",
@@ -556,27 +679,48 @@ fn print_one(f: &Figures) {
         "  memory of this process (the fake's {:.0} MiB are in its own): {:.0} MiB at start",
         f.fake_rss_mib, f.start_rss_mib
     );
-    println!("    phase                  peak MiB   at end: heap MiB  mapped files MiB");
+    println!(
+        "    phase                  peak MiB   at end: heap MiB  mapped files MiB (database, KB index)"
+    );
     for p in &f.phases {
         println!(
-            "    {:<22} {:>8.0}   {:>16.0}  {:>16.0}",
-            p.phase, p.peak_mib, p.anon_end_mib, p.file_end_mib
+            "    {:<22} {:>8.0}   {:>16.0}  {:>16.0} ({:.0}, {:.0})",
+            p.phase,
+            p.peak_mib,
+            p.anon_end_mib,
+            p.file_end_mib,
+            p.db_mapped_end_mib,
+            p.kb_mapped_end_mib
         );
     }
+    println!(
+        "  sync with the deletion sweep (due after 15 min) {:>6.3} s",
+        f.sweep_sync_s
+    );
     for (name, steps) in [
         ("initial sync", &f.initial_sync_steps),
         ("incremental sync", &f.incremental_sync_steps),
+        ("sync with the deletion sweep", &f.sweep_sync_steps),
     ] {
         println!("    during the {name}:");
         for p in steps {
             println!(
-                "      {:<21} {:>6.0}   {:>16.0}  {:>16.0}   at {:.3} s",
-                p.step, p.peak_mib, p.heap_mib, p.mapped_files_mib, p.at_s
+                "      {:<21} {:>6.0}   {:>16.0}  {:>16.0} ({:.0}, {:.0})   at {:.3} s",
+                p.step,
+                p.peak_mib,
+                p.heap_mib,
+                p.mapped_files_mib,
+                p.db_mapped_mib,
+                p.kb_mapped_mib,
+                p.at_s
             );
         }
     }
     if let Some(d) = f.sync_over_baseline_mib() {
         println!("  the sync's peak over the fetch-only baseline's: {d:+.0} MiB");
+    }
+    if let Some(d) = f.sweep_over_baseline_mib() {
+        println!("  with the deletion sweep: {d:+.0} MiB");
     }
 }
 
@@ -587,11 +731,15 @@ fn sizes(a: &SyncBenchArgs, json: bool) -> Result<(), ApiError> {
     let mut all = Vec::new();
     for &t in &a.tickets {
         eprintln!("running {t} incidents in a fresh process");
-        let out = Command::new(&exe)
-            .args(["--json", "bench", "sync", "--tickets"])
+        let mut cmd = Command::new(&exe);
+        cmd.args(["--json", "bench", "sync", "--tickets"])
             .arg(t.to_string())
             .arg("--changed")
-            .arg(a.changed.to_string())
+            .arg(a.changed.to_string());
+        if a.encrypted {
+            cmd.arg("--encrypted");
+        }
+        let out = cmd
             .stderr(Stdio::inherit())
             .output()
             .map_err(|e| internal("running one size", e))?;
@@ -605,13 +753,16 @@ fn sizes(a: &SyncBenchArgs, json: bool) -> Result<(), ApiError> {
             .map_err(|e| internal(&format!("the figures of the run with {t} incidents"), e))?;
         all.push(f);
     }
-    let slope = growth_per_10k(&all);
+    let slope = growth_per_10k(&all, Figures::sync_over_baseline_mib);
+    let sweep_slope = growth_per_10k(&all, Figures::sweep_over_baseline_mib);
     if json {
         let v = serde_json::json!({
             "runs": all,
             "sync_over_baseline_growth_mib_per_10k": slope,
             "flat_limit_mib_per_10k": FLAT_MIB_PER_10K,
             "bounded": slope.map(|s| s <= FLAT_MIB_PER_10K),
+            "sweep_over_baseline_growth_mib_per_10k": sweep_slope,
+            "sweep_bounded": sweep_slope.map(|s| s <= FLAT_MIB_PER_10K),
         });
         println!(
             "{}",
@@ -620,60 +771,84 @@ fn sizes(a: &SyncBenchArgs, json: bool) -> Result<(), ApiError> {
         return Ok(());
     }
     println!(
-        "sync benchmark at {} sizes, one fresh process each (fake ServiceNow in its own process)",
-        all.len()
+        "sync benchmark at {} sizes, one fresh process each (fake ServiceNow in its own process, {} workspace)",
+        all.len(),
+        if a.encrypted {
+            "encrypted"
+        } else {
+            "unencrypted"
+        }
     );
     println!(
-        "  {:>8}  {:>9}  {:>9}  {:>10}  {:>10}  {:>10}  {:>11}  {:>10}  {:>10}",
+        "  {:>8}  {:>8}  {:>8}  {:>6}  {:>6}  {:>6}  {:>10}  {:>9}  {:>7}  {:>9}  {:>10}  {:>9}",
         "tickets",
         "baseline",
         "initial",
         "+ KB",
         "incr.",
+        "sweep",
         "fetch-only",
         "sync peak",
         "KB peak",
-        "sync over"
+        "sync over",
+        "sweep peak",
+        "sweep over"
     );
     println!(
-        "  {:>8}  {:>9}  {:>9}  {:>10}  {:>10}  {:>10}  {:>11}  {:>10}  {:>10}",
-        "", "s", "s", "s", "s", "peak MiB", "MiB", "MiB", "base MiB"
+        "  {:>8}  {:>8}  {:>8}  {:>6}  {:>6}  {:>6}  {:>10}  {:>9}  {:>7}  {:>9}  {:>10}  {:>9}",
+        "", "s", "s", "s", "s", "s", "peak MiB", "MiB", "MiB", "base MiB", "MiB", "base MiB"
     );
     for f in &all {
         let peak = |n: &str| f.phase(n).map_or(f64::NAN, |p| p.peak_mib);
         println!(
-            "  {:>8}  {:>9.2}  {:>9.2}  {:>10.2}  {:>10.3}  {:>10.0}  {:>11.0}  {:>10.0}  {:>+10.0}",
+            "  {:>8}  {:>8.2}  {:>8.2}  {:>6.2}  {:>6.3}  {:>6.3}  {:>10.0}  {:>9.0}  {:>7.0}  {:>+9.0}  {:>10.0}  {:>+9.0}",
             f.tickets,
             f.baseline_fetch_only_s,
             f.initial_sync_s,
             f.kb_index_resolved_s,
             f.incremental_sync_s,
+            f.sweep_sync_s,
             peak(BASELINE),
-            peak(INITIAL).max(peak(INCREMENTAL)),
+            peak(INITIAL).max(peak(KB)).max(peak(INCREMENTAL)),
             peak(KB),
-            f.sync_over_baseline_mib().unwrap_or(f64::NAN)
+            f.sync_over_baseline_mib().unwrap_or(f64::NAN),
+            peak(SWEEP),
+            f.sweep_over_baseline_mib().unwrap_or(f64::NAN)
         );
     }
-    match slope {
-        Some(s) => println!(
-            "  the sync's peak over the baseline grows {s:+.1} MiB per 10,000 tickets (bounded if ≤ {FLAT_MIB_PER_10K}): {}",
-            if s <= FLAT_MIB_PER_10K {
-                "bounded"
-            } else {
-                "NOT bounded"
-            }
+    for (what, slope) in [
+        (
+            "the sync's peak (initial + KB + incremental) over the baseline",
+            slope,
         ),
-        None => println!("  (two different sizes are needed to tell whether memory is bounded)"),
+        (
+            "the peak of a sync with the deletion sweep over the baseline",
+            sweep_slope,
+        ),
+    ] {
+        match slope {
+            Some(s) => println!(
+                "  {what} grows {s:+.1} MiB per 10,000 tickets (bounded if ≤ {FLAT_MIB_PER_10K}): {}",
+                if s <= FLAT_MIB_PER_10K {
+                    "bounded"
+                } else {
+                    "NOT bounded"
+                }
+            ),
+            None => {
+                println!("  {what}: two different sizes are needed to tell whether it is bounded")
+            }
+        }
     }
     Ok(())
 }
 
-/// Least-squares slope of the sync's peak over the baseline against the ticket count, in MiB
+/// Least-squares slope of a peak over the baseline (`over`) against the ticket count, in MiB
 /// per 10,000 tickets (None with fewer than two distinct sizes).
-fn growth_per_10k(all: &[Figures]) -> Option<f64> {
+fn growth_per_10k(all: &[Figures], over: impl Fn(&Figures) -> Option<f64>) -> Option<f64> {
     let pts: Vec<(f64, f64)> = all
         .iter()
-        .filter_map(|f| Some((f.tickets as f64 / 10_000.0, f.sync_over_baseline_mib()?)))
+        .filter_map(|f| Some((f.tickets as f64 / 10_000.0, over(f)?)))
         .collect();
     let n = pts.len() as f64;
     let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
@@ -696,9 +871,12 @@ mod tests {
             peak_mib,
             anon_end_mib: 0.0,
             file_end_mib: 0.0,
+            db_mapped_end_mib: 0.0,
+            kb_mapped_end_mib: 0.0,
         };
         Figures {
             tickets,
+            encrypted: false,
             baseline_fetch_only_s: 0.0,
             initial_sync_s: 0.0,
             kb_index_resolved_s: 0.0,
@@ -711,33 +889,68 @@ mod tests {
             start_rss_mib: 0.0,
             initial_sync_steps: Vec::new(),
             incremental_sync_steps: Vec::new(),
+            sweep_sync_s: 0.0,
+            sweep_sync_steps: Vec::new(),
             phases: vec![
                 p(BASELINE, baseline),
                 p(INITIAL, sync),
                 p(KB, sync - 10.0),
                 p(INCREMENTAL, sync - 20.0),
+                p(SWEEP, sync + tickets as f64 / 1_000.0),
             ],
         }
+    }
+
+    fn sync(f: &Figures) -> Option<f64> {
+        f.sync_over_baseline_mib()
+    }
+
+    #[test]
+    fn mapped_memory_is_split_into_the_database_and_the_index() {
+        let smaps = "\
+55d0c0000000-55d0c1000000 r-xp 00000000 08:01 123 /usr/bin/casebook
+Size:              16384 kB
+Rss:                9000 kB
+7f0000000000-7f0010000000 r--s 00000000 08:01 456 /tmp/x/casebook.db
+Size:             262144 kB
+Rss:               40960 kB
+7f0010000000-7f0010008000 rw-s 00000000 08:01 457 /tmp/x/casebook.db-shm
+Rss:                  32 kB
+7f0020000000-7f0020100000 r--s 00000000 08:01 458 /tmp/x/kb/index-1/abc.idx
+Rss:                2048 kB
+7f0030000000-7f0030100000 rw-p 00000000 00:00 0
+Rss:                4096 kB
+";
+        assert_eq!(mapped_by_kind_in(smaps), (40.03125, 2.0));
     }
 
     #[test]
     fn the_sync_is_measured_over_the_baseline_at_its_highest_phase() {
         let f = figures(20_000, 30.0, 130.0);
         assert_eq!(f.sync_over_baseline_mib(), Some(100.0));
+        // The sweep's phase has a verdict of its own (here it grows 1 MiB per 1,000 tickets).
+        assert_eq!(f.sweep_over_baseline_mib(), Some(120.0));
+        let both = [f, figures(30_000, 30.0, 130.0)];
+        let s = growth_per_10k(&both, Figures::sweep_over_baseline_mib).unwrap_or(f64::NAN);
+        assert!((s - 10.0).abs() < 1e-9, "{s}");
+        assert_eq!(growth_per_10k(&both, sync), Some(0.0));
     }
 
     #[test]
     fn growth_is_the_slope_per_10k_tickets_and_needs_two_sizes() {
         let flat = [figures(20_000, 30.0, 130.0), figures(100_000, 31.0, 131.0)];
-        assert_eq!(growth_per_10k(&flat), Some(0.0));
+        assert_eq!(growth_per_10k(&flat, sync), Some(0.0));
         let growing = [
             figures(20_000, 30.0, 130.0),
             figures(50_000, 30.0, 160.0),
             figures(100_000, 30.0, 210.0),
         ];
-        let s = growth_per_10k(&growing).unwrap_or(f64::NAN);
+        let s = growth_per_10k(&growing, sync).unwrap_or(f64::NAN);
         assert!((s - 10.0).abs() < 1e-9, "{s}");
-        assert_eq!(growth_per_10k(&flat[..1]), None);
-        assert_eq!(growth_per_10k(&[flat[0].clone(), flat[0].clone()]), None);
+        assert_eq!(growth_per_10k(&flat[..1], sync), None);
+        assert_eq!(
+            growth_per_10k(&[flat[0].clone(), flat[0].clone()], sync),
+            None
+        );
     }
 }

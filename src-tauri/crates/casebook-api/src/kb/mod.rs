@@ -12,6 +12,7 @@ mod watch;
 
 use crate::{ApiError, Casebook, ErrorCode, Inner, Result, agent_name};
 use casebook_core::model::{LinkKind, TicketState};
+use casebook_core::store::StreamingReader;
 use casebook_search::doc::{past_case, ticket_origin};
 use casebook_search::index::{KbIndex, OpenState, WriteOp};
 use casebook_search::runbook::{self, SkippedFile};
@@ -126,73 +127,97 @@ fn sync_loop(weak: Weak<Inner>, rx: Receiver<SyncMsg>) {
     }
 }
 
-/// Indexes (or removes) the past cases of these tickets.
+/// Indexes (or removes) the past cases of these tickets, committing every
+/// [`CASES_PER_COMMIT`] of them. They are read through a streaming reader (no memory map, a
+/// small page cache), so indexing many tickets does not keep the database file in memory.
 fn index_tickets(inner: &Inner, index: &KbIndex, ids: &[i64]) -> Result<(u64, u64)> {
-    let mut ops = Vec::with_capacity(ids.len());
+    index_tickets_with(&inner.store.streaming_reader()?, index, ids)
+}
+
+fn index_tickets_with(
+    reader: &StreamingReader<'_>,
+    index: &KbIndex,
+    ids: &[i64],
+) -> Result<(u64, u64)> {
     let (mut added, mut removed) = (0, 0);
-    for &id in ids {
-        let origin = ticket_origin(id);
-        match inner.store.ticket(id) {
-            Ok(detail) => match past_case(&detail) {
-                Some(doc) => {
-                    added += 1;
-                    ops.push(WriteOp::Replace {
-                        origin,
-                        docs: vec![doc],
-                    })
-                }
-                None => {
+    for chunk in ids.chunks(CASES_PER_COMMIT) {
+        let mut ops = Vec::with_capacity(chunk.len());
+        for &id in chunk {
+            let origin = ticket_origin(id);
+            match reader.ticket(id) {
+                Ok(detail) => match past_case(&detail) {
+                    Some(doc) => {
+                        added += 1;
+                        ops.push(WriteOp::Replace {
+                            origin,
+                            docs: vec![doc],
+                        })
+                    }
+                    None => {
+                        removed += 1;
+                        ops.push(WriteOp::DeleteOrigin(origin))
+                    }
+                },
+                Err(casebook_core::StoreError::TicketNotFound(_)) => {
                     removed += 1;
                     ops.push(WriteOp::DeleteOrigin(origin))
                 }
-            },
-            Err(casebook_core::StoreError::TicketNotFound(_)) => {
-                removed += 1;
-                ops.push(WriteOp::DeleteOrigin(origin))
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         }
+        index.apply(ops)?;
     }
-    index.apply(ops)?;
     Ok((added, removed))
 }
 
+/// Brings the past cases in the index in line with the store's resolved and closed tickets.
+///
+/// Both sides are walked in id order, one batch of [`CASES_PER_COMMIT`] done tickets at a time
+/// (a keyset range: from the id after the previous batch's last to this batch's last; the last
+/// batch runs to the end) beside the index's past cases of the same id range. What it holds at
+/// once is one batch — ids, revisions, origins, then the changed tickets' documents — never a
+/// set over every ticket, and the tickets are read through a streaming reader, so memory does
+/// not grow with the number of tickets.
 fn reconcile_tickets(
     inner: &Inner,
     index: &KbIndex,
     report: &mut KbScanReport,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
-    let done = inner.store.done_ticket_revisions()?;
-    let indexed = index.fingerprints("tickets")?;
-    let mut want: HashSet<String> = HashSet::with_capacity(done.len());
-    let mut changed: Vec<i64> = Vec::new();
-    for (id, rev) in &done {
-        let origin = ticket_origin(*id);
-        if indexed.get(&origin).map(|(fp, _)| *fp) != Some(*rev as u64) {
-            changed.push(*id);
+    let reader = inner.store.streaming_reader()?;
+    let last_id = reader.max_ticket_id()?.max(0);
+    let mut from = i64::MIN;
+    loop {
+        let done = reader.done_ticket_revisions(from, CASES_PER_COMMIT)?;
+        let to = match done.last() {
+            Some(&(id, _)) if done.len() == CASES_PER_COMMIT => id,
+            _ => i64::MAX,
+        };
+        let mut indexed = index.ticket_fingerprints(from..=to)?;
+        let mut changed: Vec<i64> = Vec::new();
+        for &(id, rev) in &done {
+            if indexed.remove(&ticket_origin(id)) != Some(rev as u64) {
+                changed.push(id);
+            }
         }
-        want.insert(origin);
-    }
-    let gone: Vec<WriteOp> = indexed
-        .keys()
-        .filter(|o| !want.contains(*o))
-        .map(|o| WriteOp::DeleteOrigin(o.clone()))
-        .collect();
-    report.cases_removed += gone.len() as u64;
-    index.apply(gone)?;
-    let total = changed.len() as u64;
-    for (n, chunk) in changed.chunks(CASES_PER_COMMIT).enumerate() {
-        let (added, removed) = index_tickets(inner, index, chunk)?;
+        // Indexed in this range but no longer resolved or closed (reopened, or deleted).
+        let gone: Vec<WriteOp> = indexed.into_keys().map(WriteOp::DeleteOrigin).collect();
+        report.cases_removed += gone.len() as u64;
+        index.apply(gone)?;
+        let (added, removed) = index_tickets_with(&reader, index, &changed)?;
         report.cases_indexed += added;
         report.cases_removed += removed;
+        // How far through the tickets (by id) the walk is.
         progress(Progress {
             stage: "past cases".into(),
-            done: ((n + 1) * CASES_PER_COMMIT).min(chunk.len() + n * CASES_PER_COMMIT) as u64,
-            total: Some(total),
+            done: to.clamp(0, last_id) as u64,
+            total: Some(last_id as u64),
         });
+        if to == i64::MAX {
+            return Ok(());
+        }
+        from = to + 1;
     }
-    Ok(())
 }
 
 fn skipped_dto(s: SkippedFile) -> KbSkippedFile {

@@ -3,8 +3,8 @@
 //! cases the index must hold.
 
 use super::events::{EventKind, NewEvent, append_event};
-use super::tickets::{Actor, load_ticket};
-use super::{Result, Store, StoreError};
+use super::tickets::{Actor, TicketDetail, load_detail, load_ticket};
+use super::{Result, Store, StoreError, StreamingReader};
 use crate::model::{LinkKind, Millis, TicketId};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -90,19 +90,6 @@ impl Store {
         })
     }
 
-    /// `(id, revision)` of every resolved or closed ticket: the past cases the index must hold.
-    pub fn done_ticket_revisions(&self) -> Result<Vec<(TicketId, i64)>> {
-        self.read(|c| {
-            let rows = c
-                .prepare_cached(
-                    "SELECT id, revision FROM tickets WHERE state IN ('resolved','closed') ORDER BY id",
-                )?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-    }
-
     /// Links a ticket to something it relates to (a past case's key, a runbook or article id).
     /// Linking twice is a no-op. Recorded in the ticket's history; local only (not pushed
     /// upstream). Returns `false` when the link existed already.
@@ -161,6 +148,40 @@ impl Store {
             )?;
             Ok(true)
         })
+    }
+}
+
+impl StreamingReader<'_> {
+    /// `(id, revision)` of the resolved or closed tickets (the past cases the index must hold)
+    /// with ids from `from` on, in id order, at most `limit` of them: one batch of a walk over
+    /// every past case (the next batch starts after the last id returned).
+    pub fn done_ticket_revisions(
+        &self,
+        from: TicketId,
+        limit: usize,
+    ) -> Result<Vec<(TicketId, i64)>> {
+        self.read(|c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT id, revision FROM tickets WHERE id >= ? AND state IN ('resolved','closed') \
+                     ORDER BY id LIMIT ?",
+                )?
+                .query_map(params![from, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// The highest ticket id (0 without tickets): how far a walk in id order has to go.
+    pub fn max_ticket_id(&self) -> Result<TicketId> {
+        self.read(
+            |c| Ok(c.query_row("SELECT coalesce(max(id), 0) FROM tickets", [], |r| r.get(0))?),
+        )
+    }
+
+    /// A ticket with its comments, links and attachments (as [`Store::ticket`]).
+    pub fn ticket(&self, id: TicketId) -> Result<TicketDetail> {
+        self.read(|c| load_detail(c, id))
     }
 }
 
@@ -244,22 +265,61 @@ mod tests {
     }
 
     #[test]
-    fn done_tickets_are_listed_with_revisions() {
+    fn done_tickets_are_listed_with_revisions_in_batches_by_id() {
         let (_d, store) = temp_store();
-        let a = store
-            .create_ticket(NewTicket::local("a"), &actor())
-            .unwrap();
-        store
-            .create_ticket(NewTicket::local("b"), &actor())
-            .unwrap();
-        let patch = TicketPatch {
+        let resolve = TicketPatch {
             state: Some(TicketState::Resolved),
             ..Default::default()
         };
-        let a2 = store.update_ticket(a.id, None, &patch, &actor()).unwrap();
-        assert_eq!(
-            store.done_ticket_revisions().unwrap(),
-            vec![(a.id, a2.revision)]
+        let close = TicketPatch {
+            state: Some(TicketState::Closed),
+            ..Default::default()
+        };
+        let mut done = Vec::new();
+        for i in 0..7 {
+            let t = store
+                .create_ticket(NewTicket::local(format!("t{i}")), &actor())
+                .unwrap();
+            // Every other ticket is done, resolved or closed; the others stay open.
+            let patch = match i % 4 {
+                0 => &resolve,
+                2 => &close,
+                _ => continue,
+            };
+            let t = store.update_ticket(t.id, None, patch, &actor()).unwrap();
+            done.push((t.id, t.revision));
+        }
+        let r = store.streaming_reader().unwrap();
+        assert_eq!(r.done_ticket_revisions(i64::MIN, 100).unwrap(), done);
+        // Two per batch: each batch starts after the last id of the one before.
+        let first = r.done_ticket_revisions(i64::MIN, 2).unwrap();
+        assert_eq!(first, done[..2]);
+        let second = r.done_ticket_revisions(first[1].0 + 1, 2).unwrap();
+        assert_eq!(second, done[2..]);
+        assert!(
+            r.done_ticket_revisions(done[3].0 + 1, 2)
+                .unwrap()
+                .is_empty()
         );
+        assert_eq!(r.max_ticket_id().unwrap(), 7);
+        assert_eq!(r.ticket(done[1].0).unwrap().ticket.title, "t2");
+        assert!(matches!(r.ticket(99), Err(StoreError::TicketNotFound(_))));
+    }
+
+    #[test]
+    fn a_streaming_reader_maps_nothing_and_keeps_a_small_cache() {
+        let (_d, store) = temp_store();
+        let r = store.streaming_reader().unwrap();
+        let pragma = |name: &str| -> i64 {
+            r.read(|c| Ok(c.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))?))
+                .unwrap()
+        };
+        assert_eq!(pragma("mmap_size"), 0);
+        assert_eq!(pragma("cache_size"), -super::super::STREAMING_CACHE_KIB);
+        // The pooled readers keep their map (the queue's reads need it).
+        let pooled: i64 = store
+            .read(|c| Ok(c.query_row("PRAGMA mmap_size", [], |row| row.get(0))?))
+            .unwrap();
+        assert_eq!(pooled, 268_435_456);
     }
 }

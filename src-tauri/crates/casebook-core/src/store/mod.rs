@@ -62,6 +62,16 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_IDLE_READERS: usize = 4;
+/// The writer's page cache, in KiB, for everyday writes: an edit, a page of pulled tickets (500
+/// with their comments). Pages read for one transaction stay cached for the next, so a bigger
+/// cache saves re-reading B-tree pages, up to the point where it holds the whole database.
+const WRITER_CACHE_KIB: i64 = 16_384;
+/// The writer's page cache while importing ([`Store::bulk_load`]): a 2,000-ticket import batch
+/// must not spill the cache mid-transaction (the default is 2,000 pages).
+const IMPORT_CACHE_KIB: i64 = 65_536;
+/// Page cache of a [`StreamingReader`], in KiB: a walk in key order needs the few pages of each
+/// B-tree's current path, not the pages it has passed.
+const STREAMING_CACHE_KIB: i64 = 2_048;
 
 /// Whether [`Store::open`] may create a new database file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,13 +385,17 @@ impl Store {
     }
 
     /// Switches the writer to bulk loading until the guard is dropped: no automatic WAL
-    /// checkpoints (one at the end, which also truncates the WAL, instead of one every 4 MiB) and `synchronous=NORMAL`. Safe for
-    /// imports: a commit still survives the process being killed, and a batch lost to a power cut
-    /// is re-imported by running the import again (keys already present are skipped).
+    /// checkpoints (one at the end, which also truncates the WAL, instead of one every 4 MiB),
+    /// `synchronous=NORMAL`, and a page cache big enough for an import batch (64 MiB instead of
+    /// 16). Safe for imports: a commit still survives the process being killed, and a batch lost
+    /// to a power cut is re-imported by running the import again (keys already present are
+    /// skipped).
     pub fn bulk_load(&self) -> Result<BulkLoad<'_>> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA synchronous = NORMAL;")
-            .map_err(|e| StoreError::from_sql(&self.path, e))?;
+        conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{IMPORT_CACHE_KIB};"
+        ))
+        .map_err(|e| StoreError::from_sql(&self.path, e))?;
         Ok(BulkLoad { store: self })
     }
 
@@ -404,11 +418,32 @@ impl Store {
         })
     }
 
+    /// A read-only connection for walking a large part of the database once, such as the
+    /// knowledge base reading every resolved ticket (see [`StreamingReader`]).
+    pub fn streaming_reader(&self) -> Result<StreamingReader<'_>> {
+        let conn = self.open_reader()?;
+        conn.execute_batch(&format!(
+            "PRAGMA mmap_size = 0; PRAGMA cache_size = -{STREAMING_CACHE_KIB};"
+        ))
+        .map_err(|e| StoreError::from_open(&self.path, e))?;
+        Ok(StreamingReader { store: self, conn })
+    }
+
     fn lock_readers(&self) -> MutexGuard<'_, Vec<Connection>> {
         self.readers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A pooled reader.
     fn new_reader(&self) -> Result<Connection> {
+        let conn = self.open_reader()?;
+        // Readers map the file: queue pages over 100k tickets touch many pages, and a memory map
+        // avoids a copy per page read.
+        conn.execute_batch("PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768;")
+            .map_err(|e| StoreError::from_open(&self.path, e))?;
+        Ok(conn)
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
@@ -417,15 +452,39 @@ impl Store {
         apply_key(&conn, self.key.as_ref()).map_err(|e| StoreError::from_open(&self.path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| StoreError::from_open(&self.path, e))?;
-        // Readers map the file: queue pages over 100k tickets touch many pages, and a memory map
-        // avoids a copy per page read.
-        conn.execute_batch(
-            "PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768;",
-        )
-        .map_err(|e| StoreError::from_open(&self.path, e))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|e| StoreError::from_open(&self.path, e))?;
         conn.set_prepared_statement_cache_capacity(64);
         query::register_functions(&conn).map_err(|e| StoreError::from_open(&self.path, e))?;
         Ok(conn)
+    }
+}
+
+/// A read-only connection of its own (not pooled) for walking a large part of the database
+/// once: it does not map the file and keeps a small page cache, so what a walk has read is not
+/// kept in memory. A pooled reader maps up to 256 MiB of the file and caches 32 MiB, and a walk
+/// over every ticket would fill both (mapped file pages count as the process's resident
+/// memory). Every call is its own read transaction, so a long walk never holds back the WAL;
+/// a walk in batches sees each batch consistent, not the whole walk. Closed when dropped.
+pub struct StreamingReader<'a> {
+    store: &'a Store,
+    conn: Connection,
+}
+
+impl StreamingReader<'_> {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let path = &self.store.path;
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .map_err(|e| StoreError::from_sql(path, e))?;
+        let out = f(&self.conn);
+        let end = self
+            .conn
+            .execute_batch("COMMIT")
+            .map_err(|e| StoreError::from_sql(path, e));
+        let out = out?;
+        end?;
+        Ok(out)
     }
 }
 
@@ -441,9 +500,11 @@ impl Drop for BulkLoad<'_> {
             .writer
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let restore = conn.execute_batch(
-            "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000; PRAGMA wal_checkpoint(TRUNCATE);",
-        );
+        let restore = conn.execute_batch(&format!(
+            "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000; PRAGMA cache_size = -{}; \
+             PRAGMA wal_checkpoint(TRUNCATE);",
+            WRITER_CACHE_KIB
+        ));
         if let Err(e) = restore {
             tracing::error!(error = %e, "could not restore normal durability after an import");
         }
@@ -470,9 +531,7 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
-    // A 2,000-ticket import batch must not spill the page cache mid-transaction (the default is
-    // 2,000 pages): 64 MiB keeps a batch in memory until commit.
-    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     query::register_functions(conn)?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -542,6 +601,25 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::temp_store;
     use super::*;
+
+    fn writer_cache_kib(store: &Store) -> i64 {
+        let conn = store.writer.lock().unwrap();
+        -conn
+            .query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_writer_keeps_a_small_page_cache_except_while_importing() {
+        let (_d, store) = temp_store();
+        assert_eq!(writer_cache_kib(&store), WRITER_CACHE_KIB);
+        {
+            let _bulk = store.bulk_load().unwrap();
+            assert_eq!(writer_cache_kib(&store), IMPORT_CACHE_KIB);
+        }
+        assert_eq!(writer_cache_kib(&store), WRITER_CACHE_KIB);
+        const { assert!(WRITER_CACHE_KIB < IMPORT_CACHE_KIB) };
+    }
 
     #[test]
     fn a_new_store_is_migrated_and_sound() {

@@ -96,6 +96,74 @@ pub(crate) fn load_ticket(c: &rusqlite::Connection, id: TicketId) -> Result<Opti
     Ok(stmt.query_row([id], ticket_from_row).optional()?)
 }
 
+/// Reads a ticket with its comments, links, attachments and waiting operations (call inside a
+/// read transaction, so the parts agree).
+pub(crate) fn load_detail(c: &rusqlite::Connection, id: TicketId) -> Result<TicketDetail> {
+    let ticket = load_ticket(c, id)?.ok_or_else(|| StoreError::TicketNotFound(id.to_string()))?;
+    let comments = c
+        .prepare_cached(
+            "SELECT id, ticket_id, visibility, author, body, created_at, upstream_id \
+                 FROM comments WHERE ticket_id = ? ORDER BY created_at, id",
+        )?
+        .query_map([id], |r| {
+            Ok(Comment {
+                id: r.get(0)?,
+                ticket_id: r.get(1)?,
+                visibility: parse_text(r, 2)?,
+                author: r.get(3)?,
+                body: r.get(4)?,
+                created_at: r.get(5)?,
+                upstream_id: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let links = c
+        .prepare_cached(
+            "SELECT id, ticket_id, kind, target, title FROM links WHERE ticket_id = ? ORDER BY id",
+        )?
+        .query_map([id], |r| {
+            Ok(Link {
+                id: r.get(0)?,
+                ticket_id: r.get(1)?,
+                kind: parse_text::<LinkKind>(r, 2)?,
+                target: r.get(3)?,
+                title: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let attachments = c
+        .prepare_cached(
+            "SELECT id, ticket_id, file_name, content_type, size_bytes, upstream_id, created_at \
+                 FROM attachments WHERE ticket_id = ? ORDER BY id",
+        )?
+        .query_map([id], |r| {
+            Ok(Attachment {
+                id: r.get(0)?,
+                ticket_id: r.get(1)?,
+                file_name: r.get(2)?,
+                content_type: r.get(3)?,
+                size_bytes: r.get(4)?,
+                upstream_id: r.get(5)?,
+                created_at: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let pending_ops: i64 = c.query_row(
+        "SELECT count(*) FROM outbox WHERE ticket_id = ? AND status != 'done'",
+        [id],
+        |r| r.get(0),
+    )?;
+    let tags_local = tags_stay_local(c, &ticket.source)?;
+    Ok(TicketDetail {
+        ticket,
+        comments,
+        links,
+        attachments,
+        pending_ops,
+        tags_local,
+    })
+}
+
 fn next_local_key(tx: &Transaction<'_>) -> Result<String> {
     let n: i64 = tx.query_row(
         "INSERT INTO local_keys (prefix, next) VALUES ('CB', 2) \
@@ -243,62 +311,7 @@ pub struct Actor<'a> {
 
 impl Store {
     pub fn ticket(&self, id: TicketId) -> Result<TicketDetail> {
-        self.read(|c| {
-            let ticket = load_ticket(c, id)?.ok_or_else(|| StoreError::TicketNotFound(id.to_string()))?;
-            let comments = c
-                .prepare_cached(
-                    "SELECT id, ticket_id, visibility, author, body, created_at, upstream_id \
-                     FROM comments WHERE ticket_id = ? ORDER BY created_at, id",
-                )?
-                .query_map([id], |r| {
-                    Ok(Comment {
-                        id: r.get(0)?,
-                        ticket_id: r.get(1)?,
-                        visibility: parse_text(r, 2)?,
-                        author: r.get(3)?,
-                        body: r.get(4)?,
-                        created_at: r.get(5)?,
-                        upstream_id: r.get(6)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let links = c
-                .prepare_cached("SELECT id, ticket_id, kind, target, title FROM links WHERE ticket_id = ? ORDER BY id")?
-                .query_map([id], |r| {
-                    Ok(Link {
-                        id: r.get(0)?,
-                        ticket_id: r.get(1)?,
-                        kind: parse_text::<LinkKind>(r, 2)?,
-                        target: r.get(3)?,
-                        title: r.get(4)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let attachments = c
-                .prepare_cached(
-                    "SELECT id, ticket_id, file_name, content_type, size_bytes, upstream_id, created_at \
-                     FROM attachments WHERE ticket_id = ? ORDER BY id",
-                )?
-                .query_map([id], |r| {
-                    Ok(Attachment {
-                        id: r.get(0)?,
-                        ticket_id: r.get(1)?,
-                        file_name: r.get(2)?,
-                        content_type: r.get(3)?,
-                        size_bytes: r.get(4)?,
-                        upstream_id: r.get(5)?,
-                        created_at: r.get(6)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let pending_ops: i64 = c.query_row(
-                "SELECT count(*) FROM outbox WHERE ticket_id = ? AND status != 'done'",
-                [id],
-                |r| r.get(0),
-            )?;
-            let tags_local = tags_stay_local(c, &ticket.source)?;
-            Ok(TicketDetail { ticket, comments, links, attachments, pending_ops, tags_local })
-        })
+        self.read(|c| load_detail(c, id))
     }
 
     /// Finds a ticket by its display key (`CB-12`, `INC0010001`) or, failing that, by numeric id.

@@ -44,7 +44,8 @@ impl StoreAccess for Store {
 }
 
 /// Receives knowledge-base articles (the façade feeds them to the search index). The stream's
-/// cursor moves only after this returned `Ok`.
+/// cursor moves only after this returned `Ok`. Called only for a page that has articles (live
+/// or retired): an empty page moves the cursor without it.
 pub trait ArticleSink: Send + Sync + 'static {
     fn store_articles(&self, connection_id: i64, articles: &[RemoteArticle]) -> Result<(), String>;
 
@@ -395,14 +396,14 @@ impl SyncEngine {
             .db(move |s| {
                 Ok((
                     s.sync_cursor(conn, &stream)?,
-                    s.synced_ticket_count(conn, &stream)?,
+                    s.mirrors_tickets(conn, &stream)?,
                 ))
             })
             .await?;
         let mut cursor = stored.map(Cursor);
         // A first pull into an empty mirror sees every upstream id: when it completes, it counts
         // as a sweep (as of when it started), so the next syncs need not list every id again.
-        let first_pull = (cursor.is_none() && mirrored == 0).then(|| self.now());
+        let first_pull = (cursor.is_none() && !mirrored).then(|| self.now());
         let mut pages = 0u64;
         let mut tickets = 0u64;
         loop {
@@ -553,7 +554,11 @@ impl SyncEngine {
                     return Ok(());
                 }
             };
-            let stored = {
+            // An empty page (an instance without articles, or nothing new) has nothing for the
+            // sink: calling it would open the knowledge base for nothing.
+            let stored = if page.articles.is_empty() {
+                Ok(())
+            } else {
                 let (sink, articles) = (Arc::clone(&sink), page.articles.clone());
                 tokio::task::spawn_blocking(move || sink.store_articles(conn, &articles))
                     .await
