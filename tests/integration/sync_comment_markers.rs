@@ -297,7 +297,7 @@ impl Env {
                     Who::Colleague => "bo.other",
                 };
                 let element = if public { "comments" } else { "work_notes" };
-                f.comment_as(&self.upstream, user, element, body);
+                f.comment_as(&self.upstream, element, body, user);
             }
             Fake::Jira(f) => {
                 let author = match who {
@@ -460,7 +460,11 @@ async fn a_reply_dropped_before_the_upstream_stored_it_is_posted_on_retry() {
         let r = e.sync().await;
         ok(&r, v);
         assert_eq!(e.faults().fired().len(), 1, "{v:?}");
-        assert_eq!(e.upstream_count(reply), 1, "{v:?}: not found, so sent again");
+        assert_eq!(
+            e.upstream_count(reply),
+            1,
+            "{v:?}: not found, so sent again"
+        );
         e.assert_no_marker_upstream();
         ok(&e.sync().await, v);
         assert_eq!(e.local_count(reply), (1, 1), "{v:?}");
@@ -520,7 +524,11 @@ async fn a_pull_while_the_outcome_is_unknown_does_not_show_the_reply_twice() {
         assert_eq!(e.upstream_count(reply), 1, "{v:?}");
         // The pull of that sync saw it and left it to the push; the colleague's comment came.
         assert_eq!(e.local_count(reply), (1, 0), "{v:?}: not shown twice");
-        assert_eq!(e.local_count("Customer called again."), (1, 1), "{v:?}: {r:?}");
+        assert_eq!(
+            e.local_count("Customer called again."),
+            (1, 1),
+            "{v:?}: {r:?}"
+        );
         let r = e.sync().await;
         ok(&r, v);
         assert_eq!(e.upstream_count(reply), 1, "{v:?}: found, not sent again");
@@ -595,7 +603,11 @@ async fn an_identical_comment_already_upstream_is_not_taken_for_ours() {
         e.fail_writes(Fault::DropBeforeCommit, 1);
         let r = e.sync().await;
         ok(&r, v);
-        assert_eq!(e.upstream_count(text), 2, "{v:?}: the operation's own was posted");
+        assert_eq!(
+            e.upstream_count(text),
+            2,
+            "{v:?}: the operation's own was posted"
+        );
         ok(&e.sync().await, v);
         assert_eq!(e.local_count(text), (2, 2), "{v:?}");
         e.assert_no_marker_upstream();
