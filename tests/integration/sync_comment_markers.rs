@@ -658,3 +658,22 @@ async fn marker_lines_of_earlier_versions_are_hidden_and_still_recognized() {
         assert!(e.outbox_settled(), "{v:?}");
     }
 }
+
+/// An account without read access to `sys_journal_field` gets `200 {"result": []}` there. A
+/// comment whose PATCH was answered is stored: it is never sent again because its entry cannot
+/// be read back (before, every sync posted it up to five more times).
+#[tokio::test]
+async fn servicenow_a_stored_comment_is_not_sent_again_when_the_journal_cannot_be_read() {
+    let e = Env::new(V::Sn).await;
+    let Fake::Sn(f) = &e.fake else { unreachable!() };
+    f.with_state(|s| s.journal_readable = false);
+    let reply = "We have ordered a new dock.";
+    e.comment(Visibility::Public, reply);
+    for _ in 0..3 {
+        ok(&e.sync().await, e.v);
+    }
+    assert_eq!(e.upstream_count(reply), 1);
+    assert!(e.outbox_settled());
+    assert_eq!(e.local_count(reply), (1, 1));
+    e.assert_no_marker_upstream();
+}

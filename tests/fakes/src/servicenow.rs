@@ -101,6 +101,10 @@ pub struct State {
     /// Answer dot-walked names in `sysparm_fields` (`false`: an instance that ignores them as
     /// unknown fields, to exercise the connector's fallback).
     pub dot_walk: bool,
+    /// `false`: the signed-in user has no read ACL on `sys_journal_field`, which the Table API
+    /// answers with `200 {"result": []}`, not an error (rapid7/insightconnect-plugins#4064).
+    /// Writes to the journal fields still land.
+    pub journal_readable: bool,
     next_directory_id: u64,
 }
 
@@ -474,6 +478,7 @@ fn new_state() -> State {
         max_limit: 10_000,
         index: Index::default(),
         dot_walk: true,
+        journal_readable: true,
         next_directory_id: 0,
     };
     for (user_name, name) in USERS {
@@ -967,6 +972,9 @@ impl SnHandler {
             query = query.replace("javascript:gs.getUserID()", &me);
         }
         let (conds, order) = parse_query(&query);
+        if table == "sys_journal_field" && !s.journal_readable {
+            return Response::json(200, &json!({ "result": [] })).with_header("X-Total-Count", "0");
+        }
         let limit: usize = match req.param("sysparm_limit").map(str::parse) {
             None => 10_000,
             Some(Ok(n)) => n,

@@ -349,6 +349,58 @@ impl ServiceNow {
         })
     }
 
+    /// The entry of a comment whose PATCH was answered 2xx (it is stored): [`Self::pick_ours`];
+    /// failing that, the only new entry by this account in that journal field (the instance
+    /// stored the text otherwise than it was sent). Failing both (the account cannot read
+    /// `sys_journal_field`: an ACL answers an empty list), it is still stored, so the operation
+    /// must not be sent again: the comment is linked to a placeholder id and a warning logged
+    /// (if the entry becomes readable, a pull shows it beside the local one, never twice
+    /// upstream).
+    fn landed_entry(
+        entries: Vec<RemoteComment>,
+        c: &NewComment,
+        me: Option<&str>,
+        key: &str,
+    ) -> RemoteComment {
+        let ours = |mut e: RemoteComment| {
+            e.marker = Some(c.marker.clone());
+            e
+        };
+        let before = baseline_ids(c.baseline.as_ref());
+        let fresh: Vec<&RemoteComment> = entries
+            .iter()
+            .filter(|e| {
+                e.marker.is_none()
+                    && me.is_some_and(|m| e.author.eq_ignore_ascii_case(m))
+                    && !before.contains(&e.upstream_id)
+                    && !c.known.contains(&e.upstream_id)
+            })
+            .collect();
+        let only = (fresh.len() == 1).then(|| fresh[0].clone());
+        if let Some(found) = Self::pick_ours(entries.clone(), c, me) {
+            return ours(found);
+        }
+        if let Some(found) = only {
+            tracing::warn!(
+                ticket = key,
+                "the instance stored the comment's text otherwise than it was sent; linked to the only new entry"
+            );
+            return ours(found);
+        }
+        tracing::warn!(
+            ticket = key,
+            "the comment was stored but its journal entry cannot be read back (sys_journal_field access?); not sent again"
+        );
+        RemoteComment {
+            upstream_id: format!("{UNREAD_ENTRY_PREFIX}{}", c.marker),
+            visibility: c.visibility,
+            author: me.unwrap_or_default().to_owned(),
+            body: c.body.clone(),
+            created_at: 0,
+            marker: Some(c.marker.clone()),
+        }
+    }
+
     /// One page of a table ordered by `(sys_updated_on, sys_id)` from a cursor.
     async fn page(
         &self,
@@ -440,6 +492,9 @@ impl ServiceNow {
         Ok((rows, next, has_more))
     }
 }
+
+/// The id a comment is linked to when it was stored but its journal entry cannot be read.
+const UNREAD_ENTRY_PREFIX: &str = "unread-entry:";
 
 /// The journal field of a visibility: `comments` (customer-visible "additional comments") or
 /// `work_notes` (internal).
@@ -613,20 +668,18 @@ impl Connector for ServiceNow {
         // landed: whatever goes wrong reading it back (a 429, an expired token, a spoiled
         // answer) is an unknown outcome, so the retry looks for the entry instead of writing
         // the comment a second time.
-        self.find_comment(t, c)
-            .await
-            .map_err(|e| {
-                SyncError::UnknownOutcome(format!(
-                    "{}: the comment was accepted; reading it back failed: {e}",
-                    t.key
-                ))
-            })?
-            .ok_or_else(|| {
-                SyncError::UnknownOutcome(format!(
-                    "{}: the comment was accepted but is not in the journal yet",
-                    t.key
-                ))
-            })
+        let read_back = async {
+            let me = self.own_user_name().await?;
+            let entries = self.journal_entries(t, c.visibility).await?;
+            Ok::<_, SyncError>((me, entries))
+        };
+        let (me, entries) = read_back.await.map_err(|e| {
+            SyncError::UnknownOutcome(format!(
+                "{}: the comment was accepted; reading it back failed: {e}",
+                t.key
+            ))
+        })?;
+        Ok(Self::landed_entry(entries, c, me.as_deref(), &t.key))
     }
 
     async fn find_comment(
@@ -762,5 +815,115 @@ impl Connector for ServiceNow {
             has_more,
             skipped: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn entry(id: &str, author: &str, body: &str) -> RemoteComment {
+        let (body, marker) = crate::model::extract_marker(body);
+        RemoteComment {
+            upstream_id: id.into(),
+            visibility: Visibility::Public,
+            author: author.into(),
+            body,
+            created_at: 0,
+            marker,
+        }
+    }
+
+    fn op(body: &str, baseline: &[&str], known: &[&str]) -> NewComment {
+        NewComment {
+            baseline: Some(json!({ "entries": baseline })),
+            known: known.iter().map(|k| (*k).to_owned()).collect(),
+            ..NewComment::new(Visibility::Public, body, "ws-9")
+        }
+    }
+
+    fn pick(entries: &[RemoteComment], c: &NewComment, me: Option<&str>) -> Option<String> {
+        ServiceNow::pick_ours(entries.to_vec(), c, me).map(|e| e.upstream_id)
+    }
+
+    #[test]
+    fn an_entry_is_ours_by_author_text_and_being_new() {
+        let entries = vec![
+            entry("a", "casebook.agent", "Thanks"),
+            entry("b", "bo.other", "Thanks"),
+            entry("c", "Casebook.Agent", "Thanks\n"),
+            entry("d", "casebook.agent", "Thanks"),
+        ];
+        let me = Some("casebook.agent");
+        // Not in the baseline (there before the first send), not known, by this account (user
+        // names compare without case), the text as the instance may reformat it.
+        assert_eq!(
+            pick(&entries, &op("Thanks", &["a"], &[]), me).as_deref(),
+            Some("c")
+        );
+        assert_eq!(
+            pick(&entries, &op("Thanks", &["a"], &["c"]), me).as_deref(),
+            Some("d")
+        );
+        assert_eq!(
+            pick(&entries, &op("Thanks", &["a", "c", "d"], &[]), me),
+            None
+        );
+        assert_eq!(pick(&entries, &op("Thanks!", &[], &[]), me), None);
+        // Without the account's name, any author.
+        assert_eq!(
+            pick(&entries, &op("Thanks", &["a"], &[]), None).as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn marker_lines_of_earlier_versions_decide() {
+        let entries = vec![
+            entry("a", "casebook.agent", "Thanks\n\n[casebook-op:ws-8]"),
+            entry("b", "casebook.agent", "Thanks\n\n[casebook-op:ws-9]"),
+        ];
+        let c = op("Thanks", &[], &[]);
+        // Its own marker wins even where the baseline or the known ids would exclude it (an
+        // operation sent by an earlier version has neither).
+        assert_eq!(
+            pick(
+                &entries,
+                &op("Thanks", &["b"], &["b"]),
+                Some("casebook.agent")
+            )
+            .as_deref(),
+            Some("b")
+        );
+        // Another operation's marker is never ours.
+        assert_eq!(pick(&entries[..1], &c, Some("casebook.agent")), None);
+    }
+
+    #[test]
+    fn a_stored_comment_is_linked_even_when_its_entry_reads_back_otherwise() {
+        let me = Some("casebook.agent");
+        let c = op("Thanks", &["a"], &[]);
+        let landed = |entries: &[RemoteComment]| {
+            ServiceNow::landed_entry(entries.to_vec(), &c, me, "INC1").upstream_id
+        };
+        // The text stored otherwise: the only new entry by this account.
+        assert_eq!(
+            landed(&[
+                entry("a", "casebook.agent", "Thanks"),
+                entry("b", "casebook.agent", "Thanks (edited)")
+            ]),
+            "b"
+        );
+        // Nothing readable (a journal ACL): a placeholder, never "not sent".
+        assert_eq!(landed(&[]), "unread-entry:ws-9");
+        // Two candidates and no exact one: no guess.
+        assert_eq!(
+            landed(&[
+                entry("b", "casebook.agent", "x"),
+                entry("c", "casebook.agent", "y")
+            ]),
+            "unread-entry:ws-9"
+        );
     }
 }
