@@ -990,8 +990,8 @@ impl SyncEngine {
         Ok(OpEnd::Done)
     }
 
-    /// Reads one ticket and applies it like a pulled one (no cursor moves). Best effort: a
-    /// failure only means the next pull brings it.
+    /// Reads one ticket and applies it like a pulled one (no cursor moves). Best effort: if it
+    /// fails, a comment left aside shows when the ticket next changes upstream.
     async fn refresh_ticket(&self, tref: &TicketRef, report: &mut SyncReport) {
         let c = Arc::clone(&self.connector);
         let fetched = self
@@ -1014,7 +1014,7 @@ impl SyncEngine {
             }
             Err(e) => {
                 tracing::info!(connection = self.connection_id, ticket = %tref.key, error = %e,
-                    "reading the ticket again after settling a comment failed; the next pull brings it");
+                    "reading the ticket again after settling a comment failed; its next upstream change brings it");
             }
         }
     }
