@@ -27,7 +27,7 @@ use std::time::Duration;
 const EMAIL: &str = "ana@example.test";
 const TOKEN: &str = "jira-api-token-S3CRET-4242";
 const SEARCH: &str = "/rest/api/3/search/jql";
-const COMMENT: &str = "/rest/servicedeskapi/request/*/comment";
+const COMMENT: &str = "/rest/api/3/issue/*/comment";
 
 fn connection(base: &str) -> Connection {
     Connection {
@@ -254,54 +254,52 @@ async fn a_comment_whose_answer_was_lost_is_found_and_never_duplicated() {
     let (fake, c) = setup().await;
     let key = fake.seed(NewIssue::new("HD", "Mail bounces"));
     let r = tref(&key, &fake);
-    let note = NewComment {
-        visibility: Visibility::Internal,
-        body: "Checked MX records".into(),
-        marker: "ws1-op-17".into(),
-    };
+    let note = NewComment::new(Visibility::Internal, "Checked MX records", "ws1-op-17");
     // The upstream stores the comment, then the connection drops before the answer.
     fake.faults().once("POST", COMMENT, Fault::DropAfterCommit);
     let e = c.add_comment(&r, &note).await.unwrap_err();
     assert_eq!(e.kind(), "unknown_outcome", "{e}");
     // What the engine does next: look for the marker before writing again.
-    let found = c.find_comment(&r, "ws1-op-17").await.unwrap().unwrap();
+    let found = c.find_comment(&r, &note).await.unwrap().unwrap();
     assert_eq!(found.body, "Checked MX records");
     assert_eq!(found.visibility, Visibility::Internal);
-    assert_eq!(fake.comments_containing(&key, "ws1-op-17"), 1);
-    assert!(
-        !fake.issue(&key).unwrap().comments[0].public,
-        "an internal note"
+    assert_eq!(found.marker.as_deref(), Some("ws1-op-17"));
+    let stored = fake.comments(&key);
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].public, "an internal note");
+    assert_eq!(
+        stored[0].body, "Checked MX records",
+        "the text is the agent's only"
+    );
+    assert_eq!(
+        stored[0].properties["casebook.op"],
+        json!({ "marker": "ws1-op-17" }),
+        "the marker is a comment property"
     );
 
     // Dropped before the upstream committed: not found, so the retry writes it exactly once.
-    let reply = NewComment {
-        visibility: Visibility::Public,
-        body: "We are on it".into(),
-        marker: "ws1-op-18".into(),
-    };
+    let reply = NewComment::new(Visibility::Public, "We are on it", "ws1-op-18");
     fake.faults().once("POST", COMMENT, Fault::DropBeforeCommit);
     assert_eq!(
         c.add_comment(&r, &reply).await.unwrap_err().kind(),
         "unknown_outcome"
     );
-    assert!(c.find_comment(&r, "ws1-op-18").await.unwrap().is_none());
+    assert!(c.find_comment(&r, &reply).await.unwrap().is_none());
     let added = c.add_comment(&r, &reply).await.unwrap();
     assert_eq!(added.marker.as_deref(), Some("ws1-op-18"));
-    assert_eq!(fake.comments_containing(&key, "ws1-op-18"), 1);
+    assert_eq!(added.visibility, Visibility::Public);
+    assert_eq!(fake.comments_containing(&key, "We are on it"), 1);
     // A slow answer past the client's timeout: also unknown, also found.
     fake.faults()
         .once("POST", COMMENT, Fault::Slow(Duration::from_secs(12)));
-    let late = NewComment {
-        visibility: Visibility::Public,
-        body: "Late".into(),
-        marker: "ws1-op-19".into(),
-    };
+    let late = NewComment::new(Visibility::Public, "Late", "ws1-op-19");
     assert_eq!(
         c.add_comment(&r, &late).await.unwrap_err().kind(),
         "unknown_outcome"
     );
-    assert!(c.find_comment(&r, "ws1-op-19").await.unwrap().is_some());
-    assert_eq!(fake.comments_containing(&key, "ws1-op-19"), 1);
+    assert!(c.find_comment(&r, &late).await.unwrap().is_some());
+    assert_eq!(fake.comments_containing(&key, "Late"), 1);
+    assert_eq!(fake.comments_containing(&key, "casebook-op"), 0);
 }
 
 #[tokio::test]

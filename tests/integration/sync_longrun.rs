@@ -27,9 +27,14 @@
 //! inbox empty. Then a **fresh workspace** pulls the three upstreams from scratch: its view of each
 //! ticket is the upstream state mapped by the same connectors ("final"). The checks:
 //!
-//! 1. **Exactly once.** Every local comment carries a unique marker text; each upstream ticket holds
-//!    exactly one comment with it (count 0 = lost, more than 1 = duplicate). Every "another agent"
-//!    comment appears exactly once locally.
+//! 1. **Exactly once, nothing visible.** Most local comments carry a unique text; each upstream
+//!    ticket holds exactly one comment with it (count 0 = lost, more than 1 = duplicate). Others
+//!    repeat one of a few fixed texts ("Thanks, checking now."), which colleagues post too: per
+//!    ticket and text, the upstream holds exactly as many comments with that exact text as were
+//!    written here and there, and so does the workspace (the idempotency lookup must neither
+//!    take another operation's or a colleague's comment for its own nor post twice). No comment
+//!    upstream contains a `casebook-op` marker. Every "another agent" comment appears exactly
+//!    once locally.
 //! 2. **Nothing stuck.** The outbox holds no operation that is not done; the inbox is empty.
 //! 3. **Convergence.** For every synced ticket, title, state, priority, assignee and tags in the
 //!    workspace equal the fresh pull's, and so does the number of comments.
@@ -48,7 +53,10 @@
 //! edit of the same field waited behind it pushed the older value last: "my last edit … lost";
 //! fixed in the store, with the two deterministic tests at the end of this file), and an early
 //! version whose comment markers were prefixes of one another ("…-2" in "…-205") counted
-//! duplicates in check 1. Breaking the engine's marker lookup on purpose was not tried.
+//! duplicates in check 1. Breaking the comment lookup on purpose (2026-11-24): a lookup that
+//! never finds anything gave "duplicates = 13"; a ServiceNow lookup that ignores the baseline and
+//! the comments the workspace already has linked several operations with the same text to one
+//! entry ("locally 7", upstream 4, 7 tickets diverged).
 
 use casebook_api::connections::NewConnectionInput;
 use casebook_api::dto::{AddCommentInput, UpdateTicketInput};
@@ -577,14 +585,40 @@ struct Run {
     /// (ticket, marker text) of every local comment.
     local_comments: Vec<(usize, String)>,
     remote_comments: Vec<(usize, String)>,
+    /// (ticket, one of [`REPEATED`]) → (written here, written by a colleague).
+    repeated: BTreeMap<(usize, &'static str), (u64, u64)>,
     counts: Counts,
     next_marker: u64,
 }
+
+/// Comment texts written more than once, here and by colleagues, with their visibility (public).
+const REPEATED: [(&str, bool); 2] = [
+    ("Thanks, checking now.", true),
+    ("Restarted the service.", false),
+];
 
 impl Run {
     async fn local_edit(&mut self) {
         let i = self.rng.below(self.tickets.len() as u64) as usize;
         let t = self.tickets[i].clone();
+        if self.rng.chance(25) && self.rng.chance(30) {
+            let (text, public) = *self.rng.pick(&REPEATED);
+            self.cb
+                .add_comment(AddCommentInput {
+                    ticket_id: t.local,
+                    body: text.to_owned(),
+                    visibility: if public {
+                        Visibility::Public
+                    } else {
+                        Visibility::Internal
+                    },
+                })
+                .await
+                .unwrap();
+            self.repeated.entry((i, text)).or_default().0 += 1;
+            self.counts.local_comments += 1;
+            return;
+        }
         if self.rng.chance(25) {
             self.next_marker += 1;
             let marker = format!("lr{}-mine-{:06}", self.seed, self.next_marker);
@@ -667,6 +701,24 @@ impl Run {
     fn remote_edit(&mut self) {
         let i = self.rng.below(self.tickets.len() as u64) as usize;
         let t = self.tickets[i].clone();
+        if self.rng.chance(25) && self.rng.chance(20) {
+            let (text, public) = *self.rng.pick(&REPEATED);
+            match t.vendor {
+                V::Sn => self.fakes.sn.comment_as_other(
+                    &t.upstream,
+                    if public { "comments" } else { "work_notes" },
+                    text,
+                ),
+                V::Jira => self.fakes.jira.comment_as_other(&t.upstream, text, public),
+                V::Zd => self
+                    .fakes
+                    .zd
+                    .comment_as_other(t.upstream.parse().unwrap(), text, public),
+            }
+            self.repeated.entry((i, text)).or_default().1 += 1;
+            self.counts.remote_comments += 1;
+            return;
+        }
         if self.rng.chance(25) {
             self.next_marker += 1;
             let marker = format!("lr{}-theirs-{:06}", self.seed, self.next_marker);
@@ -840,7 +892,7 @@ impl Run {
                 V::Jira => *self.rng.pick(&[
                     ("PUT", "/rest/api/3/issue/*"),
                     ("POST", "/rest/api/3/issue/*/transitions"),
-                    ("POST", "/rest/servicedeskapi/request/*/comment"),
+                    ("POST", "/rest/api/3/issue/*/comment"),
                 ]),
                 V::Zd => ("PUT", "/api/v2/tickets/*"),
             }
@@ -963,6 +1015,30 @@ fn update_bases(cb: &Casebook) -> Vec<(i64, String, Value)> {
 }
 
 /// The bodies of the upstream comments of `t` that contain `needle` (diagnostics).
+/// Every comment text of an upstream ticket, as a reader of it sees them.
+fn upstream_bodies(f: &Fakes, t: &T) -> Vec<String> {
+    match t.vendor {
+        V::Sn => {
+            f.sn.journal_of(&t.upstream)
+                .into_iter()
+                .map(|(_, value, _)| value)
+                .collect()
+        }
+        V::Jira => f
+            .jira
+            .comments(&t.upstream)
+            .into_iter()
+            .map(|c| c.body)
+            .collect(),
+        V::Zd => {
+            f.zd.comments(t.upstream.parse().unwrap())
+                .into_iter()
+                .map(|c| c.body)
+                .collect()
+        }
+    }
+}
+
 fn upstream_comments(f: &Fakes, t: &T, needle: &str) -> Vec<String> {
     match t.vendor {
         V::Sn => f.sn.with_state(|s| {
@@ -1108,6 +1184,7 @@ async fn randomized_long_run_with_faults_and_sigkill_restarts() {
         ledger: BTreeMap::new(),
         local_comments: Vec::new(),
         remote_comments: Vec::new(),
+        repeated: BTreeMap::new(),
         counts: Counts::default(),
         next_marker: 0,
     };
@@ -1247,6 +1324,46 @@ async fn randomized_long_run_with_faults_and_sigkill_restarts() {
             ));
         }
     }
+    // Repeated texts: as many upstream and locally as were written, here and by colleagues.
+    let mut repeated_problems = Vec::new();
+    for ((i, text), (here, there)) in &run.repeated {
+        let t = &run.tickets[*i];
+        let want = (here + there) as usize;
+        let up = upstream_bodies(&run.fakes, t)
+            .iter()
+            .filter(|b| b.as_str() == *text)
+            .count();
+        let local = cb
+            .store()
+            .ticket(t.local)
+            .unwrap()
+            .comments
+            .iter()
+            .filter(|c| c.body == *text)
+            .count();
+        if up < want {
+            lost_comments += (want - up) as u64;
+        } else if up > want {
+            duplicates += (up - want) as u64;
+        }
+        if up != want || local != want {
+            repeated_problems.push(format!(
+                "{:?} {} {text:?}: written {here} here + {there} by a colleague, upstream {up}, locally {local}; outbox {:?}",
+                t.vendor,
+                t.upstream,
+                outbox_rows_with(&cb, text)
+            ));
+        }
+    }
+    // Nothing a reader of a ticket sees carries a marker.
+    let mut visible_markers = Vec::new();
+    for t in &run.tickets {
+        for b in upstream_bodies(&run.fakes, t) {
+            if b.contains("casebook-op") {
+                visible_markers.push(format!("{:?} {}: {b:?}", t.vendor, t.upstream));
+            }
+        }
+    }
     // Their comments arrived once each.
     let mut remote_comment_problems = Vec::new();
     for (i, marker) in &run.remote_comments {
@@ -1355,6 +1472,7 @@ async fn randomized_long_run_with_faults_and_sigkill_restarts() {
          faults {} planned / {faults_fired} fired, restarts {} (killed while pushing {}, pulling {}, \
          other {}), conflicts {} (kept mine {resolved_mine}, took theirs {resolved_theirs}), \
          operations retried at the end {retried_at_end}, theirs == base {aba}, \
+         repeated-text comments {} here + {} by colleagues, \
          duplicates = {duplicates}, lost = {}, overwritten = {overwritten}, diverged = {}",
         c.local_edits,
         c.noop_edits,
@@ -1367,6 +1485,8 @@ async fn randomized_long_run_with_faults_and_sigkill_restarts() {
         c.killed_pulling,
         c.killed_other,
         conflicts.len(),
+        run.repeated.values().map(|r| r.0).sum::<u64>(),
+        run.repeated.values().map(|r| r.1).sum::<u64>(),
         lost_comments + lost_edits,
         diverged.len(),
     );
@@ -1380,6 +1500,14 @@ async fn randomized_long_run_with_faults_and_sigkill_restarts() {
     assert!(
         open_conflicts.is_empty(),
         "conflicts left open: {open_conflicts:?}"
+    );
+    assert!(
+        visible_markers.is_empty(),
+        "markers visible upstream: {visible_markers:?}"
+    );
+    assert!(
+        repeated_problems.is_empty(),
+        "repeated texts: {repeated_problems:?}"
     );
     assert_eq!(duplicates, 0, "duplicate comments upstream");
     assert_eq!(lost_comments, 0, "local comments never upstream");

@@ -616,11 +616,11 @@ async fn after_a_restart_an_operation_left_in_flight_is_checked_upstream_before_
     e.connector
         .add_comment(
             &tref,
-            &casebook_sync::model::NewComment {
-                visibility: Visibility::Public,
-                body: "Replaced the reader.".into(),
-                marker,
-            },
+            &casebook_sync::model::NewComment::new(
+                Visibility::Public,
+                "Replaced the reader.",
+                &marker,
+            ),
         )
         .await
         .unwrap();

@@ -214,38 +214,43 @@ async fn safe_update_conflicts_are_reported_as_moved_and_write_nothing() {
 async fn comments_are_written_exactly_once_across_lost_answers() {
     let (fake, c) = setup(ZendeskExport::Incremental).await;
     let id = fake.seed(NewTicket::new("VPN", "Drops hourly"));
-    let note = NewComment {
-        visibility: Visibility::Internal,
-        body: "Escalated to network team".into(),
-        marker: "ws2-op-5".into(),
-    };
+    let note = NewComment::new(
+        Visibility::Internal,
+        "Escalated to network team",
+        "ws2-op-5",
+    );
     fake.faults().once("PUT", TICKET, Fault::DropAfterCommit);
     let e = c.add_comment(&tref(id), &note).await.unwrap_err();
     assert_eq!(e.kind(), "unknown_outcome", "{e}");
-    let found = c
-        .find_comment(&tref(id), "ws2-op-5")
-        .await
-        .unwrap()
-        .unwrap();
+    let found = c.find_comment(&tref(id), &note).await.unwrap().unwrap();
     assert_eq!(found.visibility, Visibility::Internal);
     assert_eq!(found.body, "Escalated to network team");
-    assert_eq!(fake.comments_containing(id, "ws2-op-5"), 1);
-    // The comment went without safe_update (comments never conflict) and with `public`.
+    assert_eq!(found.marker.as_deref(), Some("ws2-op-5"));
+    assert_eq!(fake.comments_containing(id, "Escalated to network team"), 1);
+    // The comment went without safe_update (comments never conflict), with `public`, and with
+    // the marker in the update's metadata only.
     let put = &fake.requests().matching("PUT", TICKET)[0];
     let body: serde_json::Value = serde_json::from_str(&put.body).unwrap();
     assert!(body["ticket"].get("safe_update").is_none());
     assert_eq!(body["ticket"]["comment"]["public"], false);
+    assert_eq!(
+        body["ticket"]["comment"]["body"],
+        "Escalated to network team"
+    );
+    assert_eq!(
+        body["ticket"]["metadata"],
+        json!({ "casebook_op": "ws2-op-5" })
+    );
 
     // A public reply that goes through returns the stored comment.
-    let reply = NewComment {
-        visibility: Visibility::Public,
-        body: "Fixed, please confirm".into(),
-        marker: "ws2-op-6".into(),
-    };
+    let reply = NewComment::new(Visibility::Public, "Fixed, please confirm", "ws2-op-6");
     let added = c.add_comment(&tref(id), &reply).await.unwrap();
     assert_eq!(added.marker.as_deref(), Some("ws2-op-6"));
     assert_eq!(added.visibility, Visibility::Public);
-    assert!(fake.ticket(id).unwrap().comments.last().unwrap().public);
+    let last = fake.ticket(id).unwrap().comments.last().unwrap().clone();
+    assert!(last.public);
+    assert_eq!(last.body, "Fixed, please confirm");
+    assert_eq!(fake.comments_containing(id, "casebook-op"), 0);
 }
 
 #[tokio::test]

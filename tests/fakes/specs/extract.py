@@ -23,6 +23,9 @@ OPS = {
         ("get", "/rest/api/3/myself", "200"),
         ("post", "/rest/api/3/issue/{issueIdOrKey}/attachments", "200"),
         ("get", "/rest/api/3/user/assignable/search", "200"),
+        ("get", "/rest/api/3/issue/{issueIdOrKey}/comment", "200"),
+        ("post", "/rest/api/3/issue/{issueIdOrKey}/comment", "201"),
+        ("post", "/rest/api/3/comment/list", "200"),
     ]),
     "jsm.json": ("jsm.v3.json", [
         ("get", "/rest/servicedeskapi/request/{issueIdOrKey}/comment", "200"),
@@ -41,6 +44,7 @@ OPS = {
         ("get", "/api/v2/users/show_many", "200"),
         ("get", "/api/v2/users/search", "200"),
         ("get", "/api/v2/groups", "200"),
+        ("get", "/api/v2/tickets/{ticket_id}/audits", "200"),
     ]),
     # A community-written sketch (API Evangelist), not ServiceNow's: see README.md for the two
     # places where it contradicts the real Table API and how the test treats them.

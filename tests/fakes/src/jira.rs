@@ -12,7 +12,11 @@
 //! - Timestamps as Jira writes them: `2024-03-01T20:00:01.234+1100` (ms, offset without colon),
 //!   in the account's zone (fixed `+11:00` by default).
 //! - `PUT /rest/api/3/issue/{key}` (status changes are ignored there), transitions, create with
-//!   `properties`, `servicedeskapi` comments (public / internal), the request SLA, 404 and 400
+//!   `properties`, `servicedeskapi` comments (public / internal), platform comments
+//!   (`GET|POST /rest/api/3/issue/{key}/comment`: ADF bodies, comment entity `properties` stored
+//!   with the comment and the `sd.public.comment` property `{"internal": true}` making it an
+//!   internal note, as JSM does; `POST /rest/api/3/comment/list` with `expand=properties`
+//!   answering the properties), the request SLA, 404 and 400
 //!   bodies `{"errorMessages":[...],"errors":{...}}`, 401 for a missing or rejected token, 429
 //!   with `Retry-After` and the `X-RateLimit-*` / `RateLimit-Reason` headers.
 //! - `POST /rest/api/3/issue/{key}/attachments`: multipart/form-data `file` parts, refused with
@@ -120,6 +124,9 @@ pub struct Comment {
     pub public: bool,
     pub author: String,
     pub created: i64,
+    /// Comment entity properties (key → value), set when the comment was created through the
+    /// platform API. Never part of what the customer sees.
+    pub properties: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -196,6 +203,33 @@ impl State {
         self.issues
             .iter()
             .find(|i| i.key == key_or_id || i.id.to_string() == key_or_id)
+    }
+
+    /// Adds a comment to an issue (bumps `updated`); `None` when there is no such issue.
+    fn add_comment(
+        &mut self,
+        key: &str,
+        body: &str,
+        public: bool,
+        author: &str,
+        properties: BTreeMap<String, Value>,
+    ) -> Option<(Issue, Comment)> {
+        self.issue(key)?;
+        let now = self.tick();
+        let id = self.next_comment;
+        self.next_comment += 1;
+        let c = Comment {
+            id,
+            body: body.to_owned(),
+            public,
+            author: author.to_owned(),
+            created: now,
+            properties,
+        };
+        let i = self.issue_mut(key)?;
+        i.comments.push(c.clone());
+        i.updated = now;
+        Some((i.clone(), c))
     }
 }
 
@@ -330,22 +364,17 @@ impl JiraFake {
         lock(&self.state).users.push(user);
     }
 
-    /// Adds a comment by the given account (bumps `updated`).
+    /// Adds a comment by `author` (an account id; bumps `updated`), as if written in Jira.
     pub fn comment_as(&self, key: &str, author: &str, body: &str, public: bool) {
-        let mut s = lock(&self.state);
-        let now = s.tick();
-        let id = s.next_comment;
-        s.next_comment += 1;
-        if let Some(i) = s.issue_mut(key) {
-            i.comments.push(Comment {
-                id,
-                body: body.to_owned(),
-                public,
-                author: author.to_owned(),
-                created: now,
-            });
-            i.updated = now;
-        }
+        lock(&self.state).add_comment(key, body, public, author, BTreeMap::new());
+    }
+
+    /// The comments of an issue as stored (text exactly as shown to whoever may see them).
+    pub fn comments(&self, key: &str) -> Vec<Comment> {
+        lock(&self.state)
+            .issue(key)
+            .map(|i| i.comments.clone())
+            .unwrap_or_default()
     }
 
     /// Deletes an issue (it stops matching any JQL; reads answer 404).
@@ -679,6 +708,26 @@ fn priority_json(base: &str, name: &str) -> Value {
         .unwrap_or("3");
     json!({ "self": format!("{base}/rest/api/3/priority/{id}"), "id": id, "name": name,
             "iconUrl": format!("{base}/images/icons/priorities/{}.svg", name.to_ascii_lowercase()) })
+}
+
+/// A platform `Comment`; its `properties` only when asked for (`expand=properties`).
+fn platform_comment_with(
+    base: &str,
+    s: &State,
+    i: &Issue,
+    c: &Comment,
+    with_properties: bool,
+) -> Value {
+    let mut v = platform_comment(base, s, i, c);
+    if with_properties {
+        v["properties"] = Value::Array(
+            c.properties
+                .iter()
+                .map(|(k, v)| json!({ "key": k, "value": v }))
+                .collect(),
+        );
+    }
+    v
 }
 
 fn platform_comment(base: &str, s: &State, i: &Issue, c: &Comment) -> Value {
@@ -1624,26 +1673,116 @@ impl JiraHandler {
         };
         let public = b["public"].as_bool().unwrap_or(true);
         let mut s = lock(&self.state);
-        if s.issue(key).is_none() {
-            return not_found();
+        match s.add_comment(key, body, public, AGENT_ID, BTreeMap::new()) {
+            Some((i, c)) => Response::json(201, &self.sd_comment(&base, &s, &i, &c)),
+            None => not_found(),
         }
-        let now = s.tick();
-        let id = s.next_comment;
-        s.next_comment += 1;
-        let c = Comment {
-            id,
-            body: body.to_owned(),
-            public,
-            author: AGENT_ID.to_owned(),
-            created: now,
+    }
+
+    /// `POST /rest/api/3/issue/{key}/comment`: an ADF body, optional `properties`; the
+    /// `sd.public.comment` property `{"internal": true}` makes an internal note (`jsdPublic:
+    /// false`), anything else is public.
+    fn add_platform_comment(&self, key: &str, req: &Request) -> Response {
+        let base = lock(&self.base).clone();
+        let Ok(b) = req.json() else {
+            return err(400, "The request body is not valid JSON.");
         };
-        let Some(i) = s.issue_mut(key) else {
+        let text = adf_text(&b["body"]);
+        if text.trim().is_empty() {
+            return Response::json(
+                400,
+                &error_body(&[], json!({ "comment": "Comment body can not be empty!" })),
+            );
+        }
+        let mut properties = BTreeMap::new();
+        for p in b["properties"].as_array().into_iter().flatten() {
+            let Some(k) = p["key"].as_str().filter(|k| !k.is_empty()) else {
+                return err(400, "The property key cannot be empty.");
+            };
+            properties.insert(k.to_owned(), p["value"].clone());
+        }
+        let internal = properties
+            .get("sd.public.comment")
+            .is_some_and(|v| v["internal"] == json!(true));
+        let mut s = lock(&self.state);
+        match s.add_comment(key, &text, !internal, AGENT_ID, properties) {
+            Some((i, c)) => Response::json(201, &platform_comment(&base, &s, &i, &c)),
+            None => not_found(),
+        }
+    }
+
+    /// `GET /rest/api/3/issue/{key}/comment`: `PageOfComments`, `startAt` / `maxResults`
+    /// (default 100), `orderBy=created|-created`.
+    fn list_platform_comments(&self, key: &str, req: &Request) -> Response {
+        let base = lock(&self.base).clone();
+        let s = lock(&self.state);
+        let Some(i) = s.issue(key) else {
             return not_found();
         };
-        i.comments.push(c.clone());
-        i.updated = now;
-        let i = i.clone();
-        Response::json(201, &self.sd_comment(&base, &s, &i, &c))
+        let start: usize = req
+            .param("startAt")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let max: usize = req
+            .param("maxResults")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100)
+            .clamp(1, 5000);
+        let with_properties = req
+            .param("expand")
+            .is_some_and(|e| e.split(',').any(|x| x.trim() == "properties"));
+        let mut all: Vec<&Comment> = i.comments.iter().collect();
+        if req.param("orderBy") == Some("-created") {
+            all.reverse();
+        }
+        let page: Vec<Value> = all
+            .iter()
+            .skip(start)
+            .take(max)
+            .map(|c| platform_comment_with(&base, &s, i, c, with_properties))
+            .collect();
+        Response::json(
+            200,
+            &json!({ "startAt": start, "maxResults": max, "total": all.len(), "comments": page }),
+        )
+    }
+
+    /// `POST /rest/api/3/comment/list`: `{"ids": [...]}` (at most 1000) → `PageBeanComment` of
+    /// the comments that exist, `expand=properties` adds their properties.
+    fn comments_by_ids(&self, req: &Request) -> Response {
+        let base = lock(&self.base).clone();
+        let Ok(b) = req.json() else {
+            return err(400, "The request body is not valid JSON.");
+        };
+        let Some(ids) = b["ids"].as_array() else {
+            return Response::json(400, &error_body(&[], json!({ "ids": "ids is required" })));
+        };
+        if ids.len() > 1000 {
+            return err(400, "A maximum of 1000 IDs can be specified.");
+        }
+        let ids: Vec<u64> = ids.iter().filter_map(Value::as_u64).collect();
+        let with_properties = req
+            .param("expand")
+            .is_some_and(|e| e.split(',').any(|x| x.trim() == "properties"));
+        let start: usize = req
+            .param("startAt")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let s = lock(&self.state);
+        let found: Vec<Value> = s
+            .issues
+            .iter()
+            .flat_map(|i| i.comments.iter().map(move |c| (i, c)))
+            .filter(|(_, c)| ids.contains(&c.id))
+            .map(|(i, c)| platform_comment_with(&base, &s, i, c, with_properties))
+            .collect();
+        let max = 50usize;
+        let page: Vec<Value> = found.iter().skip(start).take(max).cloned().collect();
+        let last = start + page.len() >= found.len();
+        Response::json(
+            200,
+            &json!({ "startAt": start, "maxResults": max, "total": found.len(), "isLast": last, "values": page }),
+        )
     }
 
     fn sla(&self, key: &str) -> Response {
@@ -1748,6 +1887,13 @@ impl Handler for JiraHandler {
             ("POST", ["rest", "api", "3", "issue", key, "transitions"]) => {
                 self.do_transition(key, req)
             }
+            ("GET", ["rest", "api", "3", "issue", key, "comment"]) => {
+                self.list_platform_comments(key, req)
+            }
+            ("POST", ["rest", "api", "3", "issue", key, "comment"]) => {
+                self.add_platform_comment(key, req)
+            }
+            ("POST", ["rest", "api", "3", "comment", "list"]) => self.comments_by_ids(req),
             ("GET", ["rest", "servicedeskapi", "request", key, "comment"]) => {
                 self.list_comments(key, req)
             }

@@ -19,6 +19,9 @@
 //!   (the Table API does not resolve names without `sysparm_input_display_value`), so a name
 //!   written into a reference field is a dangling reference, as on a real instance. The
 //!   instance starts with a small directory ([`USERS`], [`GROUPS`]).
+//! - Whoever signs in is [`API_USER`]: every write through the API is attributed to it
+//!   (`sys_created_by` / `sys_updated_by`), and the dynamic filter `javascript:gs.getUserID()`
+//!   in an encoded query is its sys_id (as the instance evaluates it for the session user).
 
 use crate::faults::{FaultPlan, lock};
 use crate::server::{self, Handler, Request, RequestLog, Response, ServerHandle};
@@ -39,6 +42,9 @@ pub const USERS: [(&str, &str); 7] = [
     ("casebook.agent", "Casebook Agent"),
     ("kb.author", "Kim Author"),
 ];
+
+/// The user every API request acts as (the integration account of the tests).
+pub const API_USER: &str = "casebook.agent";
 
 /// The `sys_user_group` rows every fake instance starts with.
 pub const GROUPS: [&str; 3] = ["Service Desk", "Network", "Hardware"];
@@ -95,6 +101,10 @@ pub struct State {
     /// Answer dot-walked names in `sysparm_fields` (`false`: an instance that ignores them as
     /// unknown fields, to exercise the connector's fallback).
     pub dot_walk: bool,
+    /// `false`: the signed-in user has no read ACL on `sys_journal_field`, which the Table API
+    /// answers with `200 {"result": []}`, not an error (rapid7/insightconnect-plugins#4064).
+    /// Writes to the journal fields still land.
+    pub journal_readable: bool,
     next_directory_id: u64,
 }
 
@@ -468,6 +478,7 @@ fn new_state() -> State {
         max_limit: 10_000,
         index: Index::default(),
         dot_walk: true,
+        journal_readable: true,
         next_directory_id: 0,
     };
     for (user_name, name) in USERS {
@@ -675,7 +686,8 @@ impl ServiceNowFake {
     }
 
     /// Adds a journal entry (`comments` or `work_notes`) written by the user `by` (a user name,
-    /// as `sys_created_by` holds it).
+    /// as `sys_created_by` holds it; e.g. [`API_USER`] writing in the instance's UI) and
+    /// touches the record.
     pub fn comment_as(&self, sys_id: &str, element: &str, text: &str, by: &str) {
         let mut s = lock(&self.state);
         s.now += 1;
@@ -684,6 +696,23 @@ impl ServiceNowFake {
         if let Some(r) = s.find_mut("incident", sys_id) {
             touch(r, now, by);
         }
+    }
+
+    /// The journal entries of a record, oldest first: (element, value, sys_created_by), the
+    /// value exactly as a reader of the record sees it.
+    pub fn journal_of(&self, sys_id: &str) -> Vec<(String, String, String)> {
+        lock(&self.state)
+            .records
+            .iter()
+            .filter(|r| r.table == "sys_journal_field" && r.get("element_id") == sys_id)
+            .map(|r| {
+                (
+                    r.get("element").to_owned(),
+                    r.get("value").to_owned(),
+                    r.get("sys_created_by").to_owned(),
+                )
+            })
+            .collect()
     }
 
     pub fn delete(&self, sys_id: &str) {
@@ -937,7 +966,15 @@ fn known_incident_field(f: &str) -> bool {
 impl SnHandler {
     fn list(&self, req: &Request, table: &str) -> Response {
         let mut s = lock(&self.state);
-        let (conds, order) = parse_query(req.param("sysparm_query").unwrap_or(""));
+        let mut query = req.param("sysparm_query").unwrap_or("").to_owned();
+        if query.contains("javascript:gs.getUserID()") {
+            let me = s.user_id(API_USER).unwrap_or_default();
+            query = query.replace("javascript:gs.getUserID()", &me);
+        }
+        let (conds, order) = parse_query(&query);
+        if table == "sys_journal_field" && !s.journal_readable {
+            return Response::json(200, &json!({ "result": [] })).with_header("X-Total-Count", "0");
+        }
         let limit: usize = match req.param("sysparm_limit").map(str::parse) {
             None => 10_000,
             Some(Ok(n)) => n,
@@ -1028,7 +1065,7 @@ impl SnHandler {
             };
             if k == "comments" || k == "work_notes" {
                 if !text.is_empty() {
-                    journal(&mut s, sys_id, k, &text, "casebook.agent");
+                    journal(&mut s, sys_id, k, &text, API_USER);
                 }
             } else if !k.starts_with("sys_")
                 && let Some(r) = s.find_mut(table, sys_id)
@@ -1039,7 +1076,7 @@ impl SnHandler {
         let Some(r) = s.find_mut(table, sys_id) else {
             return not_found();
         };
-        touch(r, now, "casebook.agent");
+        touch(r, now, API_USER);
         let base = lock(&self.base).clone();
         let out = s
             .lookup(table, sys_id)
@@ -1071,7 +1108,7 @@ impl SnHandler {
                 m.insert(k, json!(text));
             }
         }
-        let id = insert(&mut s, table, m, "casebook.agent");
+        let id = insert(&mut s, table, m, API_USER);
         let base = lock(&self.base).clone();
         s.ensure_ids();
         let r = s

@@ -13,6 +13,11 @@
 //!   `ticket.comment` (`public: false` = internal note); `POST /api/v2/tickets.json` honours an
 //!   `Idempotency-Key` header for two hours (`x-idempotency-lookup: hit|miss`); `GET /api/v2/tickets.json?
 //!   external_id=`; `GET /api/v2/tickets/{id}/comments.json` with cursor pages.
+//! - Every change is an audit (`GET /api/v2/tickets/{id}/audits.json`, cursor pages or one
+//!   offset page): its events (`Create`, `Change`, `Comment`) and `metadata` (`system`, and
+//!   `custom` = the write-only `ticket.metadata` of the update that made it, as the spec's
+//!   "Setting Metadata" describes). A comment's `audit_id` names its audit; a comment's own
+//!   `metadata` carries only `system` (the spec: "System information ... and comment flags").
 //! - `GET /api/v2/help_center/incremental/articles.json?start_time=` (time-based, `end_time`,
 //!   `next_page`).
 //! - Timestamps `2024-03-01T09:00:00Z` (second precision); every answer carries `X-Rate-Limit`,
@@ -92,6 +97,19 @@ pub struct Comment {
     pub public: bool,
     pub author_id: u64,
     pub created_at: i64,
+    pub audit_id: u64,
+}
+
+/// One update of a ticket as Zendesk records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audit {
+    pub id: u64,
+    pub author_id: u64,
+    pub created_at: i64,
+    /// `Create`, `Change` and `Comment` events, as the API shows them.
+    pub events: Vec<Value>,
+    /// The update's `ticket.metadata` (`metadata.custom` of the audit), `{}` when none.
+    pub custom: Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +127,7 @@ pub struct Ticket {
     pub updated_at: i64,
     pub generated_timestamp: i64,
     pub comments: Vec<Comment>,
+    pub audits: Vec<Audit>,
     pub deleted: bool,
 }
 
@@ -136,6 +155,7 @@ pub struct State {
     pub article_page_size: usize,
     next_id: u64,
     next_comment: u64,
+    next_audit: u64,
     /// Idempotency-Key → (canonical request body, ticket id, when it was first used, seconds).
     idempotency: HashMap<String, (String, u64, i64)>,
     /// Requests left in the current rate-limit window (shown in the headers).
@@ -172,18 +192,66 @@ impl State {
         }
     }
 
-    fn add_comment(&mut self, id: u64, body: &str, public: bool, author: u64) {
+    /// Adds a comment made by the update recorded as `audit_id`; returns its `Comment` event.
+    fn add_comment(
+        &mut self,
+        id: u64,
+        body: &str,
+        public: bool,
+        author: u64,
+        audit_id: u64,
+    ) -> Option<Value> {
         let cid = self.next_comment;
         self.next_comment += 1;
         let now = self.now;
-        if let Some(t) = self.ticket_mut(id) {
-            t.comments.push(Comment {
-                id: cid,
-                body: body.to_owned(),
-                public,
+        let c = Comment {
+            id: cid,
+            body: body.to_owned(),
+            public,
+            author_id: author,
+            created_at: now,
+            audit_id,
+        };
+        let event = comment_event(&c);
+        self.ticket_mut(id)?.comments.push(c);
+        Some(event)
+    }
+
+    fn new_audit_id(&mut self) -> u64 {
+        self.next_audit += 1;
+        self.next_audit
+    }
+
+    /// Records an update of a ticket (at the current time).
+    fn record_audit(
+        &mut self,
+        id: u64,
+        audit_id: u64,
+        author: u64,
+        events: Vec<Value>,
+        custom: Value,
+    ) {
+        let now = self.now;
+        if let Some(t) = self.tickets.iter_mut().find(|t| t.id == id) {
+            t.audits.push(Audit {
+                id: audit_id,
                 author_id: author,
                 created_at: now,
+                events,
+                custom: if custom.is_object() {
+                    custom
+                } else {
+                    json!({})
+                },
             });
+        }
+    }
+
+    /// A comment by `author` as its own update.
+    fn comment_update(&mut self, id: u64, body: &str, public: bool, author: u64) {
+        let audit = self.new_audit_id();
+        if let Some(e) = self.add_comment(id, body, public, author, audit) {
+            self.record_audit(id, audit, author, vec![e], json!({}));
         }
     }
 }
@@ -232,6 +300,7 @@ pub async fn start() -> std::io::Result<ZendeskFake> {
         article_page_size: 1000,
         next_id: 1,
         next_comment: 5_000_001,
+        next_audit: 7_000_000,
         idempotency: HashMap::new(),
         remaining: 700,
         accepted_token: None,
@@ -321,12 +390,7 @@ impl ZendeskFake {
         id
     }
 
-    /// Adds a comment by the given user (moves `updated_at`).
-    pub fn comment_as(&self, id: u64, author: u64, body: &str, public: bool) {
-        let mut s = lock(&self.state);
-        s.touch(id);
-        s.add_comment(id, body, public, author);
-    }
+    /// Only this bearer token is accepted from now on.
     pub fn accept_only(&self, token: &str) {
         lock(&self.state).accepted_token = Some(token.to_owned());
     }
@@ -334,7 +398,7 @@ impl ZendeskFake {
     /// Creates a ticket as the requester; returns its id.
     pub fn seed(&self, new: NewTicket) -> u64 {
         let mut s = lock(&self.state);
-        create(&mut s, new, REQUESTER_ID, None, true)
+        create(&mut s, new, REQUESTER_ID, None, true, json!({}))
     }
 
     /// Changes a ticket as "another agent" (moves `updated_at`).
@@ -347,9 +411,20 @@ impl ZendeskFake {
     }
 
     pub fn comment_as_other(&self, id: u64, body: &str, public: bool) {
+        self.comment_as(id, OTHER_ID, body, public);
+    }
+
+    /// Adds a comment by `author` as its own update (moves `updated_at`), as if written in
+    /// Zendesk (no metadata).
+    pub fn comment_as(&self, id: u64, author: u64, body: &str, public: bool) {
         let mut s = lock(&self.state);
         s.touch(id);
-        s.add_comment(id, body, public, OTHER_ID);
+        s.comment_update(id, body, public, author);
+    }
+
+    /// The comments of a ticket as stored (the text exactly as the requester is sent it).
+    pub fn comments(&self, id: u64) -> Vec<Comment> {
+        self.ticket(id).map(|t| t.comments).unwrap_or_default()
     }
 
     /// Deletes a ticket (soft delete: the incremental export reports it as `deleted`).
@@ -421,10 +496,12 @@ fn create(
     requester: u64,
     external_id: Option<String>,
     public: bool,
+    custom: Value,
 ) -> u64 {
     let now = s.tick();
     let id = s.next_id;
     s.next_id += 1;
+    let (subject, status) = (new.subject.clone(), new.status.clone());
     s.tickets.push(Ticket {
         id,
         subject: new.subject,
@@ -439,9 +516,16 @@ fn create(
         updated_at: now,
         generated_timestamp: now,
         comments: Vec::new(),
+        audits: Vec::new(),
         deleted: false,
     });
-    s.add_comment(id, &new.description, public, requester);
+    let audit = s.new_audit_id();
+    let mut events = vec![
+        json!({ "id": audit * 10 + 1, "type": "Create", "field_name": "subject", "value": subject }),
+        json!({ "id": audit * 10 + 2, "type": "Create", "field_name": "status", "value": status }),
+    ];
+    events.extend(s.add_comment(id, &new.description, public, requester, audit));
+    s.record_audit(id, audit, requester, events, custom);
     id
 }
 
@@ -584,10 +668,40 @@ fn comment_json(c: &Comment) -> Value {
         "plain_body": c.body,
         "public": c.public,
         "attachments": [],
-        "audit_id": c.id + 1_000_000,
+        "audit_id": c.audit_id,
         "via": { "channel": "api", "source": { "from": {}, "to": {}, "rel": null } },
         "created_at": zd_time(c.created_at),
-        "metadata": { "system": {}, "custom": {} },
+        "metadata": { "system": { "client": "Casebook fake", "ip_address": "127.0.0.1" } },
+    })
+}
+
+/// A comment as an audit's `Comment` event (no time of its own: the audit's).
+fn comment_event(c: &Comment) -> Value {
+    json!({
+        "id": c.id,
+        "type": "Comment",
+        "author_id": c.author_id,
+        "body": c.body,
+        "html_body": format!("<div class=\"zd-comment\"><p>{}</p></div>", html_escape(&c.body)),
+        "plain_body": c.body,
+        "public": c.public,
+        "attachments": [],
+        "audit_id": c.audit_id,
+    })
+}
+
+fn audit_json(ticket_id: u64, a: &Audit) -> Value {
+    json!({
+        "id": a.id,
+        "ticket_id": ticket_id,
+        "created_at": zd_time(a.created_at),
+        "author_id": a.author_id,
+        "events": a.events,
+        "metadata": {
+            "custom": a.custom,
+            "system": { "client": "Casebook fake", "ip_address": "127.0.0.1" },
+        },
+        "via": { "channel": "api", "source": { "from": {}, "to": {}, "rel": null } },
     })
 }
 
@@ -896,7 +1010,10 @@ impl ZendeskHandler {
             return r;
         }
         s.touch(id);
+        let audit_id = s.new_audit_id();
+        let mut events = Vec::new();
         if let Some(tk) = s.ticket_mut(id) {
+            let before = tk.clone();
             if let Some(v) = t["subject"].as_str() {
                 tk.subject = v.to_owned();
             }
@@ -918,30 +1035,87 @@ impl ZendeskHandler {
                     .filter_map(|x| x.as_str().map(str::to_owned))
                     .collect();
             }
+            let changes = [
+                ("subject", json!(before.subject), json!(tk.subject)),
+                ("status", json!(before.status), json!(tk.status)),
+                ("priority", json!(before.priority), json!(tk.priority)),
+                (
+                    "assignee_id",
+                    json!(before.assignee_id),
+                    json!(tk.assignee_id),
+                ),
+                ("group_id", json!(before.group_id), json!(tk.group_id)),
+                ("tags", json!(before.tags), json!(tk.tags)),
+            ];
+            for (k, (field, from, to)) in changes.into_iter().enumerate() {
+                if from != to {
+                    events.push(json!({ "id": audit_id * 10 + k as u64, "type": "Change",
+                                        "field_name": field, "previous_value": from, "value": to }));
+                }
+            }
         }
-        let mut events = Vec::new();
         if let Some((body, public)) = comment {
             // An omitted `public` keeps the ticket's initial visibility.
             let public = public.unwrap_or(cur.comments.first().is_none_or(|c| c.public));
-            s.add_comment(id, &body, public, AGENT_ID);
-            if let Some(c) = s.ticket(id).and_then(|t| t.comments.last()) {
-                let mut e = comment_json(c);
-                if let Some(o) = e.as_object_mut() {
-                    o.remove("via");
-                    o.remove("created_at");
-                }
-                events.push(e);
-            }
+            events.extend(s.add_comment(id, &body, public, AGENT_ID, audit_id));
         }
+        // `ticket.metadata` is write-only: it becomes the audit's `metadata.custom`.
+        s.record_audit(id, audit_id, AGENT_ID, events, t["metadata"].clone());
         let Some(now) = s.ticket(id).cloned() else {
             return not_found();
+        };
+        let audit = now
+            .audits
+            .last()
+            .map(|a| audit_json(id, a))
+            .unwrap_or(Value::Null);
+        Response::json(
+            200,
+            &json!({ "ticket": ticket_json(&base, &now, false), "audit": audit }),
+        )
+    }
+
+    /// `GET /api/v2/tickets/{id}/audits`: cursor pages (`page[size]` ≤ 100, `page[after]`,
+    /// `meta` + `links`) or, without `page[size]`, one offset page (`count`, `next_page`).
+    fn audits(&self, id: u64, req: &Request) -> Response {
+        let base = self.base();
+        let s = lock(&self.state);
+        let Some(t) = s.ticket(id) else {
+            return not_found();
+        };
+        let Some(size) = req.param("page[size]") else {
+            return Response::json(
+                200,
+                &json!({
+                    "audits": t.audits.iter().map(|a| audit_json(id, a)).collect::<Vec<_>>(),
+                    "count": t.audits.len(), "next_page": null, "previous_page": null,
+                }),
+            );
+        };
+        let size = size.parse::<usize>().unwrap_or(100).clamp(1, 100);
+        let after: u64 = match req.param("page[after]") {
+            Some(c) => match decode_cursor(c) {
+                Some((_, aid)) => aid,
+                None => return error(400, "InvalidPaginationParameter", "page[after] is invalid"),
+            },
+            None => 0,
+        };
+        let rest: Vec<&Audit> = t.audits.iter().filter(|a| a.id > after).collect();
+        let page: Vec<&Audit> = rest.iter().take(size).copied().collect();
+        let has_more = rest.len() > page.len();
+        let after_cursor = page.last().map(|a| encode_cursor(a.created_at, a.id));
+        let next = match (&after_cursor, has_more) {
+            (Some(a), true) => json!(format!(
+                "{base}/api/v2/tickets/{id}/audits.json?page%5Bafter%5D={a}&page%5Bsize%5D={size}"
+            )),
+            _ => Value::Null,
         };
         Response::json(
             200,
             &json!({
-                "ticket": ticket_json(&base, &now, false),
-                "audit": { "id": s.now as u64, "ticket_id": id, "created_at": zd_time(s.now), "author_id": AGENT_ID,
-                           "events": events, "metadata": {}, "via": { "channel": "api" } },
+                "audits": page.iter().map(|a| audit_json(id, a)).collect::<Vec<_>>(),
+                "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": null },
+                "links": { "next": next, "prev": null },
             }),
         )
     }
@@ -1001,6 +1175,7 @@ impl ZendeskHandler {
             AGENT_ID,
             t["external_id"].as_str().map(str::to_owned),
             public,
+            t["metadata"].clone(),
         );
         if let Some(tk) = s.ticket_mut(id) {
             tk.assignee_id = t["assignee_id"].as_u64();
@@ -1374,6 +1549,10 @@ impl ZendeskHandler {
             },
             ("PUT", ["api", "v2", "tickets", t]) => match id(t) {
                 Some(i) => self.update(i, req),
+                None => not_found(),
+            },
+            ("GET", ["api", "v2", "tickets", t, "audits"]) => match id(t) {
+                Some(i) => self.audits(i, req),
                 None => not_found(),
             },
             ("GET", ["api", "v2", "tickets", t, "comments"]) => match id(t) {

@@ -311,6 +311,61 @@ async fn jira_answers_fit_the_platform_and_service_management_specs() {
         &with_files,
     );
 
+    // Platform comments: one created with comment properties (the marker Casebook keeps out of
+    // sight, and JSM's internal flag), the issue's comments listed, then read by id with their
+    // properties.
+    let (st, note) = send(
+        &c,
+        reqwest::Method::POST,
+        &format!("{base}/rest/api/3/issue/{key}/comment"),
+        BASIC,
+        json!({ "body": jira::adf("Checked the tunnel logs"),
+                "properties": [{ "key": "casebook.op", "value": { "marker": "ws-1" } },
+                               { "key": "sd.public.comment", "value": { "internal": true } }] }),
+    )
+    .await;
+    assert_eq!(st, 201, "{note}");
+    assert_eq!(note["jsdPublic"], false, "an internal note");
+    assert_fits(
+        &platform,
+        "POST /rest/api/3/issue/{issueIdOrKey}/comment 201",
+        &note,
+    );
+    let (st, listed) = get(
+        &c,
+        &format!("{base}/rest/api/3/issue/{key}/comment?startAt=0&maxResults=100&orderBy=created"),
+        BASIC,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(listed["total"], 2);
+    assert_fits(
+        &platform,
+        "GET /rest/api/3/issue/{issueIdOrKey}/comment 200",
+        &listed,
+    );
+    let ids: Vec<u64> = listed["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let (st, by_id) = send(
+        &c,
+        reqwest::Method::POST,
+        &format!("{base}/rest/api/3/comment/list?expand=properties"),
+        BASIC,
+        json!({ "ids": ids }),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        by_id["values"][1]["properties"],
+        json!([{ "key": "casebook.op", "value": { "marker": "ws-1" } },
+               { "key": "sd.public.comment", "value": { "internal": true } }])
+    );
+    assert_fits(&platform, "POST /rest/api/3/comment/list 200", &by_id);
+
     let (st, added) = send(
         &c,
         reqwest::Method::POST,
@@ -536,13 +591,62 @@ async fn zendesk_answers_fit_the_support_spec() {
     assert_eq!(st, 200, "{upd}");
     assert_fits(&spec, "PUT /api/v2/tickets/{ticket_id} 200", &upd);
 
+    // An update with metadata: its audit keeps it as `metadata.custom`, in both forms of the
+    // audit list (cursor pages and the offset page).
+    let (st, tagged) = send(
+        &c,
+        reqwest::Method::PUT,
+        &format!("{base}/api/v2/tickets/{id}.json"),
+        BEARER,
+        json!({ "ticket": { "comment": { "body": "Checked MX", "public": false },
+                            "metadata": { "casebook_op": "ws-2" } } }),
+    )
+    .await;
+    assert_eq!(st, 200, "{tagged}");
+    assert_eq!(
+        tagged["audit"]["metadata"]["custom"],
+        json!({ "casebook_op": "ws-2" })
+    );
+    assert_fits(&spec, "PUT /api/v2/tickets/{ticket_id} 200", &tagged);
+    let (st, audits) = get(
+        &c,
+        &format!("{base}/api/v2/tickets/{id}/audits.json?page%5Bsize%5D=2"),
+        BEARER,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(audits["meta"]["has_more"], true);
+    assert_fits(&spec, "GET /api/v2/tickets/{ticket_id}/audits 200", &audits);
+    let (_, all) = get(
+        &c,
+        &format!("{base}/api/v2/tickets/{id}/audits.json"),
+        BEARER,
+    )
+    .await;
+    let all = all["audits"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 4, "creation, the colleague's note, two updates");
+    let last = all.last().unwrap();
+    assert_eq!(last["metadata"]["custom"]["casebook_op"], "ws-2");
+    assert_eq!(last["events"][0]["type"], "Comment");
+    assert_eq!(last["events"][0]["body"], "Checked MX");
+    assert_fits(
+        &spec,
+        "GET /api/v2/tickets/{ticket_id}/audits 200",
+        &json!({ "audits": all, "count": 4, "next_page": null, "previous_page": null }),
+    );
+
     let (_, comments) = get(
         &c,
         &format!("{base}/api/v2/tickets/{id}/comments.json"),
         BEARER,
     )
     .await;
-    assert_eq!(comments["comments"].as_array().unwrap().len(), 3);
+    assert_eq!(comments["comments"].as_array().unwrap().len(), 4);
+    let by_audit = &comments["comments"][3];
+    assert_eq!(
+        by_audit["audit_id"], all[3]["id"],
+        "a comment names its audit"
+    );
     assert_fits(
         &spec,
         "GET /api/v2/tickets/{ticket_id}/comments 200",
@@ -764,6 +868,21 @@ async fn servicenow_answers_fit_the_table_api_spec() {
     )
     .await;
     assert_eq!((st, none), (200, json!({ "result": [] })));
+    // The session user's own row, through the dynamic filter the connection test and the
+    // comment lookup use.
+    let (st, me) = get(
+        &c,
+        &format!("{table}/sys_user?sysparm_query=sys_id%3Djavascript%3Ags.getUserID()&sysparm_fields=user_name&sysparm_limit=1"),
+        BASIC,
+    )
+    .await;
+    assert_eq!(
+        (st, me),
+        (
+            200,
+            json!({ "result": [{ "user_name": servicenow::API_USER }] })
+        )
+    );
 
     let (st, one) = get(&c, &format!("{table}/incident/{id}"), BASIC).await;
     assert_eq!(st, 200);

@@ -16,10 +16,15 @@
 //!   the write). It then answers [`UpdateOutcome::Moved`] with the record as it is now; the engine
 //!   merges per field (base / mine / theirs) and calls again with the new base and only the fields
 //!   that do not conflict.
-//! - **Exactly once.** Comments and creations carry a marker unique to the outbox operation. After
-//!   a write whose outcome is unknown ([`SyncError::UnknownOutcome`]: the request was sent, no
-//!   answer came back) the engine first asks [`Connector::find_comment`] /
-//!   [`Connector::find_created`] and only writes again if the marker is not found.
+//! - **Exactly once, and nothing a customer sees.** Comments and creations carry a marker unique
+//!   to the outbox operation, but only where the upstream keeps it out of sight (a creation's
+//!   `correlation_id` / `external_id` / label, a Jira comment property, a Zendesk audit's
+//!   metadata); a comment's text upstream is exactly what the agent wrote. Where no hidden place
+//!   exists (ServiceNow journal entries) the comment is recognized by its author, its exact text
+//!   and a baseline taken before the first send ([`Connector::comment_baseline`]). After a write
+//!   whose outcome is unknown ([`SyncError::UnknownOutcome`]: the request was sent, no answer
+//!   came back) the engine first asks [`Connector::find_comment`] / [`Connector::find_created`]
+//!   and only writes again if the operation's comment or ticket is not there.
 //! - **Errors are classified.** Transport failures before anything was sent are
 //!   [`SyncError::Offline`]; a write that may have reached the upstream is
 //!   [`SyncError::UnknownOutcome`] (never `Timeout`); 401 is [`SyncError::AuthExpired`]; 429 is
@@ -84,20 +89,38 @@ pub trait Connector: Send + Sync {
         changes: &FieldValues,
     ) -> SyncResult<UpdateOutcome>;
 
-    /// Appends a public reply or an internal note carrying `comment.marker` in a way that
-    /// [`Connector::find_comment`] can see later (e.g. a last line made with
-    /// [`crate::model::embed_marker`], or a comment property). Never conflicts.
+    /// What the upstream holds before `comment` is sent for the first time, when
+    /// [`Connector::find_comment`] needs it to tell this operation's comment from one that was
+    /// there already (e.g. the ids of identical comments). The engine stores it with the
+    /// operation before sending and passes it back in [`NewComment::baseline`]. `None` (the
+    /// default, no request): the connector finds its comments by a hidden marker.
+    async fn comment_baseline(
+        &self,
+        ticket: &TicketRef,
+        comment: &NewComment,
+    ) -> SyncResult<Option<serde_json::Value>> {
+        let _ = (ticket, comment);
+        Ok(None)
+    }
+
+    /// Appends a public reply or an internal note whose text upstream is exactly `comment.body`
+    /// (no visible marker), in a way that [`Connector::find_comment`] recognizes later (a hidden
+    /// comment property or audit metadata carrying `comment.marker`, or author + text +
+    /// baseline). Never conflicts. The answer has `marker: Some(comment.marker)`.
     async fn add_comment(
         &self,
         ticket: &TicketRef,
         comment: &NewComment,
     ) -> SyncResult<RemoteComment>;
 
-    /// The comment created with `marker` on this ticket, if the upstream has it.
+    /// The comment this operation (`comment.marker`) created on this ticket, if the upstream
+    /// has it; never one whose id is in `comment.known` or was there before the first send. A
+    /// comment carrying the marker line earlier versions appended (an operation queued before
+    /// the upgrade) is recognized too.
     async fn find_comment(
         &self,
         ticket: &TicketRef,
-        marker: &str,
+        comment: &NewComment,
     ) -> SyncResult<Option<RemoteComment>>;
 
     /// Creates a ticket carrying `new.marker` in a field that round-trips (ServiceNow

@@ -176,13 +176,37 @@ pub struct TicketRef {
     pub scope: String,
 }
 
-/// A comment to add. `marker` is unique per outbox operation and must be findable afterwards
-/// through [`crate::connector::Connector::find_comment`].
+/// A comment to add. `marker` is unique per outbox operation; the connector must be able to tell
+/// afterwards, through [`crate::connector::Connector::find_comment`], whether the upstream holds
+/// the comment this operation sent, **without writing anything a customer could see**: the text
+/// upstream is exactly `body`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewComment {
     pub visibility: Visibility,
     pub body: String,
     pub marker: String,
+    /// What [`crate::connector::Connector::comment_baseline`] recorded before the first send
+    /// (kept with the outbox operation), if anything: e.g. the ids of identical comments that
+    /// were there already. `None` when the connector needs none, or for an operation sent before
+    /// baselines were recorded.
+    #[serde(default)]
+    pub baseline: Option<Value>,
+    /// Upstream ids of this ticket's comments the workspace already has (pulled, or confirmed as
+    /// the comment of another operation): never this operation's comment.
+    #[serde(default)]
+    pub known: Vec<String>,
+}
+
+impl NewComment {
+    pub fn new(visibility: Visibility, body: &str, marker: &str) -> NewComment {
+        NewComment {
+            visibility,
+            body: body.to_owned(),
+            marker: marker.to_owned(),
+            baseline: None,
+            known: Vec::new(),
+        }
+    }
 }
 
 /// A ticket created locally, to be created upstream.
@@ -251,17 +275,22 @@ pub struct ArticleSweep {
     pub skipped: Vec<String>,
 }
 
-/// The prefix of every idempotency marker Casebook writes upstream.
+/// The prefix of every idempotency marker Casebook writes upstream (in hidden places only: a
+/// ticket's `correlation_id` / `external_id` / label, a Jira comment property, a Zendesk audit's
+/// metadata).
 pub const MARKER_PREFIX: &str = "casebook-op:";
 
-/// Appends a marker to a comment body as its own last line, `[casebook-op:<id>]`. Used by
-/// connectors whose comments carry no hidden property (ServiceNow journal entries, Zendesk
-/// comments).
+/// The visible last line `[casebook-op:<id>]` that versions before 2026-11-24 appended to every
+/// comment they pushed, customers' replies included. **Nothing writes it any more**; it is kept
+/// to describe (and, in tests, to recreate) what is still upstream: [`extract_marker`] strips it
+/// from pulled comments and recognizes it for operations queued before the upgrade.
 pub fn embed_marker(body: &str, marker: &str) -> String {
     format!("{}\n\n[{MARKER_PREFIX}{marker}]", body.trim_end())
 }
 
-/// Splits a marker line written by [`embed_marker`] off a comment body: (body, marker).
+/// Splits a marker line written by [`embed_marker`] (earlier versions) off a comment body:
+/// (body as the agent wrote it, marker). Every connector maps pulled comments through it, so an
+/// old marker line is never shown.
 pub fn extract_marker(body: &str) -> (String, Option<String>) {
     let trimmed = body.trim_end();
     if let Some(start) = trimmed.rfind(&format!("[{MARKER_PREFIX}"))

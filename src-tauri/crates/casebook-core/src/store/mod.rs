@@ -28,7 +28,7 @@ pub use key::{DatabaseKey, InvalidKey};
 pub use query::{Facets, NO_RISK, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
 pub use sync::{
     ApplyReport, ConflictRow, NewConflict, PulledComment, PulledTicket, PushEffect, Resolution,
-    SYNC_ACTOR, SYNC_FIELDS, SyncOp, SyncStatusRow, validate_field_value,
+    SYNC_ACTOR, SYNC_FIELDS, SyncOp, SyncStatusRow, comparable_comment_text, validate_field_value,
 };
 pub use tickets::{Actor, MAX_BODY_BYTES, MAX_TITLE_CHARS, TicketDetail, validate_ticket_text};
 pub use views::SavedView;

@@ -111,6 +111,10 @@ pub struct ApplyReport {
     pub fields_kept_local: u64,
     /// Local comments recognized upstream by their marker (an unknown outcome settled).
     pub comments_confirmed: u64,
+    /// Pulled comments not added yet because they may be the one an outbox operation sent with
+    /// no answer (same visibility and text): the push settles that operation by asking the
+    /// upstream, then reads the ticket again (see [`awaits_push_confirmation`]).
+    pub comments_deferred: u64,
     pub marked_deleted: u64,
     /// Ids of the local tickets created or changed (for change events).
     pub changed_ids: Vec<TicketId>,
@@ -433,8 +437,80 @@ fn upsert_sync_ticket(
     Ok(())
 }
 
-/// Adds the comments not seen yet; a comment carrying one of our markers is linked to the local
-/// comment it came from (and settles that outbox operation) instead of being added twice.
+/// A comment's text as compared when deciding whether an upstream comment is the one an outbox
+/// operation sent: `\r\n` as `\n`, no trailing spaces on a line, a run of blank lines as one,
+/// no blank lines around. Upstreams keep what was sent but may change exactly that much (Jira's
+/// document format has no empty paragraphs; an email channel trims).
+pub fn comparable_comment_text(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut blank_run = false;
+    for line in body.replace("\r\n", "\n").split('\n') {
+        let line = line.trim_end();
+        if line.is_empty() {
+            blank_run = !out.is_empty();
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank_run { "\n\n" } else { "\n" });
+        }
+        blank_run = false;
+        out.push_str(line);
+    }
+    out
+}
+
+/// Whether a pulled comment, which carries no marker, may be the one a comment operation of this
+/// ticket sent without getting an answer (`unknown`, or `in_flight` when a sync died): same
+/// visibility, same text, and that operation's local comment not linked to an upstream comment
+/// yet. Such a comment is not added by the pull: the next push asks the upstream whether the
+/// operation's comment is there (by the hidden marker where the vendor has one), links it, and
+/// reads the ticket again, which adds the comment if it turned out to be someone else's. So a
+/// comment is neither shown twice nor taken for ours on its text alone.
+fn awaits_push_confirmation(
+    tx: &Transaction<'_>,
+    ticket_id: TicketId,
+    c: &PulledComment,
+) -> Result<bool> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT o.payload FROM outbox o WHERE o.ticket_id = ? AND o.op = 'comment' \
+         AND o.status IN ('unknown', 'in_flight')",
+    )?;
+    let payloads = stmt
+        .query_map([ticket_id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if payloads.is_empty() {
+        return Ok(false);
+    }
+    let text = comparable_comment_text(&c.body);
+    for p in payloads {
+        let p = parse_json(&p)?;
+        let same_visibility =
+            p.get("visibility").and_then(Value::as_str) == Some(c.visibility.as_str());
+        let same_text = p
+            .get("body")
+            .and_then(Value::as_str)
+            .is_some_and(|b| comparable_comment_text(b) == text);
+        if !(same_visibility && same_text) {
+            continue;
+        }
+        let linked: Option<Option<String>> = match p.get("comment_id").and_then(Value::as_i64) {
+            Some(local) => tx
+                .prepare_cached("SELECT upstream_id FROM comments WHERE id = ?")?
+                .query_row([local], |r| r.get(0))
+                .optional()?,
+            None => None,
+        };
+        if matches!(linked, Some(None)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Adds the comments not seen yet; a comment carrying one of our markers (the visible last line
+/// earlier versions wrote) is linked to the local comment it came from (and settles that outbox
+/// operation) instead of being added twice. A comment that may be an unconfirmed push of ours
+/// waits for the push to settle it ([`awaits_push_confirmation`]).
 fn apply_comments(
     tx: &Transaction<'_>,
     ticket_id: TicketId,
@@ -474,6 +550,10 @@ fn apply_comments(
                 report.comments_confirmed += 1;
                 continue;
             }
+        }
+        if c.marker.is_none() && awaits_push_confirmation(tx, ticket_id, c)? {
+            report.comments_deferred += 1;
+            continue;
         }
         tx.prepare_cached(
             "INSERT INTO comments (ticket_id, visibility, author, body, created_at, upstream_id) \
@@ -1152,6 +1232,36 @@ impl Store {
             .query_row([op_id], sync_op_from_row)
             .optional()?
             .ok_or_else(|| StoreError::Invalid(format!("no outbox operation {op_id}")))
+        })
+    }
+
+    /// Records, on a comment operation not sent yet, what the upstream held before its first
+    /// send (a connector's `comment_baseline`, e.g. the ids of identical comments already
+    /// there), so a lookup after an unknown outcome never takes one of those for ours. Kept in
+    /// the operation's `base` under `sent_baseline`; the first one recorded stays.
+    pub fn outbox_record_comment_baseline(&self, op_id: i64, baseline: &Value) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "UPDATE outbox SET base = json_set(base, '$.sent_baseline', json(?)) \
+                 WHERE id = ? AND op = 'comment' AND json_type(base, '$.sent_baseline') IS NULL",
+            )?
+            .execute(params![baseline.to_string(), op_id])?;
+            Ok(())
+        })
+    }
+
+    /// The upstream ids of a ticket's comments the workspace already has (pulled, or linked to
+    /// the comment operation that sent them): none of them is the comment of another operation.
+    pub fn comment_upstream_ids(&self, ticket_id: TicketId) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT upstream_id FROM comments WHERE ticket_id = ? AND upstream_id IS NOT NULL \
+                 ORDER BY id",
+            )?;
+            let ids = stmt
+                .query_map([ticket_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(ids)
         })
     }
 
@@ -2017,6 +2127,150 @@ mod tests {
         let d = s.ticket(id).unwrap();
         assert_eq!(d.comments.len(), 2);
         assert_eq!(d.pending_ops, 0);
+    }
+
+    #[test]
+    fn comment_texts_compare_without_the_whitespace_upstreams_change() {
+        let k = comparable_comment_text;
+        assert_eq!(k("  Fixed.\r\n\r\n\r\nThanks  \n\n"), "  Fixed.\n\nThanks");
+        assert_eq!(k("a\nb"), "a\nb");
+        assert_ne!(k("a\nb"), k("a\n\nb"), "a paragraph is not a line break");
+        assert_ne!(k("Thanks"), k("Thanks!"));
+        assert_eq!(k("\n\n"), "");
+    }
+
+    /// A comment pulled while an operation with the same text waits for its unknown outcome to
+    /// be settled is not added (the push links it); any other comment is.
+    #[test]
+    fn a_pulled_comment_that_may_be_an_unconfirmed_push_waits_for_the_push() {
+        let (_d, s) = store();
+        let r = s
+            .apply_pulled_page(
+                7,
+                "incident",
+                &[pulled("1", "v1", TicketState::Open)],
+                &[],
+                "c",
+                1,
+            )
+            .unwrap();
+        let id = r.changed_ids[0];
+        s.add_comment(id, Visibility::Public, "Please try again now.", &app(2))
+            .unwrap();
+        let op = s.sync_ops(Some("7")).unwrap()[0].clone();
+        let comment = |uid: &str, vis: Visibility, body: &str| PulledComment {
+            upstream_id: uid.into(),
+            visibility: vis,
+            author: "casebook.agent".into(),
+            body: body.into(),
+            created_at: 3,
+            marker: None,
+        };
+        let with = |version: &str, cs: Vec<PulledComment>| {
+            let mut p = pulled("1", version, TicketState::Open);
+            p.comments = cs;
+            p
+        };
+        // Not sent yet (pending): an identical comment upstream is someone else's.
+        let r = s
+            .apply_pulled(
+                7,
+                &[with(
+                    "v2",
+                    vec![comment("k1", Visibility::Public, "Please try again now.")],
+                )],
+                3,
+            )
+            .unwrap();
+        assert_eq!((r.comments_added, r.comments_deferred), (1, 0));
+        // Sent, no answer: an identical comment (text as the upstream reformats it) waits; one
+        // with other text or the other visibility does not.
+        s.outbox_begin(op.id, 4).unwrap();
+        s.outbox_set_status(
+            op.id,
+            OutboxStatus::Unknown,
+            Some(("unknown_outcome", "x")),
+            None,
+            4,
+        )
+        .unwrap();
+        let r = s
+            .apply_pulled(
+                7,
+                &[with(
+                    "v3",
+                    vec![
+                        comment("k2", Visibility::Public, "Please try again now.\n\n"),
+                        comment("k3", Visibility::Internal, "Please try again now."),
+                        comment("k4", Visibility::Public, "Please try again later."),
+                    ],
+                )],
+                5,
+            )
+            .unwrap();
+        assert_eq!((r.comments_added, r.comments_deferred), (2, 1));
+        let d = s.ticket(id).unwrap();
+        assert!(
+            !d.comments
+                .iter()
+                .any(|c| c.upstream_id.as_deref() == Some("k2"))
+        );
+        // The push confirms k2 as ours: linked, and a later pull of it adds nothing.
+        s.outbox_done(
+            op.id,
+            7,
+            &PushEffect::Commented {
+                upstream_id: "k2".into(),
+            },
+            6,
+        )
+        .unwrap();
+        let r = s
+            .apply_pulled(
+                7,
+                &[with(
+                    "v3",
+                    vec![comment("k2", Visibility::Public, "Please try again now.")],
+                )],
+                7,
+            )
+            .unwrap();
+        assert_eq!((r.comments_added, r.comments_deferred), (0, 0));
+        let d = s.ticket(id).unwrap();
+        assert_eq!(d.comments.len(), 5, "help (j1), mine, k1, k3, k4");
+        let mut known = s.comment_upstream_ids(id).unwrap();
+        known.sort();
+        assert_eq!(known, ["j1", "k1", "k2", "k3", "k4"]);
+    }
+
+    #[test]
+    fn a_comment_baseline_is_recorded_once_beside_the_base() {
+        let (_d, s) = store();
+        let r = s
+            .apply_pulled_page(
+                7,
+                "incident",
+                &[pulled("1", "v1", TicketState::Open)],
+                &[],
+                "c",
+                1,
+            )
+            .unwrap();
+        let id = r.changed_ids[0];
+        s.add_comment(id, Visibility::Public, "Thanks", &app(2))
+            .unwrap();
+        let op = s.sync_ops(Some("7")).unwrap()[0].clone();
+        s.outbox_record_comment_baseline(op.id, &json!({ "ids": ["a"] }))
+            .unwrap();
+        s.outbox_record_comment_baseline(op.id, &json!({ "ids": ["b"] }))
+            .unwrap();
+        let base = s.sync_op(op.id).unwrap().base;
+        assert_eq!(
+            base["sent_baseline"],
+            json!({ "ids": ["a"] }),
+            "the first one stays"
+        );
+        assert_eq!(base["version"], op.base["version"], "the base is kept");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - **Push**: the outbox replayed in order per ticket; a ticket whose operation fails, waits for
 //!   backoff or sits in the conflict inbox holds back only its own later operations. Updates go
 //!   through a per-field three-way merge (base / mine / theirs); comments and creations carry an
-//!   idempotency marker that is looked up before any retry after an unknown outcome.
+//!   idempotency marker, out of the customer's sight, that is looked up before any retry after
+//!   an unknown outcome (see [`Connector::find_comment`]).
 //! - **Resilience**: transient failures retried with exponential backoff and jitter, 429 waits
 //!   for `Retry-After` (bounded); offline, 401 and long rate limits stop the connection's sync
 //!   (nothing is lost: operations stay pending). Time and sleeping are injected.
@@ -30,6 +31,7 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Gives the engine the workspace store from the blocking pool.
@@ -92,6 +94,10 @@ pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// The stored error kind of an operation that failed because the upstream could not be reached.
 const OFFLINE_KIND: &str = "offline";
+
+/// Where a comment operation's `base` keeps the connector's baseline (see
+/// [`Connector::comment_baseline`]).
+const SENT_BASELINE: &str = "sent_baseline";
 
 /// How often the deletion sweep runs by default.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(15 * 60);
@@ -920,19 +926,52 @@ impl SyncEngine {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let new = NewComment {
+        let ticket_id = op.ticket_id;
+        let known = self
+            .db(move |s| s.comment_upstream_ids(ticket_id))
+            .await
+            .map_err(|e| (e, false))?;
+        let mut new = NewComment {
             visibility,
             body,
             marker: marker.to_owned(),
+            baseline: op.base.get(SENT_BASELINE).cloned().filter(|b| !b.is_null()),
+            known,
         };
         let c = Arc::clone(&self.connector);
+        if !was_unknown && new.baseline.is_none() {
+            // What the upstream holds before the first send, stored before anything is sent, so
+            // a lookup after an unknown outcome never takes a comment that was there for ours.
+            let baseline = self
+                .read(report, || {
+                    let (c, t, n) = (Arc::clone(&c), tref.clone(), new.clone());
+                    async move { c.comment_baseline(&t, &n).await }
+                })
+                .await
+                .map_err(|e| (e, false))?;
+            if let Some(b) = baseline {
+                let (id, stored) = (op.id, b.clone());
+                self.db(move |s| s.outbox_record_comment_baseline(id, &stored))
+                    .await
+                    .map_err(|e| (e, false))?;
+                new.baseline = Some(b);
+            }
+        }
+        let looked_up = Arc::new(AtomicBool::new(false));
         let found = self
             .exactly_once(
                 was_unknown,
                 report,
                 || {
-                    let (c, t, m) = (Arc::clone(&c), tref.clone(), marker.to_owned());
-                    async move { c.find_comment(&t, &m).await }
+                    let (c, t, n) = (Arc::clone(&c), tref.clone(), new.clone());
+                    let flag = Arc::clone(&looked_up);
+                    async move {
+                        let found = c.find_comment(&t, &n).await;
+                        if matches!(found, Ok(Some(_))) {
+                            flag.store(true, Ordering::Relaxed);
+                        }
+                        found
+                    }
                 },
                 || {
                     let (c, t, n) = (Arc::clone(&c), tref.clone(), new.clone());
@@ -947,7 +986,42 @@ impl SyncEngine {
             },
         )
         .await?;
+        if looked_up.load(Ordering::Relaxed) {
+            // A pull that ran while the outcome was unknown left comments with this text aside
+            // (they might have been this one); now that it is settled, read the ticket again so
+            // any that were someone else's are added.
+            self.refresh_ticket(&tref, report).await;
+        }
         Ok(OpEnd::Done)
+    }
+
+    /// Reads one ticket and applies it like a pulled one (no cursor moves). Best effort: if it
+    /// fails, a comment left aside shows when the ticket next changes upstream.
+    async fn refresh_ticket(&self, tref: &TicketRef, report: &mut SyncReport) {
+        let c = Arc::clone(&self.connector);
+        let fetched = self
+            .read(report, || {
+                let (c, t) = (Arc::clone(&c), tref.clone());
+                async move { c.fetch_ticket(&t).await }
+            })
+            .await;
+        let applied = match fetched {
+            Ok(t) => {
+                let (conn, now, p) = (self.connection_id, self.now(), pulled(&t));
+                self.db(move |s| s.apply_pulled(conn, &[p], now)).await
+            }
+            Err(e) => Err(e),
+        };
+        match applied {
+            Ok(a) => {
+                report.comments_added += a.comments_added;
+                report.changed_ids.extend(a.changed_ids);
+            }
+            Err(e) => {
+                tracing::info!(connection = self.connection_id, ticket = %tref.key, error = %e,
+                    "reading the ticket again after settling a comment failed; its next upstream change brings it");
+            }
+        }
     }
 
     async fn push_create(

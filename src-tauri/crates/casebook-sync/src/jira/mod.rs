@@ -8,9 +8,16 @@
 //!   (a `nextPageToken` walk can skip an issue that moved to the end of the order while walking);
 //!   only while a whole page sits in one minute does it follow `nextPageToken`. At the end it
 //!   steps back one more minute, for issues the search index shows late.
-//! - Comments: `servicedeskapi` request comments, `public: true|false`; the idempotency marker is
-//!   the comment's last line ([`embed_marker`]); the platform's `jsdPublic` tells public from
-//!   internal when reading.
+//! - Comments: the platform's `POST /rest/api/3/issue/{key}/comment` with the agent's text only
+//!   and, in the same request, the comment entity properties `casebook.op` = `{"marker"}`
+//!   (invisible to customers and agents alike) and, for an internal note,
+//!   `sd.public.comment` = `{"internal": true}`. The service desk API's create request takes
+//!   only `body` and `public` (`CommentCreateDTO`, no properties), and a property set by a
+//!   second request would be missing exactly when the first one's answer was lost. Found again
+//!   by listing the issue's comments and reading their properties (`POST
+//!   /rest/api/3/comment/list?expand=properties`). The platform's `jsdPublic` tells public from
+//!   internal when reading; a marker line written by earlier versions is stripped and still
+//!   recognized.
 //! - Writes: no precondition exists, so `fields.updated` is re-read immediately before the write
 //!   and the write is refused locally when it moved; a 409 "conflicting update" is treated the
 //!   same. Status changes go through transitions; other fields through `PUT /issue`.
@@ -34,8 +41,7 @@ use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
 use crate::error::{SyncError, excerpt};
 use crate::model::{
     ArticlePage, ArticleSweep, Cursor, Field, FieldValues, NewComment, NewRemoteTicket,
-    RemoteComment, RemoteFields, RemoteTicket, RemoteVersion, TicketRef, embed_marker,
-    extract_marker,
+    RemoteComment, RemoteFields, RemoteTicket, RemoteVersion, TicketRef, extract_marker,
 };
 use crate::rest::Rest;
 use casebook_core::connection::{Connection, Vendor};
@@ -64,6 +70,13 @@ const FIELDS: &[&str] = &[
 pub const MARKER_LABEL_PREFIX: &str = "casebook-op-";
 /// The issue property that also carries it.
 pub const MARKER_PROPERTY: &str = "casebook.op";
+/// The comment entity property carrying a comment's marker (`{"marker": "<marker>"}`).
+pub const COMMENT_MARKER_PROPERTY: &str = "casebook.op";
+/// The comment property Jira Service Management reads for a comment's visibility in the portal
+/// (`{"internal": true}`: an internal note).
+pub const SD_PUBLIC_PROPERTY: &str = "sd.public.comment";
+/// Comments listed per page while looking for one (the platform's default page).
+const COMMENT_PAGE: usize = 100;
 const MINUTE: Millis = 60_000;
 /// The issue type of tickets Casebook creates.
 const ISSUE_TYPE: &str = "Service Request";
@@ -366,31 +379,68 @@ impl Jira {
         }
     }
 
+    /// One page of an issue's comments (platform API, oldest first) and whether more follow.
     async fn comments_page(&self, key: &str, start: usize) -> SyncResult<(Vec<Value>, bool)> {
         let a = self
             .rest
             .call(
                 Method::GET,
-                &format!("/rest/servicedeskapi/request/{}/comment", enc(key)),
+                &format!("/rest/api/3/issue/{}/comment", enc(key)),
                 &[
-                    ("public", "true".into()),
-                    ("internal", "true".into()),
-                    ("start", start.to_string()),
-                    ("limit", "100".into()),
+                    ("startAt", start.to_string()),
+                    ("maxResults", COMMENT_PAGE.to_string()),
+                    ("orderBy", "created".into()),
                 ],
                 None,
                 &[],
             )
             .await?;
-        let Some(values) = a.json["values"].as_array() else {
+        let Some(values) = a.json["comments"].as_array() else {
             return Err(SyncError::MalformedJson {
-                what: format!("comments of {key}: no values list"),
+                what: format!("comments of {key}: no comments list"),
             });
         };
-        Ok((
-            values.clone(),
-            a.json["isLastPage"].as_bool().unwrap_or(true),
-        ))
+        let total = a.json["total"].as_u64().map(|t| t as usize);
+        let more = !values.is_empty() && total.is_some_and(|t| start + values.len() < t);
+        Ok((values.clone(), more))
+    }
+
+    /// The marker in the `casebook.op` property of each of these comments, by comment id
+    /// (`POST /rest/api/3/comment/list?expand=properties`, at most 1000 ids a request).
+    async fn comment_markers(&self, ids: &[u64]) -> SyncResult<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(1000) {
+            let mut start = 0usize;
+            loop {
+                let mut path = "/rest/api/3/comment/list?expand=properties".to_owned();
+                if start > 0 {
+                    path.push_str(&format!("&startAt={start}"));
+                }
+                let a = self.rest.read_post(&path, &json!({ "ids": chunk })).await?;
+                let Some(values) = a.json["values"].as_array() else {
+                    return Err(SyncError::MalformedJson {
+                        what: "/rest/api/3/comment/list: no values list".into(),
+                    });
+                };
+                for c in values {
+                    let id = c["id"].as_str().unwrap_or_default();
+                    let marker = c["properties"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|p| p["key"] == COMMENT_MARKER_PROPERTY)
+                        .and_then(|p| p["value"]["marker"].as_str());
+                    if let Some(m) = marker {
+                        out.push((id.to_owned(), m.to_owned()));
+                    }
+                }
+                if a.json["isLast"].as_bool() != Some(false) || values.is_empty() {
+                    break;
+                }
+                start += values.len();
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -520,26 +570,6 @@ fn map_platform_comment(c: &Value) -> SyncResult<RemoteComment> {
         author: people::shown(&c["author"]).unwrap_or_default(),
         body,
         created_at: parse_time("comment created", &c["created"])?,
-        marker,
-    })
-}
-
-fn map_request_comment(c: &Value) -> SyncResult<RemoteComment> {
-    let (body, marker) = extract_marker(c["body"].as_str().unwrap_or(""));
-    let created = match c["created"]["epochMillis"].as_i64() {
-        Some(ms) => ms,
-        None => parse_time("comment created", &c["created"]["iso8601"])?,
-    };
-    Ok(RemoteComment {
-        upstream_id: c["id"].as_str().unwrap_or("").to_owned(),
-        visibility: if c["public"].as_bool() == Some(false) {
-            Visibility::Internal
-        } else {
-            Visibility::Public
-        },
-        author: people::shown(&c["author"]).unwrap_or_default(),
-        body,
-        created_at: created,
         marker,
     })
 }
@@ -773,32 +803,43 @@ impl Connector for Jira {
         } else {
             &ticket.key
         };
+        // The text is exactly the agent's; the marker and the visibility travel as comment
+        // properties in the same request (nothing a customer sees, nothing set afterwards).
+        let mut properties = vec![json!({
+            "key": COMMENT_MARKER_PROPERTY,
+            "value": { "marker": comment.marker },
+        })];
+        if comment.visibility == Visibility::Internal {
+            properties.push(json!({ "key": SD_PUBLIC_PROPERTY, "value": { "internal": true } }));
+        }
         let a = self
             .rest
             .call(
                 Method::POST,
-                &format!("/rest/servicedeskapi/request/{}/comment", enc(key)),
+                &format!("/rest/api/3/issue/{}/comment", enc(key)),
                 &[],
-                Some(&json!({
-                    "body": embed_marker(&comment.body, &comment.marker),
-                    "public": comment.visibility == Visibility::Public,
-                })),
+                Some(&json!({ "body": adf(&comment.body), "properties": properties })),
                 &[],
             )
             .await?;
         // The comment is stored: an answer that cannot be read is an unknown outcome (the retry
         // looks for the marker), never "not sent".
-        map_request_comment(&a.json).map_err(|e| {
-            SyncError::UnknownOutcome(format!(
-                "{key}: the comment was accepted; its answer could not be read: {e}"
-            ))
-        })
+        let mut c = map_platform_comment(&a.json)
+            .ok()
+            .filter(|c| !c.upstream_id.is_empty())
+            .ok_or_else(|| {
+                SyncError::UnknownOutcome(format!(
+                    "{key}: the comment was accepted; its answer could not be read"
+                ))
+            })?;
+        c.marker = Some(comment.marker.clone());
+        Ok(c)
     }
 
     async fn find_comment(
         &self,
         ticket: &TicketRef,
-        marker: &str,
+        comment: &NewComment,
     ) -> SyncResult<Option<RemoteComment>> {
         let key = if ticket.key.is_empty() {
             &ticket.upstream_id
@@ -807,14 +848,30 @@ impl Connector for Jira {
         };
         let mut start = 0;
         loop {
-            let (values, last) = self.comments_page(key, start).await?;
-            for c in &values {
-                let rc = map_request_comment(c)?;
-                if rc.marker.as_deref() == Some(marker) {
-                    return Ok(Some(rc));
+            let (values, more) = self.comments_page(key, start).await?;
+            let mut page = Vec::with_capacity(values.len());
+            for v in &values {
+                let c = map_platform_comment(v)?;
+                // An operation queued before the upgrade wrote its marker as the last line.
+                if c.marker.as_deref() == Some(comment.marker.as_str()) {
+                    return Ok(Some(c));
+                }
+                page.push(c);
+            }
+            let ids: Vec<u64> = page
+                .iter()
+                .filter_map(|c| c.upstream_id.parse().ok())
+                .collect();
+            if !ids.is_empty() {
+                let markers = self.comment_markers(&ids).await?;
+                if let Some((id, _)) = markers.iter().find(|(_, m)| *m == comment.marker)
+                    && let Some(mut c) = page.into_iter().find(|c| &c.upstream_id == id)
+                {
+                    c.marker = Some(comment.marker.clone());
+                    return Ok(Some(c));
                 }
             }
-            if last || values.is_empty() {
+            if !more || values.is_empty() {
                 return Ok(None);
             }
             start += values.len();
@@ -1069,7 +1126,8 @@ mod tests {
 
     #[test]
     fn adf_and_text_round_trip_with_a_marker_line() {
-        let body = embed_marker("Restarted the tunnel.\nWorks now.", "op-7");
+        // The marker line earlier versions wrote is still recognized after the ADF round trip.
+        let body = crate::model::embed_marker("Restarted the tunnel.\nWorks now.", "op-7");
         let back = adf_text(&adf(&body));
         assert_eq!(back, body);
         assert_eq!(extract_marker(&back).1.as_deref(), Some("op-7"));

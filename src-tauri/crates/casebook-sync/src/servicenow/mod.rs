@@ -8,8 +8,14 @@
 //!   second — so rows sharing the watermark second are never skipped.
 //! - Push: there is no precondition in the Table API, so the record's `sys_mod_count` is re-read
 //!   immediately before each PATCH and the write is refused locally ("moved") when it changed.
-//! - Exactly once: comments carry a marker line (found again with a `LIKE` query on
-//!   `sys_journal_field`); creations carry the marker in `correlation_id`.
+//! - Exactly once: a journal entry has no hidden field, and a `comments` entry is what the
+//!   customer reads (the "additional comments" they are emailed), so nothing is added to the
+//!   text. The entry of an operation is recognized by who wrote it (`sys_created_by` = this
+//!   account's user name), on which record and journal field, and its exact text, excluding the
+//!   entries that were there before the first send (the baseline, stored with the operation) and
+//!   those the workspace already has. Work notes are handled the same way (no marker there
+//!   either). Creations carry the marker in `correlation_id`. Entries carrying the marker line of
+//!   earlier versions are still recognized (and shown without it).
 //! - Timestamps must be `YYYY-MM-DD HH:MM:SS` (UTC actual values): anything else is an explicit
 //!   [`SyncError::BadTimestamp`], never a guess.
 //! - Assignee, assignment group and caller are reference fields: readable values (user name,
@@ -26,9 +32,12 @@ use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
 use crate::error::{SyncError, excerpt, looks_like_html};
 use crate::model::{
     ArticlePage, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteArticle, RemoteComment,
-    RemoteTicket, RemoteVersion, TicketRef, embed_marker,
+    RemoteTicket, RemoteVersion, TicketRef,
 };
+use casebook_core::connection::AuthMethod;
 use casebook_core::connection::{Connection, Vendor};
+use casebook_core::model::Visibility;
+use casebook_core::store::comparable_comment_text;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +71,9 @@ pub struct ServiceNow {
     base: String,
     /// Users and groups looked up during this sync (a connector lives for one sync).
     refs: std::sync::Mutex<refs::RefCache>,
+    /// The account's user name (`sys_created_by` of what it writes), once looked up:
+    /// `Some(None)` when the instance would not say.
+    me: tokio::sync::OnceCell<Option<String>>,
 }
 
 enum Method {
@@ -83,6 +95,7 @@ impl ServiceNow {
             conn,
             base,
             refs: std::sync::Mutex::default(),
+            me: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -197,14 +210,18 @@ impl ServiceNow {
     }
 
     /// The journal entries (comments and work notes) of some records, oldest first.
-    async fn journal(&self, ids: &[String], marker: Option<&str>) -> SyncResult<Vec<Value>> {
+    async fn journal(&self, ids: &[String]) -> SyncResult<Vec<Value>> {
+        self.journal_where(ids, "elementINcomments,work_notes")
+            .await
+    }
+
+    /// The journal entries of some records matching `filter` (an encoded-query condition),
+    /// oldest first.
+    async fn journal_where(&self, ids: &[String], filter: &str) -> SyncResult<Vec<Value>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = format!("element_idIN{}^elementINcomments,work_notes", ids.join(","));
-        if let Some(m) = marker {
-            q.push_str(&format!("^valueLIKE[{}{m}]", crate::model::MARKER_PREFIX));
-        }
+        let mut q = format!("element_idIN{}^{filter}", ids.join(","));
         q.push_str("^ORDERBYsys_created_on^ORDERBYsys_id");
         let mut out = Vec::new();
         let limit = 1000usize;
@@ -241,13 +258,147 @@ impl ServiceNow {
             .iter()
             .filter_map(|r| r.get("sys_id").and_then(Value::as_str).map(str::to_owned))
             .collect();
-        let journal = self.journal(&ids, None).await?;
+        let journal = self.journal(&ids).await?;
         let mut tickets = rows
             .iter()
             .map(|r| map::ticket(scope, r, &journal, &self.base))
             .collect::<SyncResult<Vec<_>>>()?;
         self.with_slas(&mut tickets).await?;
         Ok(tickets)
+    }
+
+    /// The entries of one record's journal field (`comments` or `work_notes`), oldest first.
+    async fn journal_entries(
+        &self,
+        t: &TicketRef,
+        visibility: Visibility,
+    ) -> SyncResult<Vec<RemoteComment>> {
+        let filter = format!("element={}", journal_element(visibility));
+        self.journal_where(std::slice::from_ref(&t.upstream_id), &filter)
+            .await?
+            .iter()
+            .map(map::comment)
+            .collect()
+    }
+
+    /// The user name this connection writes as (`sys_created_by` of its journal entries): the
+    /// Basic sign-in name, or for OAuth the signed-in user's `user_name` (looked up once, as the
+    /// connection test does). `None` when the instance does not answer it (a query ACL): entries
+    /// are then matched without their author.
+    async fn own_user_name(&self) -> SyncResult<Option<String>> {
+        if self.conn.auth_method == AuthMethod::Basic
+            && let Some(u) = self.conn.username.as_deref().map(str::trim)
+            && !u.is_empty()
+        {
+            return Ok(Some(u.to_owned()));
+        }
+        self.me
+            .get_or_try_init(|| async {
+                let rows = self
+                    .get_rows(
+                        "sys_user",
+                        &[
+                            ("sysparm_query", "sys_id=javascript:gs.getUserID()".into()),
+                            ("sysparm_fields", "user_name".into()),
+                            ("sysparm_limit", "1".into()),
+                        ],
+                    )
+                    .await?;
+                let name = rows
+                    .first()
+                    .and_then(|r| r.get("user_name"))
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned);
+                if name.is_none() {
+                    tracing::warn!(
+                        connection = self.conn.id,
+                        "the instance did not name the signed-in user; comments are recognized without their author"
+                    );
+                }
+                Ok(name)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The entry `c` created, among one record's entries of its journal field: one carrying its
+    /// marker line (written by earlier versions), else the oldest entry by this account with
+    /// exactly its text that is neither in the baseline (there before the first send) nor known
+    /// to the workspace, and carries no other operation's marker.
+    fn pick_ours(
+        entries: Vec<RemoteComment>,
+        c: &NewComment,
+        me: Option<&str>,
+    ) -> Option<RemoteComment> {
+        if let Some(old) = entries
+            .iter()
+            .find(|e| e.marker.as_deref() == Some(c.marker.as_str()))
+        {
+            return Some(old.clone());
+        }
+        let before = baseline_ids(c.baseline.as_ref());
+        let text = comparable_comment_text(&c.body);
+        entries.into_iter().find(|e| {
+            e.marker.is_none()
+                && me.is_none_or(|m| e.author.eq_ignore_ascii_case(m))
+                && !before.contains(&e.upstream_id)
+                && !c.known.contains(&e.upstream_id)
+                && comparable_comment_text(&e.body) == text
+        })
+    }
+
+    /// The entry of a comment whose PATCH was answered 2xx (it is stored): [`Self::pick_ours`];
+    /// failing that, the only new entry by this account in that journal field (the instance
+    /// stored the text otherwise than it was sent). Failing both (the account cannot read
+    /// `sys_journal_field`: an ACL answers an empty list), it is still stored, so the operation
+    /// must not be sent again: the comment is linked to a placeholder id and a warning logged
+    /// (if the entry becomes readable, a pull shows it beside the local one, never twice
+    /// upstream).
+    fn landed_entry(
+        entries: Vec<RemoteComment>,
+        c: &NewComment,
+        me: Option<&str>,
+        key: &str,
+    ) -> RemoteComment {
+        let ours = |mut e: RemoteComment| {
+            e.marker = Some(c.marker.clone());
+            e
+        };
+        let before = baseline_ids(c.baseline.as_ref());
+        let fresh: Vec<&RemoteComment> = entries
+            .iter()
+            .filter(|e| {
+                e.marker.is_none()
+                    && me.is_some_and(|m| e.author.eq_ignore_ascii_case(m))
+                    && !before.contains(&e.upstream_id)
+                    && !c.known.contains(&e.upstream_id)
+            })
+            .collect();
+        let only = (fresh.len() == 1).then(|| fresh[0].clone());
+        if let Some(found) = Self::pick_ours(entries.clone(), c, me) {
+            return ours(found);
+        }
+        if let Some(found) = only {
+            tracing::warn!(
+                ticket = key,
+                "the instance stored the comment's text otherwise than it was sent; linked to the only new entry"
+            );
+            return ours(found);
+        }
+        tracing::warn!(
+            ticket = key,
+            "the comment was stored but its journal entry cannot be read back (sys_journal_field access?); not sent again"
+        );
+        RemoteComment {
+            upstream_id: format!("{UNREAD_ENTRY_PREFIX}{}", c.marker),
+            visibility: c.visibility,
+            author: me.unwrap_or_default().to_owned(),
+            body: c.body.clone(),
+            created_at: 0,
+            marker: Some(c.marker.clone()),
+        }
     }
 
     /// One page of a table ordered by `(sys_updated_on, sys_id)` from a cursor.
@@ -340,6 +491,30 @@ impl ServiceNow {
             Cursor(serde_json::to_string(&next).map_err(|e| SyncError::Local(e.to_string()))?);
         Ok((rows, next, has_more))
     }
+}
+
+/// The id a comment is linked to when it was stored but its journal entry cannot be read.
+const UNREAD_ENTRY_PREFIX: &str = "unread-entry:";
+
+/// The journal field of a visibility: `comments` (customer-visible "additional comments") or
+/// `work_notes` (internal).
+fn journal_element(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Public => "comments",
+        Visibility::Internal => "work_notes",
+    }
+}
+
+/// The entry ids a baseline (see `comment_baseline`) lists.
+fn baseline_ids(b: Option<&Value>) -> Vec<String> {
+    b.and_then(|b| b.get("entries"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn path_of(url: &str) -> String {
@@ -464,13 +639,24 @@ impl Connector for ServiceNow {
         Ok(UpdateOutcome::Applied(map::version(&v["result"])?))
     }
 
+    async fn comment_baseline(&self, t: &TicketRef, c: &NewComment) -> SyncResult<Option<Value>> {
+        // The entries with this text already there (usually none): never taken for ours.
+        let text = comparable_comment_text(&c.body);
+        let ids: Vec<String> = self
+            .journal_entries(t, c.visibility)
+            .await?
+            .into_iter()
+            .filter(|e| comparable_comment_text(&e.body) == text)
+            .map(|e| e.upstream_id)
+            .collect();
+        Ok(Some(json!({ "entries": ids })))
+    }
+
     async fn add_comment(&self, t: &TicketRef, c: &NewComment) -> SyncResult<RemoteComment> {
-        let element = match c.visibility {
-            casebook_core::model::Visibility::Public => "comments",
-            casebook_core::model::Visibility::Internal => "work_notes",
-        };
+        let element = journal_element(c.visibility);
         let url = format!("{}/{}", self.table_url(&t.scope), t.upstream_id);
-        let body = json!({ element: embed_marker(&c.body, &c.marker) });
+        // Exactly the agent's text: a `comments` entry is what the customer reads.
+        let body = json!({ element: c.body });
         self.call(
             Method::Patch,
             &url,
@@ -480,35 +666,33 @@ impl Connector for ServiceNow {
         .await?;
         // The journal entry's id (needed to recognize it on the next pull). The write has
         // landed: whatever goes wrong reading it back (a 429, an expired token, a spoiled
-        // answer) is an unknown outcome, so the retry looks for the marker instead of writing
+        // answer) is an unknown outcome, so the retry looks for the entry instead of writing
         // the comment a second time.
-        self.find_comment(t, &c.marker)
-            .await
-            .map_err(|e| {
-                SyncError::UnknownOutcome(format!(
-                    "{}: the comment was accepted; reading it back failed: {e}",
-                    t.key
-                ))
-            })?
-            .ok_or_else(|| {
-                SyncError::UnknownOutcome(format!(
-                    "{}: the comment was accepted but is not in the journal yet",
-                    t.key
-                ))
-            })
+        let read_back = async {
+            let me = self.own_user_name().await?;
+            let entries = self.journal_entries(t, c.visibility).await?;
+            Ok::<_, SyncError>((me, entries))
+        };
+        let (me, entries) = read_back.await.map_err(|e| {
+            SyncError::UnknownOutcome(format!(
+                "{}: the comment was accepted; reading it back failed: {e}",
+                t.key
+            ))
+        })?;
+        Ok(Self::landed_entry(entries, c, me.as_deref(), &t.key))
     }
 
-    async fn find_comment(&self, t: &TicketRef, marker: &str) -> SyncResult<Option<RemoteComment>> {
-        let rows = self
-            .journal(std::slice::from_ref(&t.upstream_id), Some(marker))
-            .await?;
-        for r in &rows {
-            let c = map::comment(r)?;
-            if c.marker.as_deref() == Some(marker) {
-                return Ok(Some(c));
-            }
-        }
-        Ok(None)
+    async fn find_comment(
+        &self,
+        t: &TicketRef,
+        c: &NewComment,
+    ) -> SyncResult<Option<RemoteComment>> {
+        let me = self.own_user_name().await?;
+        let entries = self.journal_entries(t, c.visibility).await?;
+        Ok(Self::pick_ours(entries, c, me.as_deref()).map(|mut found| {
+            found.marker = Some(c.marker.clone());
+            found
+        }))
     }
 
     async fn create_ticket(&self, new: &NewRemoteTicket) -> SyncResult<RemoteTicket> {
@@ -631,5 +815,115 @@ impl Connector for ServiceNow {
             has_more,
             skipped: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn entry(id: &str, author: &str, body: &str) -> RemoteComment {
+        let (body, marker) = crate::model::extract_marker(body);
+        RemoteComment {
+            upstream_id: id.into(),
+            visibility: Visibility::Public,
+            author: author.into(),
+            body,
+            created_at: 0,
+            marker,
+        }
+    }
+
+    fn op(body: &str, baseline: &[&str], known: &[&str]) -> NewComment {
+        NewComment {
+            baseline: Some(json!({ "entries": baseline })),
+            known: known.iter().map(|k| (*k).to_owned()).collect(),
+            ..NewComment::new(Visibility::Public, body, "ws-9")
+        }
+    }
+
+    fn pick(entries: &[RemoteComment], c: &NewComment, me: Option<&str>) -> Option<String> {
+        ServiceNow::pick_ours(entries.to_vec(), c, me).map(|e| e.upstream_id)
+    }
+
+    #[test]
+    fn an_entry_is_ours_by_author_text_and_being_new() {
+        let entries = vec![
+            entry("a", "casebook.agent", "Thanks"),
+            entry("b", "bo.other", "Thanks"),
+            entry("c", "Casebook.Agent", "Thanks\n"),
+            entry("d", "casebook.agent", "Thanks"),
+        ];
+        let me = Some("casebook.agent");
+        // Not in the baseline (there before the first send), not known, by this account (user
+        // names compare without case), the text as the instance may reformat it.
+        assert_eq!(
+            pick(&entries, &op("Thanks", &["a"], &[]), me).as_deref(),
+            Some("c")
+        );
+        assert_eq!(
+            pick(&entries, &op("Thanks", &["a"], &["c"]), me).as_deref(),
+            Some("d")
+        );
+        assert_eq!(
+            pick(&entries, &op("Thanks", &["a", "c", "d"], &[]), me),
+            None
+        );
+        assert_eq!(pick(&entries, &op("Thanks!", &[], &[]), me), None);
+        // Without the account's name, any author.
+        assert_eq!(
+            pick(&entries, &op("Thanks", &["a"], &[]), None).as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn marker_lines_of_earlier_versions_decide() {
+        let entries = vec![
+            entry("a", "casebook.agent", "Thanks\n\n[casebook-op:ws-8]"),
+            entry("b", "casebook.agent", "Thanks\n\n[casebook-op:ws-9]"),
+        ];
+        let c = op("Thanks", &[], &[]);
+        // Its own marker wins even where the baseline or the known ids would exclude it (an
+        // operation sent by an earlier version has neither).
+        assert_eq!(
+            pick(
+                &entries,
+                &op("Thanks", &["b"], &["b"]),
+                Some("casebook.agent")
+            )
+            .as_deref(),
+            Some("b")
+        );
+        // Another operation's marker is never ours.
+        assert_eq!(pick(&entries[..1], &c, Some("casebook.agent")), None);
+    }
+
+    #[test]
+    fn a_stored_comment_is_linked_even_when_its_entry_reads_back_otherwise() {
+        let me = Some("casebook.agent");
+        let c = op("Thanks", &["a"], &[]);
+        let landed = |entries: &[RemoteComment]| {
+            ServiceNow::landed_entry(entries.to_vec(), &c, me, "INC1").upstream_id
+        };
+        // The text stored otherwise: the only new entry by this account.
+        assert_eq!(
+            landed(&[
+                entry("a", "casebook.agent", "Thanks"),
+                entry("b", "casebook.agent", "Thanks (edited)")
+            ]),
+            "b"
+        );
+        // Nothing readable (a journal ACL): a placeholder, never "not sent".
+        assert_eq!(landed(&[]), "unread-entry:ws-9");
+        // Two candidates and no exact one: no guess.
+        assert_eq!(
+            landed(&[
+                entry("b", "casebook.agent", "x"),
+                entry("c", "casebook.agent", "y")
+            ]),
+            "unread-entry:ws-9"
+        );
     }
 }

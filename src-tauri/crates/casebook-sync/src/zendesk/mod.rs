@@ -10,7 +10,13 @@
 //! - Writes: every field update sends `safe_update: true` + `updated_stamp: <base updated_at>`;
 //!   a 409 means the ticket moved: it is re-read and returned as [`UpdateOutcome::Moved`].
 //! - Comments: through a ticket update, `public` always sent explicitly (`false` = internal
-//!   note), no `safe_update` (comments never conflict), the marker as the last line.
+//!   note), no `safe_update` (comments never conflict). The text is exactly the agent's (a
+//!   public comment is emailed to the requester); the marker travels in the update's `metadata`
+//!   (`{"casebook_op": "<marker>"}`), which Zendesk stores on the update's audit as
+//!   `metadata.custom` and never shows to the requester. Found again by reading the ticket's
+//!   audits (`GET /api/v2/tickets/{id}/audits`) for that metadata; the audit's `Comment` event
+//!   is the comment. A marker line written by earlier versions is stripped and still
+//!   recognized.
 //! - Creations: `Idempotency-Key: <marker>` and `external_id: casebook-op:<marker>` (found with
 //!   `GET /api/v2/tickets.json?external_id=`).
 //! - People and groups (requester, assignee, group, comment authors) show as names, numeric ids
@@ -26,7 +32,7 @@ use crate::error::{SyncError, excerpt};
 use crate::model::{
     ArticlePage, Cursor, Field, FieldValues, MARKER_PREFIX, NewComment, NewRemoteTicket,
     RemoteArticle, RemoteComment, RemoteFields, RemoteTicket, RemoteVersion, TicketPage, TicketRef,
-    embed_marker, extract_marker,
+    extract_marker,
 };
 use crate::probe::ProbeReport;
 use crate::rest::Rest;
@@ -73,6 +79,8 @@ impl ZendeskExport {
 
 /// The scope name of Zendesk tickets.
 pub const SCOPE: &str = "tickets";
+/// The key of a comment's marker in its update's audit metadata (`metadata.custom`).
+pub const AUDIT_MARKER_KEY: &str = "casebook_op";
 /// Seconds re-read at the end of a search walk (the search index lags).
 const SEARCH_OVERLAP_SECS: i64 = 60;
 
@@ -158,6 +166,56 @@ impl Zendesk {
             ) {
                 (Some(true), Some(c)) if !list.is_empty() => after = Some(c.to_owned()),
                 _ => return Ok(out),
+            }
+        }
+    }
+
+    /// The comment an operation added, from the ticket's audits: the `Comment` event of the
+    /// audit whose custom metadata carries `marker` (or, for an operation queued before the
+    /// upgrade, a `Comment` event whose text ends with its marker line). Cursor pages of 100.
+    async fn comment_by_audit(&self, id: u64, marker: &str) -> SyncResult<Option<RemoteComment>> {
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = vec![("page[size]", "100".to_owned())];
+            if let Some(a) = &after {
+                q.push(("page[after]", a.clone()));
+            }
+            let a = self
+                .rest
+                .call(
+                    Method::GET,
+                    &format!("/api/v2/tickets/{id}/audits.json"),
+                    &q,
+                    None,
+                    &[],
+                )
+                .await?;
+            let Some(list) = a.json["audits"].as_array() else {
+                return Err(SyncError::MalformedJson {
+                    what: format!("audits of #{id}: no audits list"),
+                });
+            };
+            for audit in list {
+                let tagged = audit["metadata"]["custom"][AUDIT_MARKER_KEY].as_str() == Some(marker);
+                for ev in audit["events"].as_array().into_iter().flatten() {
+                    if ev["type"] != "Comment" {
+                        continue;
+                    }
+                    let c = audit_comment(audit, ev)?;
+                    if tagged || c.marker.as_deref() == Some(marker) {
+                        return Ok(Some(RemoteComment {
+                            marker: Some(marker.to_owned()),
+                            ..c
+                        }));
+                    }
+                }
+            }
+            match (
+                a.json["meta"]["has_more"].as_bool(),
+                a.json["meta"]["after_cursor"].as_str(),
+            ) {
+                (Some(true), Some(c)) if !list.is_empty() => after = Some(c.to_owned()),
+                _ => return Ok(None),
             }
         }
     }
@@ -458,6 +516,19 @@ fn map_comment(c: &Value) -> SyncResult<RemoteComment> {
     })
 }
 
+/// A `Comment` event of an audit as a comment: the event has no time of its own (the audit's)
+/// and may omit its author (the audit's).
+fn audit_comment(audit: &Value, ev: &Value) -> SyncResult<RemoteComment> {
+    let mut ev = ev.clone();
+    if ev["created_at"].is_null() {
+        ev["created_at"] = audit["created_at"].clone();
+    }
+    if ev["author_id"].is_null() {
+        ev["author_id"] = audit["author_id"].clone();
+    }
+    map_comment(&ev)
+}
+
 fn status_value(s: TicketState) -> &'static str {
     match s {
         TicketState::New => "new",
@@ -590,32 +661,36 @@ impl Connector for Zendesk {
         comment: &NewComment,
     ) -> SyncResult<RemoteComment> {
         let id = Self::ticket_id(ticket)?;
+        // The text is exactly the agent's (the requester is emailed a public one); the marker
+        // goes to the update's audit metadata, which only the API shows.
         let v = self
             .put_ticket(
                 id,
-                json!({ "comment": {
-                    "body": embed_marker(&comment.body, &comment.marker),
-                    "public": comment.visibility == Visibility::Public,
-                } }),
+                json!({
+                    "comment": {
+                        "body": comment.body,
+                        "public": comment.visibility == Visibility::Public,
+                    },
+                    "metadata": { AUDIT_MARKER_KEY: comment.marker },
+                }),
             )
             .await?;
         // The audit's Comment event is the new comment; its time is the audit's.
         if let Some(ev) = v["audit"]["events"]
             .as_array()
             .and_then(|e| e.iter().find(|e| e["type"] == "Comment"))
+            && let Ok(c) = audit_comment(&v["audit"], ev)
+            && !c.upstream_id.is_empty()
         {
-            let mut ev = ev.clone();
-            if ev["created_at"].is_null() {
-                ev["created_at"] = v["audit"]["created_at"].clone();
-            }
-            if let Ok(c) = map_comment(&ev) {
-                return Ok(c);
-            }
+            return Ok(RemoteComment {
+                marker: Some(comment.marker.clone()),
+                ..c
+            });
         }
         // The update landed (2xx): reading the comment back may fail (a 429, an expired token),
         // which is an unknown outcome — the retry looks for the marker instead of adding the
         // comment a second time.
-        self.find_comment(ticket, &comment.marker)
+        self.find_comment(ticket, comment)
             .await
             .map_err(|e| {
                 SyncError::UnknownOutcome(format!(
@@ -624,7 +699,7 @@ impl Connector for Zendesk {
             })?
             .ok_or_else(|| {
                 SyncError::UnknownOutcome(format!(
-                    "#{id}: the comment was accepted but is not among the ticket's comments yet"
+                    "#{id}: the comment was accepted but is not among the ticket's audits yet"
                 ))
             })
     }
@@ -632,14 +707,10 @@ impl Connector for Zendesk {
     async fn find_comment(
         &self,
         ticket: &TicketRef,
-        marker: &str,
+        comment: &NewComment,
     ) -> SyncResult<Option<RemoteComment>> {
         let id = Self::ticket_id(ticket)?;
-        Ok(self
-            .comments(id)
-            .await?
-            .into_iter()
-            .find(|c| c.marker.as_deref() == Some(marker)))
+        self.comment_by_audit(id, &comment.marker).await
     }
 
     async fn create_ticket(&self, new: &NewRemoteTicket) -> SyncResult<RemoteTicket> {
