@@ -45,6 +45,10 @@ pub struct BenchSearchArgs {
     /// Skip the FTS5 baseline (for profiling Casebook alone).
     #[arg(long)]
     pub no_baseline: bool,
+    /// Keep the indexes of each size under DIR (`DIR/<docs>/`) and reuse them on the next run
+    /// instead of indexing again (for profiling queries; indexing speed is then not measured).
+    #[arg(long, value_name = "DIR")]
+    pub keep_index: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +62,8 @@ struct SizeReport {
     /// Seconds the background merges still ran after the last commit (before queries are timed).
     casebook_merge_settle_s: f64,
     casebook_segments: usize,
+    /// The indexes were reused (`--keep-index`): indexing speed was not measured.
+    reused_index: bool,
     casebook_p50_ms: f64,
     casebook_p99_ms: f64,
     casebook_max_ms: f64,
@@ -313,9 +319,14 @@ pub fn run(a: BenchSearchArgs, out: &Out) -> Result<(), ApiError> {
         sizes: Vec::new(),
     };
     for &n in &a.docs {
-        report
-            .sizes
-            .push(run_size(&base, n, &queries, a.typing, !a.no_baseline)?);
+        report.sizes.push(run_size(
+            &base,
+            n,
+            &queries,
+            a.typing,
+            !a.no_baseline,
+            a.keep_index.as_deref(),
+        )?);
     }
     report.machine = machine();
     print(out, &report);
@@ -328,9 +339,26 @@ fn run_size(
     queries: &[String],
     typing: usize,
     baseline: bool,
+    keep: Option<&Path>,
 ) -> Result<SizeReport, ApiError> {
     let scratch = tempfile::tempdir().map_err(|e| err("scratch folder", e))?;
-    let kb_dir = scratch.path().join("kb");
+    let root = match keep {
+        Some(dir) => dir.join(n.to_string()),
+        None => scratch.path().to_owned(),
+    };
+    // A kept index is reused when it was completed for this size (and has the baseline if asked).
+    let marker = root.join("complete");
+    let wanted = if baseline { "fts5" } else { "casebook" };
+    let reuse = keep.is_some()
+        && std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == "fts5" || m.trim() == wanted);
+    if keep.is_some() && !reuse && std::fs::read_dir(&root).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(ApiError::invalid(format!(
+            "--keep-index: {} is not a completed bench index of this size (interrupted, or made \
+             without the FTS5 baseline); remove it first",
+            root.display()
+        )));
+    }
+    let kb_dir = root.join("kb");
     let (mut index, _) = KbIndex::open(&kb_dir)?;
     index.set_writer_threads(2);
     // Indexing: batches of whole origins, one commit per batch.
@@ -340,15 +368,12 @@ fn run_size(
     let mut index_time = Duration::ZERO;
     let started = Instant::now();
     let mut fts = if baseline {
-        Some(
-            Fts5Baseline::create(Some(&scratch.path().join("fts5.db")))
-                .map_err(|e| err("baseline", e))?,
-        )
+        Some(Fts5Baseline::create(Some(&root.join("fts5.db"))).map_err(|e| err("baseline", e))?)
     } else {
         None
     };
     let mut fts_time = Duration::ZERO;
-    let mut i = 0;
+    let mut i = if reuse { n } else { 0 };
     while i < n {
         let end = (i + BATCH).min(n);
         let docs: Vec<KbDocument> = (i..end)
@@ -376,20 +401,38 @@ fn run_size(
         eprint!("\r  {n}: indexed {i}");
     }
     eprintln!();
-    let docs_per_s = n as f64 / index_time.as_secs_f64();
-    let wall_docs_per_s = n as f64 / (started.elapsed() - fts_time).as_secs_f64();
-    let fts_docs_per_s = if baseline {
+    if reuse {
+        eprintln!(
+            "  {n}: reusing the indexes in {} (indexing not measured)",
+            root.display()
+        );
+    }
+    // Not measured when the indexes were reused (0).
+    let per_s = |d: Duration| {
+        if reuse {
+            0.0
+        } else {
+            n as f64 / d.as_secs_f64()
+        }
+    };
+    let docs_per_s = per_s(index_time);
+    let wall_docs_per_s = per_s(started.elapsed() - fts_time);
+    let fts_docs_per_s = if baseline && !reuse {
         n as f64 / fts_time.as_secs_f64()
     } else {
         0.0
     };
-    // Queries are timed on a settled index: the merges that indexing started have finished (in the
-    // app they run in the background; timing queries while they run measures the merges).
+    // Queries are timed on a settled index: the merges that indexing started have finished and
+    // the segments are consolidated, as the app's writer does once idle (in the app they run in
+    // the background; timing queries while they run measures the merges).
     let settle_started = Instant::now();
     let segments = index.settle()?;
     let merge_settle_s = settle_started.elapsed().as_secs_f64();
+    if keep.is_some() && !reuse {
+        std::fs::write(&marker, wanted).map_err(|e| err("writing the marker", e))?;
+    }
     let index_mib = dir_size(&kb_dir) as f64 / (1024.0 * 1024.0);
-    let fts_mib = dir_size(&scratch.path().join("fts5.db")) as f64 / (1024.0 * 1024.0);
+    let fts_mib = dir_size(&root.join("fts5.db")) as f64 / (1024.0 * 1024.0);
     // Warm both (first touches of the files), then time every query.
     for q in queries.iter().take(50) {
         let _ = index.search(&request(q));
@@ -433,6 +476,7 @@ fn run_size(
         casebook_index_mib: index_mib,
         casebook_merge_settle_s: merge_settle_s,
         casebook_segments: segments,
+        reused_index: reuse,
         casebook_p50_ms: p50,
         casebook_p99_ms: p99,
         casebook_max_ms: cb_times.last().copied().unwrap_or(0.0),
@@ -533,7 +577,7 @@ fn print(out: &Out, r: &Report) {
             TARGET_P99_1M_MS
         };
         println!(
-            "{} docs, {} queries: p99 {:.2} ms (target ≤ {target} ms: {}), {:.1}× faster than FTS5 at p50, {:.1}× at p99{}; indexing {:.0} docs/s (target ≥ {TARGET_DOCS_PER_S}: {}); max {:.2} ms",
+            "{} docs, {} queries: p99 {:.2} ms (target ≤ {target} ms: {}), {:.1}× faster than FTS5 at p50, {:.1}× at p99{}; {}; max {:.2} ms",
             s.docs,
             s.queries,
             s.casebook_p99_ms,
@@ -556,18 +600,27 @@ fn print(out: &Out, r: &Report) {
             } else {
                 String::new()
             },
-            s.casebook_index_docs_per_s,
-            if s.casebook_index_docs_per_s >= TARGET_DOCS_PER_S {
-                "met"
+            if s.reused_index {
+                "indexing not measured (--keep-index reused the index)".to_owned()
             } else {
-                "MISSED"
+                format!(
+                    "indexing {:.0} docs/s (target ≥ {TARGET_DOCS_PER_S}: {})",
+                    s.casebook_index_docs_per_s,
+                    if s.casebook_index_docs_per_s >= TARGET_DOCS_PER_S {
+                        "met"
+                    } else {
+                        "MISSED"
+                    }
+                )
             },
             s.casebook_max_ms
         );
-        println!(
-            "    indexing counting the bench's own generation of the copies: {:.0} docs/s",
-            s.casebook_index_wall_docs_per_s
-        );
+        if !s.reused_index {
+            println!(
+                "    indexing counting the bench's own generation of the copies: {:.0} docs/s",
+                s.casebook_index_wall_docs_per_s
+            );
+        }
         println!(
             "    after the last commit, merges ran {:.1} s more; queries timed on {} segment(s)",
             s.casebook_merge_settle_s, s.casebook_segments

@@ -87,8 +87,9 @@ pub fn fuzzy_distance(chars: usize) -> u8 {
 
 fn alnum_parts(s: &str) -> Vec<String> {
     s.split(|c: char| !c.is_alphanumeric())
+        // Lower-casing can add a combining mark (`İ` → `i̇`): keep the letters and digits.
+        .map(|p| p.to_lowercase().replace(|c: char| !c.is_alphanumeric(), ""))
         .filter(|p| !p.is_empty())
-        .map(str::to_lowercase)
         .collect()
 }
 
@@ -213,6 +214,16 @@ mod tests {
             fuzzy,
             prefix,
         }
+    }
+
+    #[test]
+    fn lower_casing_keeps_parts_alphanumeric() {
+        // `İ` lower-cases to `i` and a combining dot (found by the property test below).
+        assert_eq!(
+            parse("İstanbul VPN ").clauses[0],
+            word("istanbul", 1, false)
+        );
+        assert_eq!(parse("İ").clauses.len(), 0, "a lone `i` is a stop word");
     }
 
     #[test]
