@@ -402,6 +402,44 @@ async fn a_space_casebook_cannot_read_is_skipped_with_the_reason_and_tickets_sti
 }
 
 #[tokio::test]
+async fn the_connection_test_says_whether_each_confluence_space_can_be_read() {
+    let e = env(&["KB", "SECRET"]).await;
+    e.fake.wiki_space("KB", "IT knowledge base");
+    e.fake.wiki_space("SECRET", "Managers only");
+    e.fake.wiki_space_visible("SECRET", false);
+    let caps =
+        e.cb.test_connection(e.id)
+            .await
+            .unwrap()
+            .connection
+            .capabilities;
+    assert!(
+        caps.contains(&"can read the Confluence space KB (IT knowledge base)".to_owned()),
+        "{caps:?}"
+    );
+    assert!(
+        caps.iter()
+            .any(|c| c.starts_with("cannot see the Confluence space SECRET")),
+        "{caps:?}"
+    );
+
+    e.fake.wiki_no_access(true);
+    let caps =
+        e.cb.test_connection(e.id)
+            .await
+            .unwrap()
+            .connection
+            .capabilities;
+    assert!(
+        caps.iter()
+            .filter(|c| c.starts_with("may not use Confluence on this site"))
+            .count()
+            == 2,
+        "{caps:?}"
+    );
+}
+
+#[tokio::test]
 async fn without_a_space_no_article_is_pulled_and_the_status_says_how_to_set_one() {
     let e = env(&[]).await;
     e.fake.wiki_space("KB", "IT knowledge base");

@@ -279,6 +279,32 @@ pub async fn test_connection(tm: &TokenManager, conn: &Connection) -> ProbeRepor
                     caps.push("is a Jira administrator".to_owned());
                 }
             }
+            // The Confluence spaces behind the knowledge base: whether each can be read, so a
+            // wrong key or a missing permission shows here rather than at the next sync.
+            for key in &conn.kb_spaces {
+                let url = format!(
+                    "{}/wiki/api/v2/spaces?keys={key}&limit=1",
+                    base.trim_end_matches('/')
+                );
+                caps.push(match get_json(tm, Some(&creds), &url, base).await {
+                    Call::Ok(v) => match v["results"].as_array().and_then(|r| r.first()) {
+                        Some(space) => format!(
+                            "can read the Confluence space {key} ({})",
+                            space["name"].as_str().unwrap_or(key)
+                        ),
+                        None => format!(
+                            "cannot see the Confluence space {key}: it does not exist or this account may not view it"
+                        ),
+                    },
+                    Call::Status(403) => format!(
+                        "may not use Confluence on this site, so the knowledge-base space {key} cannot be read"
+                    ),
+                    Call::Status(s) => {
+                        format!("could not check the Confluence space {key} (HTTP {s})")
+                    }
+                    _ => format!("could not check the Confluence space {key}"),
+                });
+            }
             acct
         }
         Vendor::ServiceNow => {
