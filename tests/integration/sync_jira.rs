@@ -343,19 +343,55 @@ async fn a_creation_whose_answer_was_lost_is_found_by_its_marker() {
     assert!(c.find_created("HD", "ws1-op-41").await.unwrap().is_none());
 }
 
+/// Every id of a complete listing, page after page as the deletion sweep walks it, and how
+/// many pages it took.
+async fn listed_ids(c: &Jira, scope: &str, limit: usize) -> (Vec<String>, usize) {
+    let (mut ids, mut pages, mut cursor) = (Vec::new(), 0, None);
+    loop {
+        let page = c
+            .list_ids_page(scope, cursor.as_ref(), limit)
+            .await
+            .unwrap();
+        pages += 1;
+        ids.extend(page.ids);
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => return (ids, pages),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_deleted_issue_is_not_found_and_leaves_the_id_sweep() {
     let (fake, c) = setup().await;
     let a = fake.seed(NewIssue::new("HD", "A"));
     let b = fake.seed(NewIssue::new("HD", "B"));
     let rb = tref(&b, &fake);
-    let ids = c.list_ids("HD").await.unwrap();
+    let (ids, _) = listed_ids(&c, "HD", 5000).await;
     assert_eq!(ids.len(), 2);
     fake.delete(&b);
     let e = c.fetch_ticket(&rb).await.unwrap_err();
     assert_eq!(e.kind(), "not_found", "{e}");
-    let ids = c.list_ids("HD").await.unwrap();
+    let (ids, _) = listed_ids(&c, "HD", 5000).await;
     assert_eq!(ids, vec![fake.issue(&a).unwrap().id.to_string()]);
+}
+
+/// Issue ids crossing a digit boundary (9999 → 10000) come a page at a time in numeric order,
+/// the order the sweep merges in (as text, "10000" would sort before "9999").
+#[tokio::test]
+async fn ids_are_listed_a_page_at_a_time_in_numeric_order() {
+    let (fake, c) = setup().await;
+    fake.with_state(|s| s.next_id = 9_995);
+    for n in 0..11 {
+        fake.seed(NewIssue::new("HD", &format!("Issue {n}")));
+    }
+    let (ids, pages) = listed_ids(&c, "HD", 3).await;
+    assert_eq!(pages, 4);
+    let numeric: Vec<String> = (9_995..10_006).map(|n: u64| n.to_string()).collect();
+    assert_eq!(ids, numeric);
+    let mut by_sweep = ids.clone();
+    by_sweep.sort_by(|a, b| casebook_core::store::sweep_order(a, b));
+    assert_eq!(by_sweep, ids);
 }
 
 #[tokio::test]
@@ -459,6 +495,56 @@ mod engine {
                 origin: Origin::App,
                 now: self.clock.now(),
             }
+        }
+    }
+
+    /// Issues 9995..=10006, listed three at a time: the ones deleted at both ends, on both
+    /// sides of the digit boundary (9999 | 10000) and of a page boundary are marked, exactly
+    /// those.
+    #[tokio::test]
+    async fn the_sweep_marks_exactly_the_deleted_issues_across_pages_and_digit_boundaries() {
+        let e = env().await;
+        e.fake.with_state(|s| s.next_id = 9_995);
+        let keys: Vec<String> = (0..12)
+            .map(|n| e.fake.seed(NewIssue::new("HD", &format!("Request {n}"))))
+            .collect();
+        let r = e.sync().await;
+        assert!(r.errors.is_empty() && r.stopped.is_none(), "{r:?}");
+        assert_eq!(r.tickets_created, 12);
+        // ids 9995, 9997 | 9998, 9999, 10000 | 10001 (pages of three), 10006
+        let gone = [0usize, 2, 3, 4, 5, 6, 11];
+        for &i in &gone {
+            e.fake.delete(&keys[i]);
+        }
+        let r = SyncEngine::new(
+            Arc::clone(&e.store) as Arc<dyn StoreAccess>,
+            Arc::clone(&e.connector) as Arc<dyn Connector>,
+            e.conn_id,
+            Arc::clone(&e.clock) as Arc<dyn Clock>,
+            Arc::new(RecordingSleeper::new(Arc::clone(&e.clock))),
+            SyncOptions {
+                pull: false,
+                push: false,
+                articles: false,
+                sweep_interval: Duration::ZERO,
+                sweep_page_size: 3,
+                ..Default::default()
+            },
+        )
+        .run()
+        .await;
+        assert!(r.errors.is_empty() && r.stopped.is_none(), "{r:?}");
+        assert_eq!(r.swept, vec!["HD".to_owned()]);
+        assert_eq!(r.marked_deleted, gone.len() as u64);
+        for (i, key) in keys.iter().enumerate() {
+            let local = e.store.resolve_key(key).unwrap();
+            let is_marked = e
+                .store
+                .deleted_upstream_at(local)
+                .unwrap()
+                .unwrap()
+                .is_some();
+            assert_eq!(is_marked, gone.contains(&i), "{key}");
         }
     }
 

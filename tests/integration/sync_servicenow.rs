@@ -1032,3 +1032,190 @@ async fn a_first_pull_into_a_mirror_that_already_has_tickets_still_sweeps() {
         Some(None)
     );
 }
+
+/// The incidents' sys_ids in the order the sweep lists them, with their local ids (taken while
+/// the fake still has them all).
+fn mirrored_in_order(e: &Env) -> Vec<(String, i64)> {
+    let mut ids: Vec<String> = e
+        .fake
+        .incidents()
+        .iter()
+        .map(|r| r.sys_id().to_owned())
+        .collect();
+    ids.sort();
+    ids.into_iter()
+        .map(|id| {
+            let local = e.local(&id);
+            (id, local)
+        })
+        .collect()
+}
+
+/// The listing's requests (`sysparm_fields=sys_id`) so far.
+fn id_pages(e: &Env) -> usize {
+    e.fake
+        .requests()
+        .all()
+        .iter()
+        .filter(|r| r.method == "GET" && r.param("sysparm_fields") == Some("sys_id"))
+        .count()
+}
+
+/// The sys_ids whose local ticket is marked deleted upstream.
+fn marked(e: &Env, mirrored: &[(String, i64)]) -> Vec<String> {
+    mirrored
+        .iter()
+        .filter(|(_, local)| {
+            e.store
+                .deleted_upstream_at(*local)
+                .unwrap()
+                .unwrap()
+                .is_some()
+        })
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+impl Env {
+    /// A sync that only sweeps (due at once), asking for `page` ids per page.
+    async fn sweep_only(&self, page: usize) -> SyncReport {
+        self.engine(SyncOptions {
+            pull: false,
+            push: false,
+            articles: false,
+            sweep_interval: Duration::ZERO,
+            sweep_page_size: page,
+            ..Default::default()
+        })
+        .run()
+        .await
+    }
+}
+
+/// 60 incidents listed seven at a time (the instance caps pages at 7 although the sweep asks
+/// for more, so every page is short): the tickets deleted at the start, on both sides of a
+/// page boundary, in the middle and at the end are marked, exactly those, and one listed again
+/// is restored. Before, a short page ended the listing and everything after it was marked.
+#[tokio::test]
+async fn a_sweep_over_many_pages_marks_exactly_the_missing_tickets() {
+    let e = env().await;
+    e.fake.seed_many(60, 5, false);
+    ok(&e.sync().await);
+    let mirrored = mirrored_in_order(&e);
+    let all: Vec<String> = mirrored.iter().map(|(id, _)| id.clone()).collect();
+    e.fake.with_state(|s| s.max_limit = 7);
+    // 6 and 7 are the last of the first page and the first of the second (0-based).
+    let gone: Vec<String> = [0, 6, 7, 30, 59].iter().map(|&i| all[i].clone()).collect();
+    for id in &gone {
+        e.fake.delete(id);
+    }
+    // Out of reach for now (an ACL), then readable again.
+    e.fake.hide(&all[45], true);
+    let before = id_pages(&e);
+    let r = e.sweep_only(10_000).await;
+    ok(&r);
+    assert_eq!(r.swept, vec!["incident".to_owned()]);
+    assert!(
+        id_pages(&e) - before >= 8,
+        "{} pages",
+        id_pages(&e) - before
+    );
+    let mut expected = gone.clone();
+    expected.push(all[45].clone());
+    expected.sort();
+    assert_eq!(marked(&e, &mirrored), expected);
+    assert_eq!(r.marked_deleted, 6);
+    assert_eq!(e.store.ticket_count().unwrap(), 60, "marked, never dropped");
+    // Readable again: restored at the next sweep, the deleted ones stay marked.
+    e.fake.hide(&all[45], false);
+    let r = e.sweep_only(10_000).await;
+    ok(&r);
+    assert_eq!(r.marked_deleted, 0);
+    assert_eq!(marked(&e, &mirrored), gone);
+}
+
+/// A listing that breaks after two pages (truncated answers, through every retry) marks
+/// nothing and does not count as a sweep; the next sync sweeps again and marks exactly the
+/// deleted ones.
+#[tokio::test]
+async fn a_sweep_whose_listing_fails_midway_marks_nothing() {
+    let e = env().await;
+    e.fake.seed_many(30, 5, false);
+    ok(&e.sync().await);
+    let mirrored = mirrored_in_order(&e);
+    let all: Vec<String> = mirrored.iter().map(|(id, _)| id.clone()).collect();
+    let swept_at = e.store.last_sweep_at(e.conn_id, "incident").unwrap();
+    // Deleted before and after the failing page.
+    for i in [2, 25] {
+        e.fake.delete(&all[i]);
+    }
+    e.fake.faults().add(
+        FaultRule::new("GET", "api/now/table/incident", Fault::TruncatedJson)
+            .skip(2)
+            .always(),
+    );
+    e.clock.advance(1_000);
+    let r = e.sweep_only(5).await;
+    assert!(r.stopped.is_none(), "{r:?}");
+    assert!(
+        r.errors
+            .iter()
+            .any(|m| m.contains("deletion sweep") && m.contains("nothing was marked")),
+        "{:?}",
+        r.errors
+    );
+    assert!(r.swept.is_empty());
+    assert_eq!(r.marked_deleted, 0);
+    assert!(marked(&e, &mirrored).is_empty());
+    assert_eq!(
+        e.store.last_sweep_at(e.conn_id, "incident").unwrap(),
+        swept_at
+    );
+    assert_eq!(
+        e.fake.faults().fired().len(),
+        SyncOptions::default().max_attempts as usize,
+        "the third page failed at every attempt"
+    );
+    e.fake.faults().clear();
+    let r = e.sweep_only(5).await;
+    ok(&r);
+    assert_eq!(marked(&e, &mirrored), vec![all[2].clone(), all[25].clone()]);
+    assert_eq!(
+        e.store.last_sweep_at(e.conn_id, "incident").unwrap(),
+        Some(e.clock.now())
+    );
+}
+
+/// `sysparm_limit` applies before ACLs: a window of rows the account cannot read comes back
+/// empty, yet the instance's `Link` header says rows remain. The listing steps over it by
+/// offset; the unreadable tickets are out of reach (marked), the ones after them are not.
+#[tokio::test]
+async fn rows_the_account_cannot_read_do_not_end_the_listing() {
+    let e = env().await;
+    e.fake.seed_many(40, 5, false);
+    ok(&e.sync().await);
+    let mirrored = mirrored_in_order(&e);
+    let all: Vec<String> = mirrored.iter().map(|(id, _)| id.clone()).collect();
+    // Twelve in a row (more than two windows of five), and one more further on.
+    let mut hidden: Vec<String> = all[10..22].to_vec();
+    hidden.push(all[33].clone());
+    for id in &hidden {
+        e.fake.hide(id, true);
+    }
+    let r = e.sweep_only(5).await;
+    ok(&r);
+    assert_eq!(marked(&e, &mirrored), hidden);
+    assert!(
+        e.fake.requests().all().iter().any(|q| {
+            q.param("sysparm_fields") == Some("sys_id")
+                && q.param("sysparm_offset").is_some_and(|o| o != "0")
+        }),
+        "an unreadable window was stepped over by offset"
+    );
+    for id in &hidden {
+        e.fake.hide(id, false);
+    }
+    let r = e.sweep_only(5).await;
+    ok(&r);
+    assert!(marked(&e, &mirrored).is_empty(), "readable again: restored");
+}

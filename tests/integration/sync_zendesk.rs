@@ -334,19 +334,51 @@ async fn spoiled_answers_are_classified_and_rate_limits_carry_retry_after() {
     assert_eq!(page.tickets.len(), 1, "healthy again");
 }
 
+/// Every id of a complete listing, page after page as the deletion sweep walks it, and how
+/// many pages it took.
+async fn listed_ids(c: &Zendesk, limit: usize) -> (Vec<String>, usize) {
+    let (mut ids, mut pages, mut cursor) = (Vec::new(), 0, None);
+    loop {
+        let page = c
+            .list_ids_page("tickets", cursor.as_ref(), limit)
+            .await
+            .unwrap();
+        pages += 1;
+        ids.extend(page.ids);
+        match page.next {
+            Some(n) => cursor = Some(n),
+            None => return (ids, pages),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_deleted_ticket_is_not_found_and_leaves_the_id_sweep() {
     let (fake, c) = setup(ZendeskExport::Search).await;
     for n in 0..120 {
         fake.seed(NewTicket::new(&format!("T{n}"), "x"));
     }
-    assert_eq!(c.list_ids("tickets").await.unwrap().len(), 120, "two pages");
+    let (ids, pages) = listed_ids(&c, 10_000).await;
+    assert_eq!((ids.len(), pages), (120, 2), "pages of at most 100");
     fake.delete(42);
     let e = c.fetch_ticket(&tref(42)).await.unwrap_err();
     assert_eq!(e.kind(), "not_found");
-    let ids = c.list_ids("tickets").await.unwrap();
+    let (ids, _) = listed_ids(&c, 100).await;
     assert_eq!(ids.len(), 119);
     assert!(!ids.contains(&"42".to_owned()));
+    // Numeric order across the digit boundaries (9 | 10, 99 | 100), the order the sweep merges
+    // in: as text, "10" would come before "9".
+    let mut by_sweep = ids.clone();
+    by_sweep.sort_by(|a, b| casebook_core::store::sweep_order(a, b));
+    assert_eq!(by_sweep, ids);
+    assert_eq!(&ids[8..10], &["9".to_owned(), "10".to_owned()]);
+    assert!(
+        c.list_ids_page("other", None, 100)
+            .await
+            .unwrap()
+            .ids
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -489,6 +521,56 @@ mod engine {
     fn ok(r: &SyncReport) {
         assert!(r.stopped.is_none(), "stopped: {:?}", r.stopped);
         assert!(r.errors.is_empty(), "errors: {:?}", r.errors);
+    }
+
+    /// 120 tickets listed seven at a time: the ones deleted at both ends, on both sides of the
+    /// digit boundaries (9 | 10, 99 | 100) and of a page boundary (7 | 8) are marked by the
+    /// sweep, exactly those.
+    #[tokio::test]
+    async fn the_sweep_marks_exactly_the_deleted_tickets_across_pages_and_digit_boundaries() {
+        let e = env().await;
+        for n in 0..120 {
+            e.fake
+                .seed(NewTicket::new(&format!("Ticket {n}"), "First message"));
+        }
+        e.fake.advance(120);
+        let r = e.sync().await;
+        ok(&r);
+        assert_eq!(r.tickets_created, 120);
+        let gone = [1u64, 7, 8, 9, 10, 99, 100, 120];
+        for id in gone {
+            e.fake.delete(id);
+        }
+        let r = SyncEngine::new(
+            Arc::clone(&e.store) as Arc<dyn StoreAccess>,
+            Arc::clone(&e.connector) as Arc<dyn Connector>,
+            e.conn_id,
+            Arc::clone(&e.clock) as Arc<dyn Clock>,
+            Arc::new(RecordingSleeper::new(Arc::clone(&e.clock))),
+            SyncOptions {
+                pull: false,
+                push: false,
+                articles: false,
+                sweep_interval: Duration::ZERO,
+                sweep_page_size: 7,
+                ..Default::default()
+            },
+        )
+        .run()
+        .await;
+        ok(&r);
+        assert_eq!(r.swept, vec!["tickets".to_owned()]);
+        assert_eq!(r.marked_deleted, gone.len() as u64);
+        for id in 1..=120u64 {
+            let local = e.store.resolve_key(&format!("#{id}")).unwrap();
+            let is_marked = e
+                .store
+                .deleted_upstream_at(local)
+                .unwrap()
+                .unwrap()
+                .is_some();
+            assert_eq!(is_marked, gone.contains(&id), "#{id}");
+        }
     }
 
     #[tokio::test]

@@ -169,7 +169,9 @@ pub struct State {
     /// are written in it).
     pub tz_offset_secs: i32,
     pub issues: Vec<Issue>,
-    next_id: u64,
+    /// The id the next issue gets (sites number issues from 10000; a test may start elsewhere,
+    /// e.g. to cross a digit boundary).
+    pub next_id: u64,
     next_comment: u64,
     next_number: HashMap<String, u64>,
     tokens: HashMap<String, (String, usize)>,

@@ -6,7 +6,9 @@
 //! - encoded queries with `^`, `>=`, `=`, `IN`, `LIKE`, `ORDERBY`/`ORDERBYDESC`; unknown parts are
 //!   ignored (as the real API does by default);
 //! - `sysparm_limit` / `sysparm_offset` pages with `Link` (first/prev/next/last) and
-//!   `X-Total-Count` headers;
+//!   `X-Total-Count` headers; `sysparm_limit` is applied before ACLs ("This limit is applied
+//!   before ACL evaluation", `c_TableAPI.md`): rows the account may not read ([`State::hidden`])
+//!   leave a page short or empty while the count and the `Link` header still include them;
 //! - PATCH appends `comments` / `work_notes` to `sys_journal_field` (journal fields read back as
 //!   `""` on the record); no precondition exists;
 //! - errors as `{"error":{"message","detail"},"status":"failure"}`; 429 with `Retry-After` and
@@ -105,6 +107,9 @@ pub struct State {
     /// answers with `200 {"result": []}`, not an error (rapid7/insightconnect-plugins#4064).
     /// Writes to the journal fields still land.
     pub journal_readable: bool,
+    /// sys_ids of records the signed-in account may not read (row ACLs): left out of list pages
+    /// after the page window is taken (the count still includes them), 404 on a GET by sys_id.
+    pub hidden: std::collections::HashSet<String>,
     next_directory_id: u64,
 }
 
@@ -479,6 +484,7 @@ fn new_state() -> State {
         index: Index::default(),
         dot_walk: true,
         journal_readable: true,
+        hidden: std::collections::HashSet::new(),
         next_directory_id: 0,
     };
     for (user_name, name) in USERS {
@@ -720,6 +726,16 @@ impl ServiceNowFake {
         s.index = Index::default();
         s.records
             .retain(|r| r.sys_id() != sys_id && r.get("element_id") != sys_id);
+    }
+
+    /// Takes read access to a record away from the signed-in account (`false`: gives it back).
+    pub fn hide(&self, sys_id: &str, hidden: bool) {
+        let mut s = lock(&self.state);
+        if hidden {
+            s.hidden.insert(sys_id.to_owned());
+        } else {
+            s.hidden.remove(sys_id);
+        }
     }
 
     pub fn incident(&self, sys_id: &str) -> Option<Record> {
@@ -990,9 +1006,11 @@ impl SnHandler {
         let view = View::of(req, &base);
         // Dot-walks look rows up by sys_id: build that lookup once, not once per row.
         s.ensure_ids();
+        // ACLs apply to the window the limit took: hidden rows leave it short.
         let page: Vec<Value> = rows
             .iter()
             .filter_map(|&i| s.records.get(i))
+            .filter(|r| !s.hidden.contains(r.sys_id()))
             .map(|r| project(&s, r, &view))
             .collect();
         let link = |off: usize, rel: &str| {
@@ -1032,7 +1050,10 @@ impl SnHandler {
         let mut s = lock(&self.state);
         let base = lock(&self.base).clone();
         s.ensure_ids();
-        match s.lookup(table, sys_id) {
+        match s
+            .lookup(table, sys_id)
+            .filter(|r| !s.hidden.contains(r.sys_id()))
+        {
             Some(r) => Response::json(
                 200,
                 &json!({ "result": project(&s, r, &View::of(req, &base)) }),

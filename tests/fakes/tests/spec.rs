@@ -860,6 +860,46 @@ async fn servicenow_answers_fit_the_table_api_spec() {
     assert_eq!(st, 200);
     assert_eq!(journal["result"].as_array().unwrap().len(), 3);
     assert_fits(&spec, "GET /table/{tableName} 200", &journal);
+    // The deletion sweep's id listing: keyset pages in sys_id order.
+    let mut ids: Vec<String> = fake
+        .incidents()
+        .iter()
+        .map(|r| r.sys_id().to_owned())
+        .collect();
+    ids.sort();
+    let (st, first) = get(
+        &c,
+        &format!("{table}/incident?sysparm_query=ORDERBYsys_id&sysparm_fields=sys_id&sysparm_limit=2&sysparm_offset=0"),
+        BASIC,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_fits(&spec, "GET /table/{tableName} 200", &first);
+    assert_eq!(
+        first["result"],
+        json!([{ "sys_id": ids[0] }, { "sys_id": ids[1] }])
+    );
+    // A row the account may not read: the limit applies before ACLs, so the window comes back
+    // short while the count and the `Link` header still include the row.
+    fake.hide(&ids[2], true);
+    let r = c
+        .get(format!(
+            "{table}/incident?sysparm_query=sys_id%3E%3D{}%5EORDERBYsys_id&sysparm_fields=sys_id&sysparm_limit=2&sysparm_offset=0",
+            ids[1]
+        ))
+        .header("Authorization", BASIC)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["X-Total-Count"], "3");
+    let link = r.headers()["Link"].to_str().unwrap().to_owned();
+    assert!(link.contains("sysparm_offset=2>;rel=\"next\""), "{link}");
+    let short: Value = r.json().await.unwrap();
+    assert_fits(&spec, "GET /table/{tableName} 200", &short);
+    assert_eq!(short["result"], json!([{ "sys_id": ids[1] }]));
+    let (st, _) = get(&c, &format!("{table}/incident/{}", ids[2]), BASIC).await;
+    assert_eq!(st, 404, "a record the account may not read");
+    fake.hide(&ids[2], false);
     // Nothing matches: still 200 with an empty list (Table API v2).
     let (st, none) = get(
         &c,

@@ -41,8 +41,8 @@ use crate::auth::{AuthError, Credentials};
 use crate::error::SyncError;
 use crate::escalation::{EscalationIssue, NewEscalationIssue};
 use crate::model::{
-    ArticlePage, ArticleSweep, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteComment,
-    RemoteTicket, RemoteVersion, TicketPage, TicketRef,
+    ArticlePage, ArticleSweep, Cursor, FieldValues, IdPage, NewComment, NewRemoteTicket,
+    RemoteComment, RemoteTicket, RemoteVersion, TicketPage, TicketRef,
 };
 use casebook_core::connection::{Connection, Vendor};
 
@@ -130,9 +130,24 @@ pub trait Connector: Send + Sync {
     /// The ticket created with `marker` in `scope`, if the upstream has it.
     async fn find_created(&self, scope: &str, marker: &str) -> SyncResult<Option<RemoteTicket>>;
 
-    /// Every upstream id currently visible in `scope` (the deletion / lost-access sweep). Ids only,
-    /// paged internally; a ticket missing here but present locally is deleted or out of reach.
-    async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>>;
+    /// One page of the upstream ids currently visible in `scope`, for the deletion / lost-access
+    /// sweep: a ticket mirrored locally that no page of a complete listing names is deleted or
+    /// out of reach. `cursor`: where the previous page said to go on (`None`: from the start);
+    /// `limit`: how many ids a page should hold at most (a hint the connector caps at what the
+    /// upstream allows). Ids only; the listing ends with a page whose `next` is `None`.
+    ///
+    /// The engine merges each page with the mirror as it comes and holds no more than it must:
+    /// any order is correct, but a listing in ascending
+    /// [`casebook_core::store::sweep_order`] (numeric order for numeric ids, text order for ids
+    /// of one width) keeps the sweep's memory to about one page whatever the scope's size. A
+    /// short or empty page is not the end; only `next: None` is. If any page fails, nothing is
+    /// marked.
+    async fn list_ids_page(
+        &self,
+        scope: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<IdPage>;
 
     /// Creates an issue in an engineering project from an escalation package, carrying
     /// `issue.marker` so that [`Connector::find_escalation`] finds it later. Connectors without

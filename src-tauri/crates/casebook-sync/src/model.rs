@@ -226,13 +226,24 @@ pub struct TicketPage {
     /// the engine skips a ticket whose version it already has.
     pub tickets: Vec<RemoteTicket>,
     /// Upstream ids the vendor reports as deleted (Zendesk deleted tickets); empty where the
-    /// vendor has no such feed (deletions are then found by [`crate::connector::Connector::list_ids`]).
+    /// vendor has no such feed (deletions are then found by the deletion sweep,
+    /// [`crate::connector::Connector::list_ids_page`]).
     pub deleted: Vec<String>,
     /// Where to resume after this page has been committed. Stored by the engine in the same
     /// transaction as the page's tickets.
     pub next: Cursor,
     /// Whether more is available right now (the engine asks again with `next`).
     pub has_more: bool,
+}
+
+/// One page of the upstream ids of a scope, for the deletion sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdPage {
+    /// Upstream ids, as the tickets' `upstream_id`. Best in ascending
+    /// [`casebook_core::store::sweep_order`] (see [`crate::connector::Connector::list_ids_page`]).
+    pub ids: Vec<String>,
+    /// Where the next page starts; `None`: this was the last page (the listing is complete).
+    pub next: Option<Cursor>,
 }
 
 /// A knowledge-base article.

@@ -14,6 +14,7 @@ mod kb;
 mod key;
 mod query;
 mod queue_index;
+mod sweep;
 mod sync;
 mod tickets;
 mod views;
@@ -26,6 +27,7 @@ pub use import::{ImportBatchReport, ImportedTicket, ImportedUpdate};
 pub use kb::KbSourceRow;
 pub use key::{DatabaseKey, InvalidKey};
 pub use query::{Facets, NO_RISK, SortKey, TicketFilter, TicketPage, TicketQuery, TicketRow};
+pub use sweep::{SweepOutcome, SweepWalk, sweep_order};
 pub use sync::{
     ApplyReport, ConflictRow, NewConflict, PulledComment, PulledTicket, PushEffect, Resolution,
     SYNC_ACTOR, SYNC_FIELDS, SyncOp, SyncStatusRow, comparable_comment_text, validate_field_value,
@@ -55,6 +57,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0010_sla_event_facts_in_rust.sql"),
     include_str!("../../migrations/0011_escalation_push.sql"),
     include_str!("../../migrations/0012_kb_spaces.sql"),
+    include_str!("../../migrations/0013_sync_sweep_index.sql"),
 ];
 
 /// The schema version this build understands (SQLite `user_version`).

@@ -802,23 +802,60 @@ fn mark_deleted(
         .query_row(params![now, connection_id, upstream_id], |r| r.get(0))
         .optional()?;
     if let Some(id) = id {
-        append_event(
-            tx,
-            &NewEvent {
-                ticket_id: id,
-                kind: EventKind::Updated,
-                actor: SYNC_ACTOR,
-                at: now,
-                recorded_at: now,
-                origin: Origin::Sync,
-                data: json!({ "sync": "deleted_upstream", "upstream_id": upstream_id }),
-            },
-        )?;
-        // Touch the row so the queue index and the UI see the marker.
-        tx.prepare_cached("UPDATE tickets SET revision = revision + 1 WHERE id = ?")?
-            .execute([id])?;
+        record_deleted_mark(tx, id, upstream_id, now)?;
     }
     Ok(id)
+}
+
+/// Marks a mirrored ticket of `scope` deleted upstream by its local id (the deletion sweep);
+/// `false` when it is not that scope's, or already marked.
+pub(super) fn mark_deleted_ticket(
+    tx: &Transaction<'_>,
+    connection_id: i64,
+    scope: &str,
+    ticket_id: TicketId,
+    now: Millis,
+) -> Result<bool> {
+    let upstream_id: Option<String> = tx
+        .prepare_cached(
+            "UPDATE sync_tickets SET deleted_upstream_at = ? \
+             WHERE ticket_id = ? AND connection_id = ? AND scope = ? \
+             AND deleted_upstream_at IS NULL RETURNING upstream_id",
+        )?
+        .query_row(params![now, ticket_id, connection_id, scope], |r| r.get(0))
+        .optional()?;
+    match upstream_id {
+        Some(uid) => {
+            record_deleted_mark(tx, ticket_id, &uid, now)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// The event of a deleted-upstream mark, and the ticket touched so that the queue index and
+/// the UI see the marker.
+fn record_deleted_mark(
+    tx: &Transaction<'_>,
+    ticket_id: TicketId,
+    upstream_id: &str,
+    now: Millis,
+) -> Result<()> {
+    append_event(
+        tx,
+        &NewEvent {
+            ticket_id,
+            kind: EventKind::Updated,
+            actor: SYNC_ACTOR,
+            at: now,
+            recorded_at: now,
+            origin: Origin::Sync,
+            data: json!({ "sync": "deleted_upstream", "upstream_id": upstream_id }),
+        },
+    )?;
+    tx.prepare_cached("UPDATE tickets SET revision = revision + 1 WHERE id = ?")?
+        .execute([ticket_id])?;
+    Ok(())
 }
 
 /// Records that the upstream now has `fields` at `version` (after our own write).
@@ -989,7 +1026,12 @@ fn sweep_stream(scope: &str) -> String {
     format!("sweep:{scope}")
 }
 
-fn set_sweep_mark(tx: &Transaction<'_>, connection_id: i64, scope: &str, at: Millis) -> Result<()> {
+pub(super) fn set_sweep_mark(
+    tx: &Transaction<'_>,
+    connection_id: i64,
+    scope: &str,
+    at: Millis,
+) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO sync_cursors (connection_id, stream, cursor, updated_at) VALUES (?, ?, ?, ?) \
          ON CONFLICT (connection_id, stream) DO UPDATE SET cursor = excluded.cursor, \
@@ -1079,29 +1121,6 @@ impl Store {
         })
     }
 
-    /// The upstream ids of the tickets mirrored from a connection's scope, with whether each is
-    /// marked deleted upstream. Read through a [`StreamingReader`](super::StreamingReader): the
-    /// walk touches every mirrored ticket's row, which would otherwise stay in a pooled reader's
-    /// page cache or memory map.
-    pub fn synced_upstream_ids(
-        &self,
-        connection_id: i64,
-        scope: &str,
-    ) -> Result<Vec<(String, bool)>> {
-        self.streaming_reader()?.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT upstream_id, deleted_upstream_at IS NOT NULL FROM sync_tickets \
-                 WHERE connection_id = ? AND scope = ?",
-            )?;
-            let rows = stmt
-                .query_map(params![connection_id, scope], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-    }
-
     /// Whether a connection's scope mirrors any ticket (marked deleted or not). Reads one index
     /// entry; counting them walked the whole mirror (30 MiB of pages at 100,000 tickets, read
     /// at the start of every sync).
@@ -1139,46 +1158,6 @@ impl Store {
     /// first pull into an empty mirror, which sees every id too).
     pub fn record_sweep(&self, connection_id: i64, scope: &str, at: Millis) -> Result<()> {
         self.write(|tx| set_sweep_mark(tx, connection_id, scope, at))
-    }
-
-    /// The deletion sweep: marks the scope's mirrored tickets that the upstream no longer lists
-    /// (never deletes them: they may hold unsynced edits) and clears the mark of those it lists
-    /// again, and records the sweep (see [`Store::last_sweep_at`]) in the same transaction.
-    /// Returns (marked, restored) and the changed ticket ids.
-    pub fn sweep_deleted_upstream(
-        &self,
-        connection_id: i64,
-        scope: &str,
-        present: &HashSet<String>,
-        now: Millis,
-    ) -> Result<(u64, u64, Vec<TicketId>)> {
-        let known = self.synced_upstream_ids(connection_id, scope)?;
-        self.write(|tx| {
-            set_sweep_mark(tx, connection_id, scope, now)?;
-            let (mut marked, mut restored, mut ids) = (0, 0, Vec::new());
-            for (uid, was_deleted) in &known {
-                let here = present.contains(uid);
-                if !here && !was_deleted {
-                    if let Some(id) = mark_deleted(tx, connection_id, uid, now)? {
-                        marked += 1;
-                        ids.push(id);
-                    }
-                } else if here && *was_deleted {
-                    let id: Option<TicketId> = tx
-                        .prepare_cached(
-                            "UPDATE sync_tickets SET deleted_upstream_at = NULL \
-                             WHERE connection_id = ? AND upstream_id = ? RETURNING ticket_id",
-                        )?
-                        .query_row(params![connection_id, uid], |r| r.get(0))
-                        .optional()?;
-                    if let Some(id) = id {
-                        restored += 1;
-                        ids.push(id);
-                    }
-                }
-            }
-            Ok((marked, restored, ids))
-        })
     }
 
     /// Whether a ticket is marked deleted upstream (`None`: not a mirrored ticket).
@@ -2421,12 +2400,14 @@ mod tests {
             1,
         )
         .unwrap();
-        let present: HashSet<String> = ["1".to_owned()].into();
-        let (marked, restored, ids) = s
-            .sweep_deleted_upstream(7, "incident", &present, 2)
-            .unwrap();
-        assert_eq!((marked, restored), (1, 0));
-        assert_eq!(s.deleted_upstream_at(ids[0]).unwrap(), Some(Some(2)));
+        let mut walk = crate::store::SweepWalk::new(7, "incident");
+        s.sweep_page(&mut walk, vec!["1".to_owned()], true).unwrap();
+        let out = s.finish_sweep(walk, 2).unwrap();
+        assert_eq!((out.marked, out.restored, out.listed), (1, 0, 1));
+        assert_eq!(
+            s.deleted_upstream_at(out.changed_ids[0]).unwrap(),
+            Some(Some(2))
+        );
         assert_eq!(s.ticket_count().unwrap(), 2, "marked, not dropped");
         assert_eq!(s.sync_status(7).unwrap().deleted_upstream, 1);
         // The sweep is recorded per scope (its schedule), apart from the pull cursor.

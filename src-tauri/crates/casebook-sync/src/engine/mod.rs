@@ -25,7 +25,9 @@ use crate::model::{
     ArticlePage, ArticleSweep, Cursor, Field, FieldValues, NewComment, NewRemoteTicket,
     RemoteArticle, RemoteTicket, RemoteVersion, TicketRef,
 };
-use casebook_core::store::{ESCALATION_OP, NewConflict, OutboxStatus, PushEffect, SyncOp};
+use casebook_core::store::{
+    ESCALATION_OP, NewConflict, OutboxStatus, PushEffect, SweepWalk, SyncOp,
+};
 use casebook_core::{Clock, Store, StoreError};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -99,6 +101,9 @@ const OFFLINE_KIND: &str = "offline";
 /// [`Connector::comment_baseline`]).
 const SENT_BASELINE: &str = "sent_baseline";
 
+/// Empty pages in a row after which the sweep gives up on an id listing that never ends.
+const MAX_EMPTY_ID_PAGES: u32 = 1_000;
+
 /// How often the deletion sweep runs by default.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
@@ -118,6 +123,9 @@ pub struct SyncOptions {
     /// per connection) is at least this old. `Duration::ZERO`: at every sync. A ticket deleted
     /// upstream is still marked at once when a push or a fetch finds it gone.
     pub sweep_interval: Duration,
+    /// Ids asked for per page of the sweep's listing (each connector caps it at what its
+    /// upstream allows: ServiceNow 10,000, Jira 5,000, Zendesk 100).
+    pub sweep_page_size: usize,
     pub articles: bool,
     pub pull: bool,
     pub push: bool,
@@ -135,6 +143,7 @@ impl Default for SyncOptions {
             max_wait: Duration::from_secs(120),
             sweep: true,
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            sweep_page_size: 10_000,
             articles: true,
             pull: true,
             push: true,
@@ -490,33 +499,80 @@ impl SyncEngine {
         Ok(last.is_none_or(|t| now - t >= every || t > now))
     }
 
+    /// The deletion sweep of one scope: the upstream's ids a page at a time, each page merged
+    /// with the mirror's ids as it comes (see [`casebook_core::store::SweepWalk`]: memory stays
+    /// about one page when the upstream lists in the walk's order). The marks are written only
+    /// after the last page; a page that fails drops the walk and marks nothing (the sweep stays
+    /// due, and runs again at the next sync).
     async fn sweep(&self, scope: &str, report: &mut SyncReport) -> Result<(), SyncError> {
         self.report_progress(Progress::Sweeping {
             scope: scope.to_owned(),
         });
-        let connector = Arc::clone(&self.connector);
-        let ids = self
-            .read(report, || {
-                let connector = Arc::clone(&connector);
-                let scope = scope.to_owned();
-                async move { connector.list_ids(&scope).await }
-            })
-            .await;
-        let ids = match ids {
-            Ok(ids) => ids,
-            Err(e) if e.stops_connection() => return Err(e),
-            Err(e) => {
-                report.errors.push(format!("{scope} deletion sweep: {e}"));
+        let conn = self.connection_id;
+        let mut walk = SweepWalk::new(conn, scope);
+        let mut cursor: Option<Cursor> = None;
+        let mut empty_in_a_row = 0u32;
+        loop {
+            let page = {
+                let connector = Arc::clone(&self.connector);
+                let limit = self.options.sweep_page_size;
+                let c = cursor.clone();
+                self.read(report, || {
+                    let connector = Arc::clone(&connector);
+                    let scope = scope.to_owned();
+                    let c = c.clone();
+                    async move { connector.list_ids_page(&scope, c.as_ref(), limit).await }
+                })
+                .await
+            };
+            let page = match page {
+                Ok(p) => p,
+                Err(e) if e.stops_connection() => return Err(e),
+                Err(e) => {
+                    report.errors.push(format!(
+                        "{scope} deletion sweep: {e}; nothing was marked, the sweep runs again at the next sync"
+                    ));
+                    return Ok(());
+                }
+            };
+            // A listing that does not move on would never end.
+            empty_in_a_row = if page.ids.is_empty() {
+                empty_in_a_row + 1
+            } else {
+                0
+            };
+            if page.next.is_some() && (page.next == cursor || empty_in_a_row >= MAX_EMPTY_ID_PAGES)
+            {
+                report.errors.push(format!(
+                    "{scope} deletion sweep: the upstream's id listing does not move on; nothing was marked"
+                ));
                 return Ok(());
             }
-        };
-        let present: HashSet<String> = ids.into_iter().collect();
-        let (conn, scope_owned, now) = (self.connection_id, scope.to_owned(), self.now());
-        let (marked, _restored, ids) = self
-            .db(move |s| s.sweep_deleted_upstream(conn, &scope_owned, &present, now))
-            .await?;
-        report.marked_deleted += marked;
-        report.changed_ids.extend(ids);
+            let last = page.next.is_none();
+            let ids = page.ids;
+            walk = self
+                .db(move |s| {
+                    s.sweep_page(&mut walk, ids, last)?;
+                    Ok(walk)
+                })
+                .await?;
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        let now = self.now();
+        let done = self.db(move |s| s.finish_sweep(walk, now)).await?;
+        tracing::debug!(
+            connection = conn,
+            scope,
+            listed = done.listed,
+            marked = done.marked,
+            restored = done.restored,
+            "deletion sweep"
+        );
+        report.marked_deleted += done.marked;
+        report.changed_ids.extend(done.changed_ids);
         report.swept.push(scope.to_owned());
         Ok(())
     }

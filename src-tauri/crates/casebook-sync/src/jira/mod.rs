@@ -40,7 +40,7 @@ pub use escalation::{markdown_adf, valid_project_key};
 use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
 use crate::error::{SyncError, excerpt};
 use crate::model::{
-    ArticlePage, ArticleSweep, Cursor, Field, FieldValues, NewComment, NewRemoteTicket,
+    ArticlePage, ArticleSweep, Cursor, Field, FieldValues, IdPage, NewComment, NewRemoteTicket,
     RemoteComment, RemoteFields, RemoteTicket, RemoteVersion, TicketRef, extract_marker,
 };
 use crate::rest::Rest;
@@ -1060,31 +1060,43 @@ impl Connector for Jira {
         self.readable(ticket, values, strict).await
     }
 
-    async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>> {
+    /// `ORDER BY id ASC` pages through `nextPageToken` (the spec's only paging). Not a keyset
+    /// `id > N`: JQL's `id` is the issue-key field (Atlassian lists `id` among its names), whose
+    /// comparisons and order may follow the key, and an issue moved into the project keeps its
+    /// id under a new key; the engine's merge takes such ids out of order.
+    async fn list_ids_page(
+        &self,
+        scope: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<IdPage> {
         let jql = match Self::scope_clause(scope)? {
             Some(p) => format!("{p} ORDER BY id ASC"),
             None => "created >= 0 ORDER BY id ASC".to_owned(),
         };
-        let mut ids = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let (issues, next) = self.search(&jql, &["id"], 5000, token.as_deref()).await?;
-            for v in &issues {
-                match &v["id"] {
-                    Value::String(s) => ids.push(s.clone()),
-                    Value::Number(n) => ids.push(n.to_string()),
-                    _ => {
-                        return Err(SyncError::MalformedJson {
-                            what: "an issue without an id in the id sweep".into(),
-                        });
-                    }
+        // "It returns max 5000 issues" for an id-only search.
+        let max = limit.clamp(1, 5000);
+        let (issues, next) = self
+            .search(&jql, &["id"], max, cursor.map(|c| c.0.as_str()))
+            .await?;
+        let mut ids = Vec::with_capacity(issues.len());
+        for v in &issues {
+            match &v["id"] {
+                Value::String(s) => ids.push(s.clone()),
+                Value::Number(n) => ids.push(n.to_string()),
+                _ => {
+                    return Err(SyncError::MalformedJson {
+                        what: "an issue without an id in the id sweep".into(),
+                    });
                 }
             }
-            match next {
-                Some(t) if !issues.is_empty() => token = Some(t),
-                _ => return Ok(ids),
-            }
         }
+        // The token is "not included in the response for the last page": an empty page that
+        // has one is not the end.
+        Ok(IdPage {
+            ids,
+            next: next.map(Cursor),
+        })
     }
 }
 

@@ -22,6 +22,11 @@
 //!   group name) in the workspace, sys_ids upstream (see [`refs`]).
 //! - Tags stay in the workspace: ServiceNow has none an agent can write
 //!   (`Vendor::stores_tags`).
+//! - The deletion sweep's id listing is keyset-paged in sys_id order
+//!   (`sys_id>=<last>^ORDERBYsys_id`, `sysparm_fields=sys_id`), the order the engine merges in.
+//!   `sysparm_limit` is applied before ACLs, so a short or empty page is not the end: the
+//!   `Link` header's `rel="next"` (computed by the instance from its count) says whether rows
+//!   remain, and a window whose rows this account cannot read is stepped over by offset.
 
 mod map;
 mod refs;
@@ -31,8 +36,8 @@ use crate::auth::AuthError;
 use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
 use crate::error::{SyncError, excerpt, looks_like_html};
 use crate::model::{
-    ArticlePage, Cursor, FieldValues, NewComment, NewRemoteTicket, RemoteArticle, RemoteComment,
-    RemoteTicket, RemoteVersion, TicketRef,
+    ArticlePage, Cursor, FieldValues, IdPage, NewComment, NewRemoteTicket, RemoteArticle,
+    RemoteComment, RemoteTicket, RemoteVersion, TicketRef,
 };
 use casebook_core::connection::AuthMethod;
 use casebook_core::connection::{Connection, Vendor};
@@ -63,6 +68,18 @@ struct PullCursor {
     ts: String,
     offset: usize,
 }
+
+/// Where the deletion sweep's id listing goes on: the rows from `after` (a sys_id the listing
+/// returned; `None`: from the start) in sys_id order, skipping `skip` rows (windows the account
+/// could not read any row of).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct IdCursor {
+    after: Option<String>,
+    skip: usize,
+}
+
+/// The most ids the sweep asks for per page (the Table API's default `sysparm_limit`).
+const ID_PAGE_MAX: usize = 10_000;
 
 pub struct ServiceNow {
     http: reqwest::Client,
@@ -493,6 +510,14 @@ impl ServiceNow {
     }
 }
 
+/// The `sysparm_offset` of a `Link` target (`…?sysparm_offset=40&sysparm_limit=20`).
+fn offset_of(url: &str) -> Option<usize> {
+    let query = url.split_once('?')?.1;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "sysparm_offset")
+        .and_then(|(_, v)| v.parse().ok())
+}
+
 /// The id a comment is linked to when it was stored but its journal entry cannot be read.
 const UNREAD_ENTRY_PREFIX: &str = "unread-entry:";
 
@@ -753,35 +778,91 @@ impl Connector for ServiceNow {
         }
     }
 
-    async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>> {
-        let mut out = Vec::new();
-        let limit = 10_000usize;
-        loop {
-            let rows = self
-                .get_rows(
-                    scope,
-                    &[
-                        ("sysparm_query", "ORDERBYsys_id".into()),
-                        ("sysparm_fields", "sys_id".into()),
-                        ("sysparm_no_count", "true".into()),
-                        ("sysparm_limit", limit.to_string()),
-                        ("sysparm_offset", out.len().to_string()),
-                    ],
-                )
-                .await?;
-            let n = rows.len();
-            for r in rows {
-                let id = r.get("sys_id").and_then(Value::as_str).ok_or_else(|| {
-                    SyncError::MalformedJson {
-                        what: format!("{scope}: a row without sys_id"),
-                    }
-                })?;
-                out.push(id.to_owned());
+    async fn list_ids_page(
+        &self,
+        scope: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<IdPage> {
+        let cur = match cursor {
+            Some(c) => serde_json::from_str::<IdCursor>(&c.0).map_err(|e| {
+                SyncError::Local(format!("the id listing's cursor is not readable: {e}"))
+            })?,
+            None => IdCursor {
+                after: None,
+                skip: 0,
+            },
+        };
+        let limit = limit.clamp(1, ID_PAGE_MAX);
+        // `>=` and the last id again (dropped below) rather than `>`: the operator the pull
+        // already relies on. No `sysparm_no_count`: the `Link` header comes from the count.
+        let query = match &cur.after {
+            Some(a) => format!("sys_id>={a}^ORDERBYsys_id"),
+            None => "ORDERBYsys_id".to_owned(),
+        };
+        let (v, headers) = self
+            .call(
+                Method::Get,
+                &self.table_url(scope),
+                &[
+                    ("sysparm_query", query),
+                    ("sysparm_fields", "sys_id".into()),
+                    ("sysparm_limit", limit.to_string()),
+                    ("sysparm_offset", cur.skip.to_string()),
+                ],
+                None,
+            )
+            .await?;
+        let Some(rows) = v.get("result").and_then(Value::as_array) else {
+            return Err(SyncError::MalformedJson {
+                what: format!("{scope}: no result list"),
+            });
+        };
+        let mut ids = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id = r.get("sys_id").and_then(Value::as_str).ok_or_else(|| {
+                SyncError::MalformedJson {
+                    what: format!("{scope}: a row without sys_id"),
+                }
+            })?;
+            // A sys_id is what the next query is built from: `^` would end its condition.
+            if id.is_empty() || id.contains('^') {
+                return Err(SyncError::MalformedJson {
+                    what: format!("{scope}: a sys_id that cannot be queried ({id:?})"),
+                });
             }
-            if n < limit {
-                return Ok(out);
+            if cur.after.as_deref() != Some(id) {
+                ids.push(id.to_owned());
             }
         }
+        let link = headers
+            .get(reqwest::header::LINK)
+            .and_then(|h| h.to_str().ok());
+        // Rows left after this window, by the instance's own count (before ACLs). Without a
+        // `Link` header, only a window with no new row ends the listing.
+        let more = match link {
+            Some(h) => crate::rest::link_next(h),
+            None => (!ids.is_empty()).then(String::new),
+        };
+        let next = match (more, ids.last()) {
+            (None, _) => None,
+            (Some(_), Some(last)) => Some(IdCursor {
+                after: Some(last.clone()),
+                skip: 0,
+            }),
+            // A whole window this account cannot read: step over it.
+            (Some(url), None) => Some(IdCursor {
+                after: cur.after.clone(),
+                skip: offset_of(&url).unwrap_or(cur.skip + limit),
+            }),
+        };
+        let next = match next {
+            Some(n) => Some(Cursor(
+                serde_json::to_string(&n).map_err(|e| SyncError::Local(e.to_string()))?,
+            )),
+            None => None,
+        };
+        Ok(IdPage { ids, next })
     }
 
     fn has_knowledge_base(&self) -> bool {

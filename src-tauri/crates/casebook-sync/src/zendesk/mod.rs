@@ -30,7 +30,7 @@ mod sla;
 use crate::connector::{Connector, CredentialSource, SyncResult, UpdateOutcome};
 use crate::error::{SyncError, excerpt};
 use crate::model::{
-    ArticlePage, Cursor, Field, FieldValues, MARKER_PREFIX, NewComment, NewRemoteTicket,
+    ArticlePage, Cursor, Field, FieldValues, IdPage, MARKER_PREFIX, NewComment, NewRemoteTicket,
     RemoteArticle, RemoteComment, RemoteFields, RemoteTicket, RemoteVersion, TicketPage, TicketRef,
     extract_marker,
 };
@@ -788,44 +788,58 @@ impl Connector for Zendesk {
         }
     }
 
-    async fn list_ids(&self, scope: &str) -> SyncResult<Vec<String>> {
+    /// `GET /api/v2/tickets.json` with cursor pagination (`page[size]` ≤ 100), as before: in
+    /// creation order, which is id order but for tickets imported with an earlier date (the
+    /// engine's merge takes those out of order).
+    async fn list_ids_page(
+        &self,
+        scope: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> SyncResult<IdPage> {
         if scope != SCOPE {
-            return Ok(Vec::new());
+            return Ok(IdPage {
+                ids: Vec::new(),
+                next: None,
+            });
         }
-        let mut ids = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut q = vec![("page[size]", "100".to_owned())];
-            if let Some(a) = &after {
-                q.push(("page[after]", a.clone()));
-            }
-            let a = self
-                .rest
-                .call(Method::GET, "/api/v2/tickets.json", &q, None, &[])
-                .await?;
-            let Some(list) = a.json["tickets"].as_array() else {
-                return Err(SyncError::MalformedJson {
-                    what: "ticket list: no tickets".into(),
-                });
-            };
-            for v in list {
-                match v["id"].as_u64() {
-                    Some(id) => ids.push(id.to_string()),
-                    None => {
-                        return Err(SyncError::MalformedJson {
-                            what: "a ticket without an id in the id sweep".into(),
-                        });
-                    }
+        let mut q = vec![("page[size]", limit.clamp(1, 100).to_string())];
+        if let Some(c) = cursor {
+            q.push(("page[after]", c.0.clone()));
+        }
+        let a = self
+            .rest
+            .call(Method::GET, "/api/v2/tickets.json", &q, None, &[])
+            .await?;
+        let Some(list) = a.json["tickets"].as_array() else {
+            return Err(SyncError::MalformedJson {
+                what: "ticket list: no tickets".into(),
+            });
+        };
+        let mut ids = Vec::with_capacity(list.len());
+        for v in list {
+            match v["id"].as_u64() {
+                Some(id) => ids.push(id.to_string()),
+                None => {
+                    return Err(SyncError::MalformedJson {
+                        what: "a ticket without an id in the id sweep".into(),
+                    });
                 }
             }
-            match (
-                a.json["meta"]["has_more"].as_bool(),
-                a.json["meta"]["after_cursor"].as_str(),
-            ) {
-                (Some(true), Some(c)) if !list.is_empty() => after = Some(c.to_owned()),
-                _ => return Ok(ids),
-            }
         }
+        let next = match (
+            a.json["meta"]["has_more"].as_bool(),
+            a.json["meta"]["after_cursor"].as_str(),
+        ) {
+            (Some(true), Some(c)) => Some(Cursor(c.to_owned())),
+            (Some(true), None) => {
+                return Err(SyncError::MalformedJson {
+                    what: "ticket list: has_more without an after_cursor".into(),
+                });
+            }
+            _ => None,
+        };
+        Ok(IdPage { ids, next })
     }
 
     async fn readable_values(
