@@ -109,6 +109,13 @@ pub struct Zendesk {
     people: std::sync::Mutex<people::Directory>,
 }
 
+/// One page of a list with cursor pagination ([`Zendesk::cursor_page`]).
+struct CursorPage {
+    items: Vec<Value>,
+    /// The `after_cursor` of the next page; `None`: this was the last.
+    next: Option<String>,
+}
+
 impl Zendesk {
     pub fn new(
         http: reqwest::Client,
@@ -133,38 +140,63 @@ impl Zendesk {
         })
     }
 
+    /// One page of a list with cursor pagination (`page[size]` ≤ 100, `page[after]`; the answer's
+    /// `meta.has_more` and `meta.after_cursor`): the items under `key` and the cursor of the next
+    /// page (`None`: this was the last). `what` names the list in errors; `query` holds the
+    /// list's own parameters.
+    async fn cursor_page(
+        &self,
+        path: &str,
+        key: &str,
+        what: &str,
+        mut query: Vec<(&'static str, String)>,
+        size: usize,
+        after: Option<&str>,
+    ) -> SyncResult<CursorPage> {
+        query.push(("page[size]", size.clamp(1, 100).to_string()));
+        if let Some(a) = after {
+            query.push(("page[after]", a.to_owned()));
+        }
+        let mut a = self.rest.call(Method::GET, path, &query, None, &[]).await?;
+        let items = match a.json.get_mut(key).map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => {
+                return Err(SyncError::MalformedJson {
+                    what: format!("{what}: no {key} list"),
+                });
+            }
+        };
+        let next = match (
+            a.json["meta"]["has_more"].as_bool(),
+            a.json["meta"]["after_cursor"].as_str(),
+        ) {
+            (Some(true), Some(c)) => Some(c.to_owned()),
+            (Some(true), None) => {
+                return Err(SyncError::MalformedJson {
+                    what: format!("{what}: has_more without an after_cursor"),
+                });
+            }
+            _ => None,
+        };
+        Ok(CursorPage { items, next })
+    }
+
     /// All comments of a ticket, oldest first (cursor pages of 100).
     async fn comments(&self, id: u64) -> SyncResult<Vec<RemoteComment>> {
+        let path = format!("/api/v2/tickets/{id}/comments.json");
+        let what = format!("comments of #{id}");
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let mut q = vec![("page[size]", "100".to_owned())];
-            if let Some(a) = &after {
-                q.push(("page[after]", a.clone()));
-            }
-            let a = self
-                .rest
-                .call(
-                    Method::GET,
-                    &format!("/api/v2/tickets/{id}/comments.json"),
-                    &q,
-                    None,
-                    &[],
-                )
+            let page = self
+                .cursor_page(&path, "comments", &what, Vec::new(), 100, after.as_deref())
                 .await?;
-            let Some(list) = a.json["comments"].as_array() else {
-                return Err(SyncError::MalformedJson {
-                    what: format!("comments of #{id}: no comments list"),
-                });
-            };
-            for c in list {
+            for c in &page.items {
                 out.push(map_comment(c)?);
             }
-            match (
-                a.json["meta"]["has_more"].as_bool(),
-                a.json["meta"]["after_cursor"].as_str(),
-            ) {
-                (Some(true), Some(c)) if !list.is_empty() => after = Some(c.to_owned()),
+            match page.next {
+                // An empty page that claims more would never end.
+                Some(c) if !page.items.is_empty() => after = Some(c),
                 _ => return Ok(out),
             }
         }
@@ -174,28 +206,14 @@ impl Zendesk {
     /// audit whose custom metadata carries `marker` (or, for an operation queued before the
     /// upgrade, a `Comment` event whose text ends with its marker line). Cursor pages of 100.
     async fn comment_by_audit(&self, id: u64, marker: &str) -> SyncResult<Option<RemoteComment>> {
+        let path = format!("/api/v2/tickets/{id}/audits.json");
+        let what = format!("audits of #{id}");
         let mut after: Option<String> = None;
         loop {
-            let mut q = vec![("page[size]", "100".to_owned())];
-            if let Some(a) = &after {
-                q.push(("page[after]", a.clone()));
-            }
-            let a = self
-                .rest
-                .call(
-                    Method::GET,
-                    &format!("/api/v2/tickets/{id}/audits.json"),
-                    &q,
-                    None,
-                    &[],
-                )
+            let page = self
+                .cursor_page(&path, "audits", &what, Vec::new(), 100, after.as_deref())
                 .await?;
-            let Some(list) = a.json["audits"].as_array() else {
-                return Err(SyncError::MalformedJson {
-                    what: format!("audits of #{id}: no audits list"),
-                });
-            };
-            for audit in list {
+            for audit in &page.items {
                 let tagged = audit["metadata"]["custom"][AUDIT_MARKER_KEY].as_str() == Some(marker);
                 for ev in audit["events"].as_array().into_iter().flatten() {
                     if ev["type"] != "Comment" {
@@ -210,11 +228,8 @@ impl Zendesk {
                     }
                 }
             }
-            match (
-                a.json["meta"]["has_more"].as_bool(),
-                a.json["meta"]["after_cursor"].as_str(),
-            ) {
-                (Some(true), Some(c)) if !list.is_empty() => after = Some(c.to_owned()),
+            match page.next {
+                Some(c) if !page.items.is_empty() => after = Some(c),
                 _ => return Ok(None),
             }
         }
@@ -408,27 +423,24 @@ impl Zendesk {
             .map_err(|e| SyncError::Local(format!("bad zendesk watermark ({e})")))?
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string();
-        let mut q = vec![
+        let query = vec![
             ("query", format!("type:ticket updated>={since}")),
             ("filter[type]", "ticket".to_owned()),
-            ("page[size]", limit.clamp(1, 100).to_string()),
             ("include", "slas".to_owned()),
         ];
-        if let Some(a) = &after {
-            q.push(("page[after]", a.clone()));
-        }
-        let a = self
-            .rest
-            .call(Method::GET, "/api/v2/search/export.json", &q, None, &[])
+        let page = self
+            .cursor_page(
+                "/api/v2/search/export.json",
+                "results",
+                "search export",
+                query,
+                limit,
+                after.as_deref(),
+            )
             .await?;
-        let Some(list) = a.json["results"].as_array() else {
-            return Err(SyncError::MalformedJson {
-                what: "search export: no results list".into(),
-            });
-        };
         let mut tickets = Vec::new();
         let mut newest = max;
-        for v in list {
+        for v in &page.items {
             if v["result_type"].as_str().is_some_and(|r| r != "ticket") {
                 continue;
             }
@@ -437,19 +449,14 @@ impl Zendesk {
             tickets.push(self.with_comments(t).await?);
         }
         self.name_people(&mut tickets).await?;
-        let has_more = a.json["meta"]["has_more"].as_bool() == Some(true);
-        let next = match (has_more, a.json["meta"]["after_cursor"].as_str()) {
-            (true, Some(c)) => PullCursor::Search {
+        let has_more = page.next.is_some();
+        let next = match page.next {
+            Some(c) => PullCursor::Search {
                 w,
-                a: Some(c.to_owned()),
+                a: Some(c),
                 max: newest,
             },
-            (true, None) => {
-                return Err(SyncError::MalformedJson {
-                    what: "search export: has_more without an after_cursor".into(),
-                });
-            }
-            (false, _) => PullCursor::Search {
+            None => PullCursor::Search {
                 w: if newest > 0 {
                     (newest - SEARCH_OVERLAP_SECS).max(w)
                 } else {
@@ -803,21 +810,18 @@ impl Connector for Zendesk {
                 next: None,
             });
         }
-        let mut q = vec![("page[size]", limit.clamp(1, 100).to_string())];
-        if let Some(c) = cursor {
-            q.push(("page[after]", c.0.clone()));
-        }
-        let a = self
-            .rest
-            .call(Method::GET, "/api/v2/tickets.json", &q, None, &[])
+        let page = self
+            .cursor_page(
+                "/api/v2/tickets.json",
+                "tickets",
+                "ticket list",
+                Vec::new(),
+                limit,
+                cursor.map(|c| c.0.as_str()),
+            )
             .await?;
-        let Some(list) = a.json["tickets"].as_array() else {
-            return Err(SyncError::MalformedJson {
-                what: "ticket list: no tickets".into(),
-            });
-        };
-        let mut ids = Vec::with_capacity(list.len());
-        for v in list {
+        let mut ids = Vec::with_capacity(page.items.len());
+        for v in &page.items {
             match v["id"].as_u64() {
                 Some(id) => ids.push(id.to_string()),
                 None => {
@@ -827,18 +831,7 @@ impl Connector for Zendesk {
                 }
             }
         }
-        let next = match (
-            a.json["meta"]["has_more"].as_bool(),
-            a.json["meta"]["after_cursor"].as_str(),
-        ) {
-            (Some(true), Some(c)) => Some(Cursor(c.to_owned())),
-            (Some(true), None) => {
-                return Err(SyncError::MalformedJson {
-                    what: "ticket list: has_more without an after_cursor".into(),
-                });
-            }
-            _ => None,
-        };
+        let next = page.next.map(Cursor);
         Ok(IdPage { ids, next })
     }
 

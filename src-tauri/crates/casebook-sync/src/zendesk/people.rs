@@ -230,21 +230,18 @@ impl Zendesk {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let mut q = vec![("page[size]", "100".to_owned())];
-            if let Some(a) = &after {
-                q.push(("page[after]", a.clone()));
-            }
-            let a = self
-                .rest
-                .call(Method::GET, "/api/v2/groups.json", &q, None, &[])
+            let page = self
+                .cursor_page(
+                    "/api/v2/groups.json",
+                    "groups",
+                    "/api/v2/groups",
+                    Vec::new(),
+                    100,
+                    after.as_deref(),
+                )
                 .await
                 .map_err(lookup_error)?;
-            let Some(list) = a.json["groups"].as_array() else {
-                return Err(SyncError::MalformedJson {
-                    what: "/api/v2/groups: no groups list".into(),
-                });
-            };
-            for g in list {
+            for g in &page.items {
                 if let Some(id) = g["id"].as_u64() {
                     out.push(Group {
                         id,
@@ -253,11 +250,8 @@ impl Zendesk {
                     });
                 }
             }
-            match (
-                a.json["meta"]["has_more"].as_bool(),
-                a.json["meta"]["after_cursor"].as_str(),
-            ) {
-                (Some(true), Some(c)) if !list.is_empty() => after = Some(c.to_owned()),
+            match page.next {
+                Some(c) if !page.items.is_empty() => after = Some(c),
                 _ => break,
             }
         }
