@@ -1862,6 +1862,21 @@ mod tests {
     use crate::store::OutboxStatus;
     use crate::store::test_support::temp_store;
 
+    /// Incident "1" pulled open at version v1 (connection 7, cursor "c", at 1): its local id.
+    fn pull_open_incident(s: &Store) -> TicketId {
+        let r = s
+            .apply_pulled_page(
+                7,
+                "incident",
+                &[pulled("1", "v1", TicketState::Open)],
+                &[],
+                "c",
+                1,
+            )
+            .unwrap();
+        r.changed_ids[0]
+    }
+
     /// Incident "1" pulled at version v1 (connection 7), and a local edit of its priority to make.
     fn pulled_open_incident_and_a_priority_edit(s: &Store) -> (TicketId, TicketPatch) {
         let r = s
@@ -2070,17 +2085,7 @@ mod tests {
     #[test]
     fn in_flight_becomes_unknown_at_start_and_the_marker_is_kept() {
         let (_d, s) = store();
-        let r = s
-            .apply_pulled_page(
-                7,
-                "incident",
-                &[pulled("1", "v1", TicketState::Open)],
-                &[],
-                "c",
-                1,
-            )
-            .unwrap();
-        let id = r.changed_ids[0];
+        let id = pull_open_incident(&s);
         s.add_comment(id, Visibility::Internal, "rebooted", &app(2))
             .unwrap();
         let op = s.sync_ops(Some("7")).unwrap()[0].clone();
@@ -2123,17 +2128,7 @@ mod tests {
     #[test]
     fn a_pulled_comment_that_may_be_an_unconfirmed_push_waits_for_the_push() {
         let (_d, s) = store();
-        let r = s
-            .apply_pulled_page(
-                7,
-                "incident",
-                &[pulled("1", "v1", TicketState::Open)],
-                &[],
-                "c",
-                1,
-            )
-            .unwrap();
-        let id = r.changed_ids[0];
+        let id = pull_open_incident(&s);
         s.add_comment(id, Visibility::Public, "Please try again now.", &app(2))
             .unwrap();
         let op = s.sync_ops(Some("7")).unwrap()[0].clone();
@@ -2225,17 +2220,7 @@ mod tests {
     #[test]
     fn a_comment_baseline_is_recorded_once_beside_the_base() {
         let (_d, s) = store();
-        let r = s
-            .apply_pulled_page(
-                7,
-                "incident",
-                &[pulled("1", "v1", TicketState::Open)],
-                &[],
-                "c",
-                1,
-            )
-            .unwrap();
-        let id = r.changed_ids[0];
+        let id = pull_open_incident(&s);
         s.add_comment(id, Visibility::Public, "Thanks", &app(2))
             .unwrap();
         let op = s.sync_ops(Some("7")).unwrap()[0].clone();
@@ -2255,17 +2240,7 @@ mod tests {
     #[test]
     fn conflicts_resolve_by_keeping_mine_taking_theirs_or_editing() {
         let (_d, s) = store();
-        let r = s
-            .apply_pulled_page(
-                7,
-                "incident",
-                &[pulled("1", "v1", TicketState::Open)],
-                &[],
-                "c",
-                1,
-            )
-            .unwrap();
-        let id = r.changed_ids[0];
+        let id = pull_open_incident(&s);
         let patch = TicketPatch {
             priority: Some(Priority::Critical),
             assignee: Some(Some("cy".into())),
@@ -2347,17 +2322,7 @@ mod tests {
     #[test]
     fn discard_keeps_a_copy_and_reverts_to_the_upstream_value() {
         let (_d, s) = store();
-        let r = s
-            .apply_pulled_page(
-                7,
-                "incident",
-                &[pulled("1", "v1", TicketState::Open)],
-                &[],
-                "c",
-                1,
-            )
-            .unwrap();
-        let id = r.changed_ids[0];
+        let id = pull_open_incident(&s);
         let patch = TicketPatch {
             state: Some(TicketState::Closed),
             ..Default::default()
