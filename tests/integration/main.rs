@@ -10,6 +10,7 @@ mod kb;
 mod kb_view;
 mod kill;
 mod sla_upstream;
+mod support;
 mod sync_comment_markers;
 mod sync_exactly_once;
 mod sync_jira;

@@ -4,6 +4,7 @@
 //! the local one with disagreement flagged. ServiceNow's `task_sla` costs one query per page of
 //! incidents (asserted), Zendesk's metrics no request at all (sideloaded).
 
+use crate::support::{engine, http};
 use casebook_core::connection::{AuthMethod, NewConnection, SecretKind, Vendor, secret_name};
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
 use casebook_core::sla::{self, SlaConfig, UpstreamSla};
@@ -17,12 +18,11 @@ use casebook_sync::auth::oauth::TokenSet;
 use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
-use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
+use casebook_sync::engine::{SyncOptions, SyncReport};
 use casebook_sync::model::TicketRef;
 use casebook_sync::servicenow::ServiceNow;
 use casebook_sync::zendesk::{Zendesk, ZendeskExport};
 use std::sync::Arc;
-use std::time::Duration;
 
 const H: i64 = 3600;
 const ZD_ACCESS: &str = "zd-access-sla-5678";
@@ -37,12 +37,12 @@ struct Env {
 
 impl Env {
     async fn sync(&self, page_size: usize) -> SyncReport {
-        let r = SyncEngine::new(
-            Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+        let r = engine(
+            &self.store,
             Arc::clone(&self.connector),
             self.conn_id,
-            Arc::clone(&self.clock) as Arc<dyn Clock>,
-            Arc::new(RecordingSleeper::new(Arc::clone(&self.clock))),
+            &self.clock,
+            RecordingSleeper::new(Arc::clone(&self.clock)),
             SyncOptions {
                 page_size,
                 ..Default::default()
@@ -62,14 +62,6 @@ impl Env {
         let mut cfg = SlaConfig::defaults().compile().unwrap();
         sla::compute(&facts, &mut cfg, now_secs * 1000).upstream
     }
-}
-
-fn http() -> reqwest::Client {
-    casebook_sync::http::client(&casebook_sync::http::HttpConfig {
-        extra_roots_pem: vec![],
-        timeout: Some(Duration::from_secs(10)),
-    })
-    .unwrap()
 }
 
 fn verdict(u: &UpstreamSla) -> (&str, bool, bool, bool) {

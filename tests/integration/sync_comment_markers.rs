@@ -10,12 +10,13 @@
 //! reply, an identical entry already there, a pull while the outcome is unknown) are checked
 //! beside it.
 
+use crate::support::{agent, engine, http};
 use casebook_core::connection::{
     AuthMethod, Connection, NewConnection, SecretKind, Vendor, secret_name,
 };
 use casebook_core::model::Visibility;
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
-use casebook_core::store::{Actor, Origin, OutboxStatus};
+use casebook_core::store::{Actor, OutboxStatus};
 use casebook_core::{Clock, FixedClock, OpenMode, Store};
 use casebook_fakes::jira::{self, JiraFake};
 use casebook_fakes::servicenow::{self, NewIncident, ServiceNowFake};
@@ -25,13 +26,12 @@ use casebook_sync::auth::oauth::TokenSet;
 use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
-use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
+use casebook_sync::engine::{SyncOptions, SyncReport};
 use casebook_sync::jira::Jira;
 use casebook_sync::model::embed_marker;
 use casebook_sync::servicenow::ServiceNow;
 use casebook_sync::zendesk::{Zendesk, ZendeskExport};
 use std::sync::Arc;
-use std::time::Duration;
 
 const JIRA_EMAIL: &str = "ana@example.test";
 const JIRA_TOKEN: &str = "jira-marker-token-S3CRET";
@@ -86,14 +86,6 @@ struct Env {
     /// The ticket's upstream reference (sys_id, issue key, ticket id) and its local id.
     upstream: String,
     local: i64,
-}
-
-fn http() -> reqwest::Client {
-    casebook_sync::http::client(&casebook_sync::http::HttpConfig {
-        extra_roots_pem: vec![],
-        timeout: Some(Duration::from_secs(10)),
-    })
-    .unwrap()
 }
 
 fn tokens(access: &str) -> SecretValue {
@@ -210,12 +202,12 @@ impl Env {
     }
 
     async fn sync_with(&self, options: SyncOptions) -> SyncReport {
-        SyncEngine::new(
-            Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+        engine(
+            &self.store,
             Arc::clone(&self.connector),
             self.conn_id,
-            Arc::clone(&self.clock) as Arc<dyn Clock>,
-            Arc::new(self.sleeper.clone()),
+            &self.clock,
+            self.sleeper.clone(),
             options,
         )
         .run()
@@ -274,11 +266,7 @@ impl Env {
     }
 
     fn agent(&self) -> Actor<'static> {
-        Actor {
-            name: "casebook.agent",
-            origin: Origin::App,
-            now: self.clock.now(),
-        }
+        agent(&self.clock)
     }
 
     /// A comment written in Casebook (queued).

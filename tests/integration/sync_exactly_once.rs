@@ -5,12 +5,13 @@
 //!
 //! Each test here failed before its fix with a second issue / ticket upstream.
 
+use crate::support::{agent, engine, http};
 use casebook_core::connection::{
     AuthMethod, Connection, NewConnection, SecretKind, Vendor, secret_name,
 };
 use casebook_core::model::{NewTicket, TicketState};
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
-use casebook_core::store::{Actor, Origin};
+use casebook_core::store::Actor;
 use casebook_core::{Clock, FixedClock, OpenMode, Store};
 use casebook_fakes::jira::{self, JiraFake};
 use casebook_fakes::zendesk::{self, ZendeskFake};
@@ -19,11 +20,10 @@ use casebook_sync::auth::oauth::TokenSet;
 use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
-use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
+use casebook_sync::engine::{SyncOptions, SyncReport};
 use casebook_sync::jira::Jira;
 use casebook_sync::zendesk::{Zendesk, ZendeskExport};
 use std::sync::Arc;
-use std::time::Duration;
 
 const JIRA_EMAIL: &str = "ana@example.test";
 const JIRA_TOKEN: &str = "jira-api-token-S3CRET-4242";
@@ -40,12 +40,12 @@ struct Env {
 
 impl Env {
     async fn sync(&self) -> SyncReport {
-        SyncEngine::new(
-            Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+        engine(
+            &self.store,
             Arc::clone(&self.connector),
             self.conn_id,
-            Arc::clone(&self.clock) as Arc<dyn Clock>,
-            Arc::new(self.sleeper.clone()),
+            &self.clock,
+            self.sleeper.clone(),
             SyncOptions {
                 articles: false,
                 ..Default::default()
@@ -56,11 +56,7 @@ impl Env {
     }
 
     fn actor(&self) -> Actor<'static> {
-        Actor {
-            name: "casebook.agent",
-            origin: Origin::App,
-            now: self.clock.now(),
-        }
+        agent(&self.clock)
     }
 
     /// A ticket made in Casebook for this connection (queued as a creation).
@@ -71,14 +67,6 @@ impl Env {
         new.state = state;
         self.store.create_ticket(new, &self.actor()).unwrap().id
     }
-}
-
-fn http() -> reqwest::Client {
-    casebook_sync::http::client(&casebook_sync::http::HttpConfig {
-        extra_roots_pem: vec![],
-        timeout: Some(Duration::from_secs(10)),
-    })
-    .unwrap()
 }
 
 fn store_with(new: &NewConnection, t0: i64) -> (tempfile::TempDir, Arc<Store>, Connection) {

@@ -414,7 +414,7 @@ mod engine {
     use casebook_core::store::{Actor, Origin};
     use casebook_core::{OpenMode, Store};
     use casebook_sync::backoff::RecordingSleeper;
-    use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
+    use casebook_sync::engine::{SyncOptions, SyncReport};
 
     struct Env {
         _dir: tempfile::TempDir,
@@ -474,12 +474,12 @@ mod engine {
 
     impl Env {
         async fn sync(&self) -> SyncReport {
-            SyncEngine::new(
-                Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+            crate::support::engine(
+                &self.store,
                 Arc::clone(&self.connector) as Arc<dyn Connector>,
                 self.conn_id,
-                Arc::clone(&self.clock) as Arc<dyn Clock>,
-                Arc::new(RecordingSleeper::new(Arc::clone(&self.clock))),
+                &self.clock,
+                RecordingSleeper::new(Arc::clone(&self.clock)),
                 SyncOptions {
                     page_size: 7,
                     ..Default::default()
@@ -516,12 +516,12 @@ mod engine {
         for &i in &gone {
             e.fake.delete(&keys[i]);
         }
-        let r = SyncEngine::new(
-            Arc::clone(&e.store) as Arc<dyn StoreAccess>,
+        let r = crate::support::engine(
+            &e.store,
             Arc::clone(&e.connector) as Arc<dyn Connector>,
             e.conn_id,
-            Arc::clone(&e.clock) as Arc<dyn Clock>,
-            Arc::new(RecordingSleeper::new(Arc::clone(&e.clock))),
+            &e.clock,
+            RecordingSleeper::new(Arc::clone(&e.clock)),
             SyncOptions {
                 pull: false,
                 push: false,

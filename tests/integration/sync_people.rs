@@ -11,11 +11,12 @@
 //! Each sync builds a new connector, as the app does (a connector lives for one sync, and with
 //! it the lookups it remembers).
 
+use crate::support::{agent, engine, http};
 use casebook_core::connection::{AuthMethod, NewConnection, SecretKind, Vendor, secret_name};
 use casebook_core::model::{NewTicket, Priority, TicketPatch};
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
 use casebook_core::sla::ChangeKind;
-use casebook_core::store::{Actor, Origin, OutboxStatus};
+use casebook_core::store::{Actor, OutboxStatus};
 use casebook_core::{Clock, FixedClock, OpenMode, Store};
 use casebook_fakes::jira::{self, JiraFake, NewIssue};
 use casebook_fakes::zendesk::{self, ZendeskFake};
@@ -23,12 +24,11 @@ use casebook_sync::auth::oauth::TokenSet;
 use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
-use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
+use casebook_sync::engine::{SyncOptions, SyncReport};
 use casebook_sync::jira::Jira;
 use casebook_sync::zendesk::{Zendesk, ZendeskExport};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 
 const JIRA_EMAIL: &str = "ana@example.test";
 const JIRA_TOKEN: &str = "jira-api-token-S3CRET-4242";
@@ -54,12 +54,12 @@ struct Env<F> {
 
 impl<F> Env<F> {
     async fn sync(&self) -> SyncReport {
-        SyncEngine::new(
-            Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+        engine(
+            &self.store,
             (self.make)(),
             self.conn_id,
-            Arc::clone(&self.clock) as Arc<dyn Clock>,
-            Arc::new(self.sleeper.clone()),
+            &self.clock,
+            self.sleeper.clone(),
             SyncOptions {
                 articles: false,
                 page_size: 5,
@@ -71,11 +71,7 @@ impl<F> Env<F> {
     }
 
     fn agent(&self) -> Actor<'static> {
-        Actor {
-            name: "casebook.agent",
-            origin: Origin::App,
-            now: self.clock.now(),
-        }
+        agent(&self.clock)
     }
 
     fn edit(&self, local: i64, patch: TicketPatch) {
@@ -148,14 +144,6 @@ fn ok(r: &SyncReport) {
 fn failed(r: &SyncReport) {
     assert_eq!(r.failed, 1, "{r:?}");
     assert!(r.stopped.is_none(), "stopped: {:?}", r.stopped);
-}
-
-fn http() -> reqwest::Client {
-    casebook_sync::http::client(&casebook_sync::http::HttpConfig {
-        extra_roots_pem: vec![],
-        timeout: Some(Duration::from_secs(10)),
-    })
-    .unwrap()
 }
 
 fn env<F>(

@@ -4,6 +4,7 @@
 //! an expired token, a colleague's concurrent edit (conflict inbox, resolved), a ticket deleted
 //! upstream with local edits, and a restart with an operation left in flight.
 
+use crate::support::{agent, engine};
 use casebook_core::connection::{AuthMethod, NewConnection, SecretKind, Vendor, secret_name};
 use casebook_core::model::{Priority, TicketPatch, TicketState, Visibility};
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
@@ -14,7 +15,7 @@ use casebook_fakes::{Fault, FaultRule};
 use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
-use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
+use casebook_sync::engine::{SyncEngine, SyncOptions, SyncReport};
 use casebook_sync::servicenow::ServiceNow;
 use serde_json::json;
 use std::path::PathBuf;
@@ -103,12 +104,12 @@ impl Env {
     }
 
     fn engine_on(&self, connector: Arc<ServiceNow>, options: SyncOptions) -> SyncEngine {
-        SyncEngine::new(
-            Arc::clone(&self.store) as Arc<dyn StoreAccess>,
+        engine(
+            &self.store,
             connector as Arc<dyn Connector>,
             self.conn_id,
-            Arc::clone(&self.clock) as Arc<dyn Clock>,
-            Arc::new(self.sleeper.clone()),
+            &self.clock,
+            self.sleeper.clone(),
             options,
         )
     }
@@ -134,11 +135,7 @@ impl Env {
     }
 
     pub(crate) fn agent(&self) -> Actor<'static> {
-        Actor {
-            name: "casebook.agent",
-            origin: Origin::App,
-            now: self.clock.now(),
-        }
+        agent(&self.clock)
     }
 }
 

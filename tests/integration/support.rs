@@ -1,0 +1,48 @@
+//! What the sync tests share: the HTTP client, the agent acting in the app, and a sync engine
+//! run against a store with a clock and a sleeper the test controls.
+
+use casebook_core::store::{Actor, Origin};
+use casebook_core::{Clock, FixedClock, Store};
+use casebook_sync::backoff::RecordingSleeper;
+use casebook_sync::connector::Connector;
+use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The client the app builds (rustls, system roots), with a 10 s timeout.
+pub fn http() -> reqwest::Client {
+    casebook_sync::http::client(&casebook_sync::http::HttpConfig {
+        extra_roots_pem: vec![],
+        timeout: Some(Duration::from_secs(10)),
+    })
+    .unwrap()
+}
+
+/// The agent editing in the app, now by `clock`.
+pub fn agent(clock: &FixedClock) -> Actor<'static> {
+    Actor {
+        name: "casebook.agent",
+        origin: Origin::App,
+        now: clock.now(),
+    }
+}
+
+/// A sync engine for connection `conn_id` over `store`; waits go to `sleeper` (which moves
+/// `clock`), never to the wall clock.
+pub fn engine(
+    store: &Arc<Store>,
+    connector: Arc<dyn Connector>,
+    conn_id: i64,
+    clock: &Arc<FixedClock>,
+    sleeper: RecordingSleeper,
+    options: SyncOptions,
+) -> SyncEngine {
+    SyncEngine::new(
+        Arc::clone(store) as Arc<dyn StoreAccess>,
+        connector,
+        conn_id,
+        Arc::clone(clock) as Arc<dyn Clock>,
+        Arc::new(sleeper),
+        options,
+    )
+}
