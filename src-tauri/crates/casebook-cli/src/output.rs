@@ -91,7 +91,7 @@ impl Out {
                 clip(r.assignee.as_deref().unwrap_or("-"), 14),
                 when(r.updated_at).get(..16).unwrap_or(""),
                 clip(&r.title, 70),
-                if r.pending_ops > 0 {
+                if waits_for_sync(&r.source, r.pending_ops) {
                     "  [pending sync]"
                 } else {
                     ""
@@ -142,7 +142,7 @@ impl Out {
             when(t.created_at),
             when(t.updated_at)
         );
-        if t.pending_ops > 0 {
+        if waits_for_sync(&t.source, t.pending_ops) {
             println!("{} local change(s) waiting to sync", t.pending_ops);
         }
         if !t.description.is_empty() {
@@ -236,4 +236,10 @@ impl Out {
             eprintln!("  … and {more} more (use --json for the full list)");
         }
     }
+}
+
+/// Whether a ticket has changes waiting for an upstream: a local-only ticket's edits are in the
+/// outbox too, but nothing will ever sync them (the UI's `waitsForSync`).
+fn waits_for_sync(source: &str, pending_ops: i64) -> bool {
+    source != casebook_core::model::LOCAL_SOURCE && pending_ops > 0
 }

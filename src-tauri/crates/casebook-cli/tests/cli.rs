@@ -243,6 +243,20 @@ fn create_edit_comment_and_the_exit_codes_that_mean_something() {
     assert_eq!(code(&o), 5, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("changed since"));
 
+    // CB-1 is local-only: its edits are in the outbox (the workspace count below) but have no
+    // upstream to wait for, so neither the list nor the ticket says "pending sync".
+    let list = String::from_utf8_lossy(&run(home.path(), &["tickets", "list"]).stdout).into_owned();
+    assert!(
+        list.contains("CB-1") && !list.contains("pending sync"),
+        "{list}"
+    );
+    let show = String::from_utf8_lossy(&run(home.path(), &["tickets", "show", "CB-1"]).stdout)
+        .into_owned();
+    assert!(
+        show.contains("CB-1") && !show.contains("waiting to sync"),
+        "{show}"
+    );
+
     assert_eq!(code(&run(home.path(), &["tickets", "show", "CB-99"])), 3);
     assert_eq!(
         code(&run(home.path(), &["tickets", "new", "--title", "  "])),

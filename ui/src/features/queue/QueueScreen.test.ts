@@ -127,12 +127,17 @@ describe("queue", () => {
     await waitFor(() => expect(screen.getByTestId("queue-total").textContent).toBe("3"));
   });
 
-  it("shows the pending-sync badge on rows with local changes", async () => {
-    serveQueue(3, (i) => summary(i, { pendingOps: i === 1 ? 2 : 0 }));
+  it("shows the pending-sync badge on mirrored rows with local changes, never on local-only ones", async () => {
+    serveQueue(3, (i) =>
+      summary(i, { source: i === 2 ? "local" : "3", pendingOps: i === 0 ? 0 : 2 }),
+    );
     setup();
     const rows = await screen.findAllByTestId("queue-row");
-    expect(rows[1]!.querySelector("[data-testid=pending-badge]")).not.toBeNull();
-    expect(rows[0]!.querySelector("[data-testid=pending-badge]")).toBeNull();
+    const badge = (i: number) => rows[i]!.querySelector("[data-testid=pending-badge]");
+    expect(badge(1)).not.toBeNull();
+    expect(badge(0)).toBeNull();
+    // A local-only ticket's edits have no upstream to wait for.
+    expect(badge(2)).toBeNull();
   });
 
   it("refetches what is shown after invalidation, keeping old rows meanwhile", async () => {
