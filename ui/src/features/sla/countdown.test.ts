@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SlaBadge } from "../../bindings/SlaBadge";
-import { countdown, formatSpan } from "./countdown";
+import { countdown, formatSpan, formatSpanShort } from "./countdown";
 
 const MIN = 60_000;
 const NOW = Date.UTC(2026, 2, 2, 12, 0);
@@ -29,10 +29,18 @@ describe("SLA countdown", () => {
     expect(formatSpan((24 * 60 + 4 * 60 + 10) * MIN)).toBe("1 d 4 h");
   });
 
+  it("formats spans compactly for the narrow queue beside a ticket", () => {
+    expect(formatSpanShort(40_000)).toBe("40s");
+    expect(formatSpanShort(12 * MIN)).toBe("12m");
+    expect(formatSpanShort(125 * MIN)).toBe("2h 05m");
+    expect(formatSpanShort((24 * 60 + 4 * 60 + 10) * MIN)).toBe("1d 4h");
+  });
+
   it("counts down, turns urgent, then overdue, as time passes", () => {
     const b = badge({});
     expect(countdown(b, NOW)).toEqual({
       text: "response in 1 h 30 min",
+      short: "1h 30m",
       label: "First response due in 1 h 30 min",
       tone: "ok",
       left: 90 * MIN,
@@ -45,6 +53,7 @@ describe("SLA countdown", () => {
     // The badge was loaded before the due time: it turns overdue by itself.
     expect(countdown(b, NOW + 95 * MIN)).toMatchObject({
       text: "response overdue 5 min",
+      short: "−5m",
       label: "First response overdue by 5 min",
       tone: "breached",
       left: -5 * MIN,
@@ -56,6 +65,7 @@ describe("SLA countdown", () => {
       countdown(badge({ state: "breached", dueAt: null, breachedAt: NOW - 75 * MIN }), NOW),
     ).toMatchObject({
       text: "response overdue 1 h 15 min",
+      short: "−1h 15m",
       label: "First response overdue by 1 h 15 min",
       tone: "breached",
     });
@@ -66,6 +76,7 @@ describe("SLA countdown", () => {
       ),
     ).toEqual({
       text: "paused · 40 min left",
+      short: "paused",
       label: "Resolution clock paused, 40 min of business time left",
       tone: "paused",
       left: null,

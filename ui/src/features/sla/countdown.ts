@@ -16,10 +16,19 @@ export function formatSpan(ms: number): string {
   return `${min} min`;
 }
 
+/** The same span, compact for a narrow column: `2h 05m`, `12m`, `40s`, `3d 4h`. */
+export function formatSpanShort(ms: number): string {
+  return formatSpan(ms)
+    .replace(/ (min|s|h|d)\b/g, (_, unit: string) => (unit === "min" ? "m" : unit))
+    .trim();
+}
+
 export type Tone = "breached" | "urgent" | "soon" | "ok" | "paused" | "done" | "none";
 
 export interface Countdown {
   text: string;
+  /** The text for a narrow column (beside an open ticket): the time alone, or the state. */
+  short: string;
   /** The same for a screen reader, in a full sentence. */
   label: string;
   tone: Tone;
@@ -47,16 +56,23 @@ export function countdown(b: SlaBadge, now: number): Countdown {
   const what = b.kind ? LABEL[b.kind] : "";
   const spoken = b.kind ? SPOKEN[b.kind] : "SLA";
   if (!b.kind || !b.state) {
-    return { text: "no SLA", label: "No SLA applies", tone: "none", left: null };
+    return { text: "no SLA", short: "–", label: "No SLA applies", tone: "none", left: null };
   }
   if (b.state === "met") {
-    return { text: `${what} met`, label: `${spoken} met`, tone: "done", left: null };
+    return {
+      text: `${what} met`,
+      short: "met",
+      label: `${spoken} met`,
+      tone: "done",
+      left: null,
+    };
   }
   if (b.state === "breached") {
     const since = b.breachedAt !== null ? now - b.breachedAt : null;
     const known = since !== null && since >= 0;
     return {
       text: known ? `${what} overdue ${formatSpan(since)}` : `${what} overdue`,
+      short: known ? `−${formatSpanShort(since)}` : "overdue",
       label: known ? `${spoken} overdue by ${formatSpan(since)}` : `${spoken} overdue`,
       tone: "breached",
       left: since !== null ? -since : null,
@@ -66,6 +82,7 @@ export function countdown(b: SlaBadge, now: number): Countdown {
     const left = formatSpan(b.remainingMs ?? 0);
     return {
       text: `paused · ${left} left`,
+      short: "paused",
       label: `${spoken} clock paused, ${left} of business time left`,
       tone: "paused",
       left: null,
@@ -75,6 +92,7 @@ export function countdown(b: SlaBadge, now: number): Countdown {
   if (left <= 0) {
     return {
       text: `${what} overdue ${formatSpan(-left)}`,
+      short: `−${formatSpanShort(-left)}`,
       label: `${spoken} overdue by ${formatSpan(-left)}`,
       tone: "breached",
       left,
@@ -83,6 +101,7 @@ export function countdown(b: SlaBadge, now: number): Countdown {
   const tone: Tone = left < 15 * MINUTE ? "urgent" : left < HOUR ? "soon" : "ok";
   return {
     text: `${what} in ${formatSpan(left)}`,
+    short: formatSpanShort(left),
     label: `${spoken} due in ${formatSpan(left)}`,
     tone,
     left,
