@@ -1,5 +1,6 @@
 use super::{T0, open_at};
 use casebook_api::dto::*;
+use casebook_api::kb::dto::KbSearchInput;
 use casebook_api::{Casebook, ErrorCode, OpenOptions};
 use casebook_core::FixedClock;
 use casebook_core::model::{Priority, TicketState, Visibility};
@@ -269,9 +270,42 @@ async fn the_sample_workspace_opens_through_the_importer() {
     assert!(facets.groups.len() > 10);
     assert!(facets.tags.iter().any(|t| t.value == "hardware"));
 
-    // Opening the sample again imports nothing twice.
+    // The sample's runbooks are written into the workspace and searchable at once.
+    let sources = cb.kb_list_sources().await.unwrap();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert!(sources[0].path.ends_with("sample-runbooks"), "{sources:?}");
+    assert!(sources[0].files_seen >= 100, "{sources:?}");
+    assert!(sources[0].skipped.is_empty(), "{:?}", sources[0].skipped);
+    let crash = dir
+        .path()
+        .join("sample-runbooks/prometheus-operator/kubernetes/KubePodCrashLooping.md");
+    assert!(crash.is_file());
+    let hits = cb
+        .kb_search(KbSearchInput {
+            query: "KubePodCrashLooping".into(),
+            filters: Default::default(),
+            limit: None,
+        })
+        .await
+        .unwrap()
+        .hits;
+    assert_eq!(
+        hits.first().map(|h| h.title.as_str()),
+        Some("Kube Pod Crash Looping"),
+        "{hits:?}"
+    );
+
+    // Opening the sample again imports nothing twice, keeps an edited runbook and adds no
+    // second folder.
+    std::fs::write(&crash, "# KubePodCrashLooping\n\nOur own notes.\n").unwrap();
     let again = cb.open_sample(|_| {}).await.unwrap();
     assert_eq!((again.tickets_imported, again.duplicates), (0, 4_500));
+    assert_eq!(cb.kb_list_sources().await.unwrap().len(), 1);
+    assert!(
+        std::fs::read_to_string(&crash)
+            .unwrap()
+            .contains("Our own notes.")
+    );
 }
 
 #[tokio::test]

@@ -508,8 +508,37 @@ impl Casebook {
                 Ok(total)
             })
             .await?;
+        self.add_sample_runbooks().await;
         self.publish(ChangeKind::Workspace, Vec::new());
         Ok(report)
+    }
+
+    /// The sample's runbooks (Apache-2.0 Prometheus Operator alert runbooks, `sample/runbooks/`):
+    /// written into `<home>/sample-runbooks` (files the agent edited or kept are left alone) and
+    /// added to the knowledge base as any runbook folder is, so that search and similar cases have
+    /// something to find on first run. The tickets are in already: a failure here is logged, not
+    /// returned (the agent can add any folder in Settings).
+    async fn add_sample_runbooks(&self) {
+        let dir = self.inner.home.join(sample::RUNBOOK_DIR);
+        let target = dir.clone();
+        let written = tokio::task::spawn_blocking(move || sample::write_runbooks(&target)).await;
+        match written {
+            Ok(Ok(n)) => tracing::info!(written = n, dir = %dir.display(), "sample runbooks"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, dir = %dir.display(), "cannot write the sample runbooks");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "writing the sample runbooks panicked");
+                return;
+            }
+        }
+        if let Err(e) = self
+            .kb_add_folder(dir.to_string_lossy().into_owned(), |_| {})
+            .await
+        {
+            tracing::warn!(code = ?e.code, error = %e.message, "cannot add the sample runbooks to the knowledge base");
+        }
     }
 
     /// Builds the store's in-memory queue index (filters, sorts, counts and free text over the
