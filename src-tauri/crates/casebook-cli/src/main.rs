@@ -119,6 +119,17 @@ async fn run(cli: Cli, out: &Out) -> Result<u8, ApiError> {
             let report = cb.open_sample(move |p| update_bar(&b, &p)).await?;
             bar.finish_and_clear();
             out.import_report(&report);
+            if !out.json {
+                // The sample's runbooks (added to the knowledge base by `open_sample`).
+                for s in cb.kb_list_sources().await? {
+                    if s.path.ends_with("sample-runbooks") {
+                        println!(
+                            "{} sample runbook(s) in {}: try `casebook search crashloop`",
+                            s.files_seen, s.path
+                        );
+                    }
+                }
+            }
             Ok(0)
         }
         Command::Import(a) => {
