@@ -27,6 +27,18 @@ pub fn agent(clock: &FixedClock) -> Actor<'static> {
     }
 }
 
+/// Options for a sync that only runs the deletion sweep, now, listing `page_size` ids a page.
+pub fn sweep_only(page_size: usize) -> SyncOptions {
+    SyncOptions {
+        pull: false,
+        push: false,
+        articles: false,
+        sweep_interval: Duration::ZERO,
+        sweep_page_size: page_size,
+        ..Default::default()
+    }
+}
+
 /// A sync engine for connection `conn_id` over `store`; waits go to `sleeper` (which moves
 /// `clock`), never to the wall clock.
 pub fn engine(

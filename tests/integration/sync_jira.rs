@@ -522,14 +522,7 @@ mod engine {
             e.conn_id,
             &e.clock,
             RecordingSleeper::new(Arc::clone(&e.clock)),
-            SyncOptions {
-                pull: false,
-                push: false,
-                articles: false,
-                sweep_interval: Duration::ZERO,
-                sweep_page_size: 3,
-                ..Default::default()
-            },
+            crate::support::sweep_only(3),
         )
         .run()
         .await;

@@ -1076,16 +1076,7 @@ fn marked(e: &Env, mirrored: &[(String, i64)]) -> Vec<String> {
 impl Env {
     /// A sync that only sweeps (due at once), asking for `page` ids per page.
     async fn sweep_only(&self, page: usize) -> SyncReport {
-        self.engine(SyncOptions {
-            pull: false,
-            push: false,
-            articles: false,
-            sweep_interval: Duration::ZERO,
-            sweep_page_size: page,
-            ..Default::default()
-        })
-        .run()
-        .await
+        self.engine(crate::support::sweep_only(page)).run().await
     }
 }
 

@@ -547,14 +547,7 @@ mod engine {
             e.conn_id,
             &e.clock,
             RecordingSleeper::new(Arc::clone(&e.clock)),
-            SyncOptions {
-                pull: false,
-                push: false,
-                articles: false,
-                sweep_interval: Duration::ZERO,
-                sweep_page_size: 7,
-                ..Default::default()
-            },
+            crate::support::sweep_only(7),
         )
         .run()
         .await;
