@@ -149,6 +149,21 @@ describe("outbox and connections", () => {
     await waitFor(() => expect(toastTexts(app).join(" ")).toContain("copy stays in the event log"));
   });
 
+  it("counts a local-only ticket's changes apart: they have no upstream to wait for", async () => {
+    vi.mocked(ipc.outboxList).mockResolvedValue([
+      op({ id: 1, status: "pending" }),
+      op({ id: 2, ticketKey: "CB-7", target: "local", status: "pending" }),
+      op({ id: 3, ticketKey: "CB-7", target: "local", status: "pending" }),
+    ]);
+    renderScreen();
+    const rows = await screen.findAllByTestId("outbox-op");
+    expect(rows).toHaveLength(1);
+    expect(screen.getByTestId("outbox-local").textContent?.replace(/\s+/g, " ").trim()).toMatch(
+      /^2 changes to local-only tickets are kept in the outbox/,
+    );
+    expect(screen.getByRole("heading", { name: /Outbox/ }).textContent).toContain("1");
+  });
+
   it("cancels a discard", async () => {
     renderScreen();
     const rows = await screen.findAllByTestId("outbox-op");

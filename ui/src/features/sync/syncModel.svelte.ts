@@ -8,13 +8,20 @@ import type { OutboxOpView } from "../../bindings/OutboxOpView";
 import type { SyncProgress } from "../../bindings/SyncProgress";
 import type { SyncStatusView } from "../../bindings/SyncStatusView";
 import * as ipc from "../../ipc";
+import { LOCAL_SOURCE } from "../../lib/pending";
 import { indicator, runSummary } from "./syncText";
 
 export const POLL_MS = 30_000;
 
 export class SyncModel {
   statuses = $state.raw<SyncStatusView[]>([]);
+  /** Operations waiting for an upstream (a local-only ticket's are left out: see `localOps`). */
   ops = $state.raw<OutboxOpView[]>([]);
+  /**
+   * Operations of local-only tickets: recorded in the outbox like every local edit, but with no
+   * upstream to reach, so the outbox list only counts them.
+   */
+  localOps = $state(0);
   conflicts = $state.raw<ConflictView[]>([]);
   /** Running syncs by connection id: the last progress (null until the first arrives). */
   running = $state.raw<ReadonlyMap<number, SyncProgress | null>>(new Map());
@@ -38,7 +45,11 @@ export class SyncModel {
         this.detailed ? ipc.conflictsList(null) : Promise.resolve(this.conflicts),
       ]);
       this.statuses = statuses ?? [];
-      this.ops = ops ?? [];
+      if (this.detailed) {
+        const all = ops ?? [];
+        this.ops = all.filter((o) => o.target !== LOCAL_SOURCE);
+        this.localOps = all.length - this.ops.length;
+      }
       this.conflicts = conflicts ?? [];
       this.loaded = true;
     } catch (e) {
