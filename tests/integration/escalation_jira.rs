@@ -16,7 +16,6 @@ use casebook_core::store::Origin;
 use casebook_core::{Clock, FixedClock, Store};
 use casebook_fakes::Fault;
 use casebook_fakes::jira::{self, JiraFake};
-use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
 use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions, SyncReport};
@@ -103,11 +102,7 @@ impl Env {
             timeout: Some(Duration::from_secs(10)),
         })
         .unwrap();
-        let tm = Arc::new(TokenManager::new(
-            secrets as Arc<dyn SecretStore>,
-            Arc::clone(&self.clock) as Arc<dyn Clock>,
-            http.clone(),
-        ));
+        let tm = crate::support::token_manager(secrets, &self.clock, &http);
         SyncEngine::new(
             Arc::new(CbStore(self.cb.clone())) as Arc<dyn StoreAccess>,
             Arc::new(Jira::new(http, tm, conn.clone())) as Arc<dyn Connector>,

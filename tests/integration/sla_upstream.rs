@@ -8,14 +8,13 @@ use crate::support::{engine, http};
 use casebook_core::connection::{AuthMethod, NewConnection, SecretKind, Vendor, secret_name};
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
 use casebook_core::sla::{self, SlaConfig, UpstreamSla};
-use casebook_core::{Clock, FixedClock, OpenMode, Store};
+use casebook_core::{FixedClock, OpenMode, Store};
 use casebook_fakes::servicenow::{self, NewIncident, sn_time};
 use casebook_fakes::servicenow_sla::TaskSla;
 use casebook_fakes::zendesk::{self, NewTicket};
 use casebook_fakes::zendesk_sla::PolicyMetric;
 use casebook_fakes::{Fault, FaultRule};
 use casebook_sync::auth::oauth::TokenSet;
-use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
 use casebook_sync::engine::{SyncOptions, SyncReport};
@@ -93,11 +92,7 @@ async fn servicenow_env(fake: &servicenow::ServiceNowFake) -> Env {
         .unwrap();
     let clock = Arc::new(FixedClock::new(now));
     let http = http();
-    let tm = Arc::new(TokenManager::new(
-        secrets as Arc<dyn SecretStore>,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        http.clone(),
-    ));
+    let tm = crate::support::token_manager(secrets, &clock, &http);
     Env {
         _dir: dir,
         store,
@@ -225,11 +220,7 @@ async fn zendesk_env(fake: &zendesk::ZendeskFake, export: ZendeskExport) -> Env 
         .unwrap();
     let clock = Arc::new(FixedClock::new(now));
     let http = http();
-    let tm = Arc::new(TokenManager::new(
-        secrets as Arc<dyn SecretStore>,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        http.clone(),
-    ));
+    let tm = crate::support::token_manager(secrets, &clock, &http);
     Env {
         _dir: dir,
         store,

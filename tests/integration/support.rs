@@ -1,8 +1,10 @@
 //! What the sync tests share: the HTTP client, the agent acting in the app, and a sync engine
 //! run against a store with a clock and a sleeper the test controls.
 
+use casebook_core::secrets::SecretStore;
 use casebook_core::store::{Actor, Origin};
 use casebook_core::{Clock, FixedClock, Store};
+use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
 use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions};
@@ -16,6 +18,19 @@ pub fn http() -> reqwest::Client {
         timeout: Some(Duration::from_secs(10)),
     })
     .unwrap()
+}
+
+/// The token manager a connector signs in with: its secrets, the test's clock, the HTTP client.
+pub fn token_manager(
+    secrets: Arc<dyn SecretStore>,
+    clock: &Arc<FixedClock>,
+    http: &reqwest::Client,
+) -> Arc<TokenManager> {
+    Arc::new(TokenManager::new(
+        secrets,
+        Arc::clone(clock) as Arc<dyn Clock>,
+        http.clone(),
+    ))
 }
 
 /// The agent editing in the app, now by `clock`.

@@ -23,7 +23,6 @@ use casebook_fakes::servicenow::{self, NewIncident, ServiceNowFake};
 use casebook_fakes::zendesk::{self, ZendeskFake};
 use casebook_fakes::{Fault, FaultPlan, FaultRule};
 use casebook_sync::auth::oauth::TokenSet;
-use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
 use casebook_sync::engine::{SyncOptions, SyncReport};
@@ -169,11 +168,7 @@ impl Env {
             .unwrap();
         let clock = Arc::new(FixedClock::new(t0));
         let http = http();
-        let tm = Arc::new(TokenManager::new(
-            secrets as Arc<dyn SecretStore>,
-            Arc::clone(&clock) as Arc<dyn Clock>,
-            http.clone(),
-        ));
+        let tm = crate::support::token_manager(secrets, &clock, &http);
         let connector: Arc<dyn Connector> = match v {
             V::Sn | V::SnOAuth => Arc::new(ServiceNow::new(http, tm, conn.clone())),
             V::Jira => Arc::new(Jira::new(http, tm, conn.clone())),

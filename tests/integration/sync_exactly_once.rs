@@ -12,7 +12,7 @@ use casebook_core::connection::{
 use casebook_core::model::{NewTicket, TicketState};
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
 use casebook_core::store::Actor;
-use casebook_core::{Clock, FixedClock, OpenMode, Store};
+use casebook_core::{FixedClock, OpenMode, Store};
 use casebook_fakes::jira::{self, JiraFake};
 use casebook_fakes::zendesk::{self, ZendeskFake};
 use casebook_fakes::{Fault, FaultRule};
@@ -152,11 +152,7 @@ fn env_with(
 ) -> Env {
     let clock = Arc::new(FixedClock::new(t0));
     let http = http();
-    let tm = Arc::new(TokenManager::new(
-        secrets as Arc<dyn SecretStore>,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        http.clone(),
-    ));
+    let tm = crate::support::token_manager(secrets, &clock, &http);
     Env {
         _dir: dir,
         store,

@@ -12,7 +12,6 @@ use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
 use casebook_core::{Clock, FixedClock};
 use casebook_fakes::Fault;
 use casebook_fakes::jira::{self, JiraFake, NewIssue};
-use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::connector::{Connector, UpdateOutcome};
 use casebook_sync::error::SyncError;
 use casebook_sync::jira::Jira;
@@ -67,11 +66,7 @@ async fn setup() -> (JiraFake, Jira) {
     })
     .unwrap();
     let clock = Arc::new(FixedClock::new(jira::T0_MS));
-    let tm = Arc::new(TokenManager::new(
-        secrets as Arc<dyn SecretStore>,
-        clock as Arc<dyn Clock>,
-        http.clone(),
-    ));
+    let tm = crate::support::token_manager(secrets, &clock, &http);
     (fake, Jira::new(http, tm, conn))
 }
 
@@ -456,11 +451,7 @@ mod engine {
         })
         .unwrap();
         let clock = Arc::new(FixedClock::new(jira::T0_MS + 3_600_000));
-        let tm = Arc::new(TokenManager::new(
-            secrets as Arc<dyn SecretStore>,
-            Arc::clone(&clock) as Arc<dyn Clock>,
-            http.clone(),
-        ));
+        let tm = crate::support::token_manager(secrets, &clock, &http);
         let connector = Arc::new(Jira::new(http, tm, conn.clone()));
         Env {
             _dir: dir,

@@ -17,7 +17,7 @@ use casebook_core::model::{NewTicket, Priority, TicketPatch};
 use casebook_core::secrets::{MemorySecretStore, SecretStore, SecretValue};
 use casebook_core::sla::ChangeKind;
 use casebook_core::store::{Actor, OutboxStatus};
-use casebook_core::{Clock, FixedClock, OpenMode, Store};
+use casebook_core::{FixedClock, OpenMode, Store};
 use casebook_fakes::jira::{self, JiraFake, NewIssue};
 use casebook_fakes::zendesk::{self, ZendeskFake};
 use casebook_sync::auth::oauth::TokenSet;
@@ -171,11 +171,7 @@ fn env<F>(
         .unwrap();
     let clock = Arc::new(FixedClock::new(t0));
     let http = http();
-    let tm = Arc::new(TokenManager::new(
-        secrets as Arc<dyn SecretStore>,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        http.clone(),
-    ));
+    let tm = crate::support::token_manager(secrets, &clock, &http);
     let conn_id = conn.id;
     Env {
         _dir: dir,

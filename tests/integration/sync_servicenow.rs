@@ -12,7 +12,6 @@ use casebook_core::store::{Actor, Origin, OutboxStatus, Resolution};
 use casebook_core::{Clock, FixedClock, OpenMode, Store};
 use casebook_fakes::servicenow::{self, NewIncident, ServiceNowFake};
 use casebook_fakes::{Fault, FaultRule};
-use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::backoff::RecordingSleeper;
 use casebook_sync::connector::Connector;
 use casebook_sync::engine::{SyncEngine, SyncOptions, SyncReport};
@@ -73,11 +72,7 @@ async fn env_with_timeout(timeout: Duration) -> Env {
         timeout: Some(timeout),
     })
     .unwrap();
-    let tm = Arc::new(TokenManager::new(
-        secrets as Arc<dyn SecretStore>,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        http.clone(),
-    ));
+    let tm = crate::support::token_manager(secrets, &clock, &http);
     let connector = Arc::new(ServiceNow::new(http.clone(), tm.clone(), conn.clone()));
     let nothing_listens = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

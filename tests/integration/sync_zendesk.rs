@@ -13,7 +13,6 @@ use casebook_core::{Clock, FixedClock};
 use casebook_fakes::Fault;
 use casebook_fakes::zendesk::{self, NewTicket, ZendeskFake};
 use casebook_sync::auth::oauth::TokenSet;
-use casebook_sync::auth::tokens::TokenManager;
 use casebook_sync::connector::{Connector, UpdateOutcome};
 use casebook_sync::error::SyncError;
 use casebook_sync::model::{
@@ -72,11 +71,7 @@ async fn setup(export: ZendeskExport) -> (ZendeskFake, Zendesk) {
     })
     .unwrap();
     let clock = Arc::new(FixedClock::new(zendesk::T0_SECS * 1000));
-    let tm = Arc::new(TokenManager::new(
-        secrets as Arc<dyn SecretStore>,
-        clock as Arc<dyn Clock>,
-        http.clone(),
-    ));
+    let tm = crate::support::token_manager(secrets, &clock, &http);
     (fake, Zendesk::new(http, tm, conn, export))
 }
 
@@ -471,11 +466,7 @@ mod engine {
         })
         .unwrap();
         let clock = Arc::new(FixedClock::new(zendesk::T0_SECS * 1000 + 3_600_000));
-        let tm = Arc::new(TokenManager::new(
-            secrets as Arc<dyn SecretStore>,
-            Arc::clone(&clock) as Arc<dyn Clock>,
-            http.clone(),
-        ));
+        let tm = crate::support::token_manager(secrets, &clock, &http);
         let connector = Arc::new(Zendesk::new(
             http,
             tm,
