@@ -745,6 +745,79 @@ fn decode_cursor(c: &str) -> Option<(i64, u64)> {
     ))
 }
 
+/// One page of a list with cursor pagination, as Zendesk pages: `page[size]` (default 100, at most
+/// `max`) items after the id that `page[after]` names, in the list's order.
+struct CursorPage<'a, T> {
+    items: Vec<&'a T>,
+    size: usize,
+    has_more: bool,
+    after_cursor: Option<String>,
+}
+
+/// Reads `page[size]` and `page[after]` and takes that page of `list`; `key` gives each item's
+/// (time, id) for its cursor. A cursor the fake did not issue is Zendesk's 400.
+fn cursor_page<'a, T: 'a>(
+    req: &Request,
+    max: usize,
+    list: impl IntoIterator<Item = &'a T>,
+    key: impl Fn(&T) -> (i64, u64),
+) -> Result<CursorPage<'a, T>, Response> {
+    let size = req
+        .param("page[size]")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, max);
+    let after: u64 = match req.param("page[after]") {
+        Some(c) => match decode_cursor(c) {
+            Some((_, id)) => id,
+            None => {
+                return Err(error(
+                    400,
+                    "InvalidPaginationParameter",
+                    "page[after] is invalid",
+                ));
+            }
+        },
+        None => 0,
+    };
+    let rest: Vec<&T> = list.into_iter().filter(|t| key(t).1 > after).collect();
+    let has_more = rest.len() > size;
+    let items: Vec<&T> = rest.into_iter().take(size).collect();
+    let after_cursor = items.last().map(|t| {
+        let (ts, id) = key(t);
+        encode_cursor(ts, id)
+    });
+    Ok(CursorPage {
+        items,
+        size,
+        has_more,
+        after_cursor,
+    })
+}
+
+impl<T> CursorPage<'_, T> {
+    /// `meta` of the answer.
+    fn meta(&self) -> Value {
+        json!({ "has_more": self.has_more, "after_cursor": self.after_cursor, "before_cursor": null })
+    }
+
+    /// `links` of the answer: `url` (with its own query, if any) and this page's cursor while
+    /// more remain.
+    fn links(&self, url: &str) -> Value {
+        let next = match (&self.after_cursor, self.has_more) {
+            (Some(a), true) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                json!(format!(
+                    "{url}{sep}page%5Bafter%5D={a}&page%5Bsize%5D={}",
+                    self.size
+                ))
+            }
+            _ => Value::Null,
+        };
+        json!({ "next": next, "prev": null })
+    }
+}
+
 impl ZendeskHandler {
     fn base(&self) -> String {
         lock(&self.base).clone()
@@ -890,18 +963,6 @@ impl ZendeskHandler {
                 &format!("this fake does not understand '{term}'"),
             );
         }
-        let size = req
-            .param("page[size]")
-            .and_then(|p| p.parse::<usize>().ok())
-            .unwrap_or(100)
-            .clamp(1, 1000);
-        let after_id: u64 = match req.param("page[after]") {
-            Some(c) => match decode_cursor(c) {
-                Some((_, id)) => id,
-                None => return error(400, "InvalidPaginationParameter", "page[after] is invalid"),
-            },
-            None => 0,
-        };
         let mut hits: Vec<&Ticket> = s
             .tickets
             .iter()
@@ -909,11 +970,12 @@ impl ZendeskHandler {
             .collect();
         // Ordered by created_at only (ids grow with it).
         hits.sort_by_key(|t| (t.created_at, t.id));
-        let rest: Vec<&Ticket> = hits.into_iter().filter(|t| t.id > after_id).collect();
-        let page: Vec<&Ticket> = rest.iter().take(size).copied().collect();
-        let has_more = rest.len() > page.len();
-        let after = page.last().map(|t| encode_cursor(t.created_at, t.id));
+        let page = match cursor_page(req, 1000, hits, |t| (t.created_at, t.id)) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
         let results: Vec<Value> = page
+            .items
             .iter()
             .map(|t| {
                 let mut v = ticket_json(&base, t, false);
@@ -921,20 +983,17 @@ impl ZendeskHandler {
                 v
             })
             .collect();
-        let next = match (&after, has_more) {
-            (Some(a), true) => json!(format!(
-                "{base}/api/v2/search/export.json?filter%5Btype%5D=ticket&page%5Bafter%5D={a}&page%5Bsize%5D={size}&query={}",
-                url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
-            )),
-            _ => Value::Null,
-        };
+        let url = format!(
+            "{base}/api/v2/search/export.json?filter%5Btype%5D=ticket&query={}",
+            url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+        );
         Response::json(
             200,
             &json!({
                 "results": results,
                 "facets": null,
-                "meta": { "has_more": has_more, "after_cursor": after, "before_cursor": null },
-                "links": { "next": next, "prev": null },
+                "meta": page.meta(),
+                "links": page.links(&url),
             }),
         )
     }
@@ -1083,7 +1142,7 @@ impl ZendeskHandler {
         let Some(t) = s.ticket(id) else {
             return not_found();
         };
-        let Some(size) = req.param("page[size]") else {
+        if req.param("page[size]").is_none() {
             return Response::json(
                 200,
                 &json!({
@@ -1091,31 +1150,17 @@ impl ZendeskHandler {
                     "count": t.audits.len(), "next_page": null, "previous_page": null,
                 }),
             );
-        };
-        let size = size.parse::<usize>().unwrap_or(100).clamp(1, 100);
-        let after: u64 = match req.param("page[after]") {
-            Some(c) => match decode_cursor(c) {
-                Some((_, aid)) => aid,
-                None => return error(400, "InvalidPaginationParameter", "page[after] is invalid"),
-            },
-            None => 0,
-        };
-        let rest: Vec<&Audit> = t.audits.iter().filter(|a| a.id > after).collect();
-        let page: Vec<&Audit> = rest.iter().take(size).copied().collect();
-        let has_more = rest.len() > page.len();
-        let after_cursor = page.last().map(|a| encode_cursor(a.created_at, a.id));
-        let next = match (&after_cursor, has_more) {
-            (Some(a), true) => json!(format!(
-                "{base}/api/v2/tickets/{id}/audits.json?page%5Bafter%5D={a}&page%5Bsize%5D={size}"
-            )),
-            _ => Value::Null,
+        }
+        let page = match cursor_page(req, 100, &t.audits, |a| (a.created_at, a.id)) {
+            Ok(p) => p,
+            Err(e) => return e,
         };
         Response::json(
             200,
             &json!({
-                "audits": page.iter().map(|a| audit_json(id, a)).collect::<Vec<_>>(),
-                "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": null },
-                "links": { "next": next, "prev": null },
+                "audits": page.items.iter().map(|a| audit_json(id, a)).collect::<Vec<_>>(),
+                "meta": page.meta(),
+                "links": page.links(&format!("{base}/api/v2/tickets/{id}/audits.json")),
             }),
         )
     }
@@ -1198,39 +1243,20 @@ impl ZendeskHandler {
         let base = self.base();
         let s = lock(&self.state);
         let ext = req.param("external_id");
-        let size = req
-            .param("page[size]")
-            .and_then(|p| p.parse::<usize>().ok())
-            .unwrap_or(100)
-            .clamp(1, 100);
-        let after: u64 = match req.param("page[after]") {
-            Some(c) => match decode_cursor(c) {
-                Some((_, id)) => id,
-                None => return error(400, "InvalidPaginationParameter", "page[after] is invalid"),
-            },
-            None => 0,
-        };
-        let rest: Vec<&Ticket> = s
+        let listed = s
             .tickets
             .iter()
-            .filter(|t| !t.deleted && ext.is_none_or(|e| t.external_id.as_deref() == Some(e)))
-            .filter(|t| t.id > after)
-            .collect();
-        let page: Vec<&Ticket> = rest.iter().take(size).copied().collect();
-        let has_more = rest.len() > page.len();
-        let after_cursor = page.last().map(|t| encode_cursor(t.created_at, t.id));
-        let next = match (&after_cursor, has_more) {
-            (Some(a), true) => json!(format!(
-                "{base}/api/v2/tickets.json?page%5Bafter%5D={a}&page%5Bsize%5D={size}"
-            )),
-            _ => Value::Null,
+            .filter(|t| !t.deleted && ext.is_none_or(|e| t.external_id.as_deref() == Some(e)));
+        let page = match cursor_page(req, 100, listed, |t| (t.created_at, t.id)) {
+            Ok(p) => p,
+            Err(e) => return e,
         };
         Response::json(
             200,
             &json!({
-                "tickets": page.iter().map(|t| ticket_json(&base, t, false)).collect::<Vec<_>>(),
-                "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": null },
-                "links": { "next": next, "prev": null },
+                "tickets": page.items.iter().map(|t| ticket_json(&base, t, false)).collect::<Vec<_>>(),
+                "meta": page.meta(),
+                "links": page.links(&format!("{base}/api/v2/tickets.json")),
             }),
         )
     }
@@ -1241,34 +1267,16 @@ impl ZendeskHandler {
         let Some(t) = s.ticket(id) else {
             return not_found();
         };
-        let size = req
-            .param("page[size]")
-            .and_then(|p| p.parse::<usize>().ok())
-            .unwrap_or(100)
-            .clamp(1, 100);
-        let after: u64 = match req.param("page[after]") {
-            Some(c) => match decode_cursor(c) {
-                Some((_, cid)) => cid,
-                None => return error(400, "InvalidPaginationParameter", "page[after] is invalid"),
-            },
-            None => 0,
-        };
-        let rest: Vec<&Comment> = t.comments.iter().filter(|c| c.id > after).collect();
-        let page: Vec<&Comment> = rest.iter().take(size).copied().collect();
-        let has_more = rest.len() > page.len();
-        let after_cursor = page.last().map(|c| encode_cursor(c.created_at, c.id));
-        let next = match (&after_cursor, has_more) {
-            (Some(a), true) => json!(format!(
-                "{base}/api/v2/tickets/{id}/comments.json?page%5Bafter%5D={a}&page%5Bsize%5D={size}"
-            )),
-            _ => Value::Null,
+        let page = match cursor_page(req, 100, &t.comments, |c| (c.created_at, c.id)) {
+            Ok(p) => p,
+            Err(e) => return e,
         };
         Response::json(
             200,
             &json!({
-                "comments": page.iter().map(|c| comment_json(c)).collect::<Vec<_>>(),
-                "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": null },
-                "links": { "next": next, "prev": null },
+                "comments": page.items.iter().map(|c| comment_json(c)).collect::<Vec<_>>(),
+                "meta": page.meta(),
+                "links": page.links(&format!("{base}/api/v2/tickets/{id}/comments.json")),
             }),
         )
     }
@@ -1353,33 +1361,17 @@ impl ZendeskHandler {
             .iter()
             .filter(|g| req.param("exclude_deleted") != Some("true") || !g.deleted)
             .collect();
-        if let Some(size) = req.param("page[size]") {
-            let size = size.parse::<usize>().unwrap_or(100).clamp(1, 100);
-            let after: u64 = match req.param("page[after]") {
-                Some(c) => match decode_cursor(c) {
-                    Some((_, id)) => id,
-                    None => {
-                        return error(400, "InvalidPaginationParameter", "page[after] is invalid");
-                    }
-                },
-                None => 0,
-            };
-            let rest: Vec<&Group> = all.iter().filter(|g| g.id > after).copied().collect();
-            let page: Vec<&Group> = rest.iter().take(size).copied().collect();
-            let has_more = rest.len() > page.len();
-            let after_cursor = page.last().map(|g| encode_cursor(0, g.id));
-            let next = match (&after_cursor, has_more) {
-                (Some(a), true) => json!(format!(
-                    "{base}/api/v2/groups.json?page%5Bafter%5D={a}&page%5Bsize%5D={size}"
-                )),
-                _ => Value::Null,
+        if req.param("page[size]").is_some() {
+            let page = match cursor_page(req, 100, all.iter().copied(), |g| (0, g.id)) {
+                Ok(p) => p,
+                Err(e) => return e,
             };
             return Response::json(
                 200,
                 &json!({
-                    "groups": page.iter().map(|g| group_json(&base, g)).collect::<Vec<_>>(),
-                    "meta": { "has_more": has_more, "after_cursor": after_cursor, "before_cursor": null },
-                    "links": { "next": next, "prev": null },
+                    "groups": page.items.iter().map(|g| group_json(&base, g)).collect::<Vec<_>>(),
+                    "meta": page.meta(),
+                    "links": page.links(&format!("{base}/api/v2/groups.json")),
                 }),
             );
         }
