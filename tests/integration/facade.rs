@@ -1,6 +1,5 @@
 use super::{T0, open_at};
 use casebook_api::dto::*;
-use casebook_api::kb::dto::KbSearchInput;
 use casebook_api::{Casebook, ErrorCode, OpenOptions};
 use casebook_core::FixedClock;
 use casebook_core::model::{Priority, TicketState, Visibility};
@@ -280,14 +279,8 @@ async fn the_sample_workspace_opens_through_the_importer() {
         .path()
         .join("sample-runbooks/prometheus-operator/kubernetes/KubePodCrashLooping.md");
     assert!(crash.is_file());
-    let hits = cb
-        .kb_search(KbSearchInput {
-            query: "KubePodCrashLooping".into(),
-            filters: Default::default(),
-            limit: None,
-        })
+    let hits = crate::support::kb_search(&cb, "KubePodCrashLooping")
         .await
-        .unwrap()
         .hits;
     assert_eq!(
         hits.first().map(|h| h.title.as_str()),

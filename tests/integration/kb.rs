@@ -3,6 +3,7 @@
 //! sync with the tickets, similar cases and links, rendering, rebuilds, and a real process killed
 //! with SIGKILL in the middle of indexing.
 
+use crate::support::kb_search as search;
 use casebook_api::dto::*;
 use casebook_api::kb::dto::*;
 use casebook_api::{Casebook, ErrorCode, OpenOptions};
@@ -55,16 +56,6 @@ async fn open(home: &Path, origin: Origin) -> Casebook {
     Casebook::open(OpenOptions::for_tests(home, origin))
         .await
         .unwrap()
-}
-
-async fn search(cb: &Casebook, q: &str) -> KbSearchResult {
-    cb.kb_search(KbSearchInput {
-        query: q.into(),
-        filters: KbFilters::default(),
-        limit: Some(10),
-    })
-    .await
-    .unwrap()
 }
 
 fn paths(r: &KbSearchResult) -> Vec<String> {

@@ -15,17 +15,12 @@ async fn open(home: &Path, origin: Origin) -> Casebook {
 }
 
 async fn search(cb: &Casebook, q: &str) -> Vec<String> {
-    cb.kb_search(KbSearchInput {
-        query: q.into(),
-        filters: KbFilters::default(),
-        limit: Some(10),
-    })
-    .await
-    .unwrap()
-    .hits
-    .into_iter()
-    .map(|h| h.path)
-    .collect()
+    crate::support::kb_search(cb, q)
+        .await
+        .hits
+        .into_iter()
+        .map(|h| h.path)
+        .collect()
 }
 
 /// Polls `f` until it holds (the watcher works in the background), failing after 20 s.

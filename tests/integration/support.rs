@@ -1,6 +1,8 @@
 //! What the sync tests share: the HTTP client, the agent acting in the app, and a sync engine
 //! run against a store with a clock and a sleeper the test controls.
 
+use casebook_api::Casebook;
+use casebook_api::kb::dto::{KbFilters, KbSearchInput, KbSearchResult};
 use casebook_core::secrets::SecretStore;
 use casebook_core::store::{Actor, Origin};
 use casebook_core::{Clock, FixedClock, Store};
@@ -10,6 +12,17 @@ use casebook_sync::connector::Connector;
 use casebook_sync::engine::{StoreAccess, SyncEngine, SyncOptions};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A knowledge-base search with no filters and the default limit (10), as the palette asks.
+pub async fn kb_search(cb: &Casebook, query: &str) -> KbSearchResult {
+    cb.kb_search(KbSearchInput {
+        query: query.into(),
+        filters: KbFilters::default(),
+        limit: Some(10),
+    })
+    .await
+    .unwrap()
+}
 
 /// The client the app builds (rustls, system roots), with a 10 s timeout.
 pub fn http() -> reqwest::Client {

@@ -700,7 +700,6 @@ async fn facade_with_connection(
 
 #[tokio::test]
 async fn the_facade_syncs_a_connection_reports_progress_and_indexes_its_knowledge_base() {
-    use casebook_api::kb::dto::KbSearchInput;
     use casebook_api::sync::{ConflictResolutionInput, SyncProgress};
     let dir = tempfile::tempdir().unwrap();
     let fake = servicenow::start().await.unwrap();
@@ -740,28 +739,12 @@ async fn the_facade_syncs_a_connection_reports_progress_and_indexes_its_knowledg
     assert_eq!((status[0].tickets, status[0].pending_ops), (6, 0));
     assert!(status[0].last_success_at.is_some());
     // The published article is searchable; the retired one is not.
-    let hits = cb
-        .kb_search(KbSearchInput {
-            query: "vpn token".into(),
-            filters: Default::default(),
-            limit: None,
-        })
-        .await
-        .unwrap()
-        .hits;
+    let hits = crate::support::kb_search(&cb, "vpn token").await.hits;
     assert!(
         hits.iter().any(|h| h.title == "Reset a VPN token"),
         "{hits:?}"
     );
-    let fax = cb
-        .kb_search(KbSearchInput {
-            query: "fax".into(),
-            filters: Default::default(),
-            limit: None,
-        })
-        .await
-        .unwrap()
-        .hits;
+    let fax = crate::support::kb_search(&cb, "fax").await.hits;
     assert!(
         fax.iter().all(|h| h.title != "Fax machine guide"),
         "{fax:?}"
@@ -812,7 +795,7 @@ async fn the_facade_syncs_a_connection_reports_progress_and_indexes_its_knowledg
 #[tokio::test]
 async fn a_sync_that_pulls_no_articles_leaves_the_knowledge_base_closed() {
     use casebook_api::kb::KB_DIR;
-    use casebook_api::kb::dto::KbSearchInput;
+
     let dir = tempfile::tempdir().unwrap();
     let fake = servicenow::start().await.unwrap();
     fake.seed_many(6, 2, true);
@@ -830,15 +813,7 @@ async fn a_sync_that_pulls_no_articles_leaves_the_knowledge_base_closed() {
     assert!(run.errors.is_empty(), "{run:?}");
     assert_eq!(run.articles, 1);
     assert!(dir.path().join(KB_DIR).exists());
-    let hits = cb
-        .kb_search(KbSearchInput {
-            query: "vpn portal".into(),
-            filters: Default::default(),
-            limit: None,
-        })
-        .await
-        .unwrap()
-        .hits;
+    let hits = crate::support::kb_search(&cb, "vpn portal").await.hits;
     assert!(
         hits.iter().any(|h| h.title == "Reset a VPN token"),
         "{hits:?}"
