@@ -124,11 +124,6 @@ impl SweepWalk {
         self.ahead.len()
     }
 
-    /// Upstream ids seen so far.
-    pub fn listed(&self) -> u64 {
-        self.listed
-    }
-
     /// One mirrored row met by the merge: listed or not.
     fn merged(&mut self, ticket_id: TicketId, marked: bool, listed: bool) {
         match (listed, marked) {
