@@ -159,7 +159,7 @@ export class SyncModel {
   }
 
   connectionName(target: string): string {
-    if (target === "local") return "Local";
+    if (target === LOCAL_SOURCE) return "Local";
     const id = Number(target);
     return this.statuses.find((s) => s.connectionId === id)?.connectionName ?? target;
   }
